@@ -1,0 +1,79 @@
+// API Lambda: POST /screenshots, GET /screenshots/{id}. Adapts API Gateway events to lib/.
+import { Logger } from '@aws-lambda-powertools/logger';
+import middy from '@middy/core';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import httpJsonBodyParser from '@middy/http-json-body-parser';
+import httpRouterHandler, { type Route } from '@middy/http-router';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { config } from '../lib/config.js';
+import { isJobId } from '../lib/job.js';
+import { parseScreenshotRequest } from '../lib/request.js';
+import { createApiDeps, readScreenshot, submitScreenshot, type ApiDeps } from '../lib/screenshots.js';
+import { EgressAllowList } from '../lib/url-policy.js';
+import { ApiError, bodyLimit, jsonErrors, jsonResponse } from './http/errors.js';
+
+const logger = new Logger({ serviceName: 'url2png-api' });
+const MAX_BODY_BYTES = 64 * 1024;
+
+let deps: { api: ApiDeps; allow: EgressAllowList } | undefined;
+const getDeps = () => {
+  deps ??= { api: createApiDeps(config()), allow: new EgressAllowList(config().egressAllow) };
+  return deps;
+};
+
+type Event = APIGatewayProxyEvent;
+
+/** The absolute URL of this API, stage prefix included (API Gateway's path carries it). */
+function baseUrl(event: Event): string {
+  const host = event.headers?.host ?? event.requestContext?.domainName ?? 'localhost';
+  const proto = event.headers?.['x-forwarded-proto'] ?? 'https';
+  const fullPath = event.requestContext?.path ?? event.path;
+  const prefix = fullPath.endsWith(event.path) ? fullPath.slice(0, fullPath.length - event.path.length) : '';
+  return `${proto}://${host}${prefix}`;
+}
+
+const postScreenshot = middy<Event, APIGatewayProxyResult>()
+  .use(bodyLimit(MAX_BODY_BYTES))
+  .use(httpJsonBodyParser())
+  .handler(async (event) => {
+    const { api, allow } = getDeps();
+    const parsed = parseScreenshotRequest(event.body as unknown, allow);
+    if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
+    const job = await submitScreenshot(parsed.request, api);
+    const statusUrl = `${baseUrl(event)}/screenshots/${job.id}`;
+    logger.info('job queued', { jobId: job.id, url: job.url });
+    return jsonResponse(
+      202,
+      { id: job.id, status: 'queued', statusUrl, url: job.url, requestedAt: job.requestedAt },
+      { location: statusUrl },
+    );
+  });
+
+const getScreenshot = async (event: Event): Promise<APIGatewayProxyResult> => {
+  const id = event.pathParameters?.id ?? '';
+  if (!isJobId(id)) {
+    throw new ApiError(400, 'invalid_id', `"${id.slice(0, 64)}" is not a screenshot id; use the id that POST /screenshots returned`);
+  }
+  const body = await readScreenshot(id, getDeps().api);
+  if (!body) throw new ApiError(404, 'not_found', `no screenshot with id ${id}; it may have expired`);
+  return jsonResponse(200, body, { 'cache-control': 'no-store' });
+};
+
+const routes: Route<Event, APIGatewayProxyResult>[] = [
+  { method: 'POST', path: '/screenshots', handler: postScreenshot },
+  { method: 'GET', path: '/screenshots/{id}', handler: getScreenshot },
+];
+
+const KNOWN_PATHS = [/^\/screenshots\/?$/, /^\/screenshots\/[^/]+\/?$/];
+
+function notFoundResponse({ method, path }: { method: string; path: string }): never {
+  if (KNOWN_PATHS.some((p) => p.test(path))) {
+    throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${path}; see GET /openapi.json`);
+  }
+  throw new ApiError(404, 'not_found', `no route ${method} ${path}; the API has POST /screenshots and GET /screenshots/{id}`);
+}
+
+export const handler = middy<Event, APIGatewayProxyResult>()
+  .use(httpHeaderNormalizer())
+  .use(jsonErrors((message, error) => logger.error(message, error as Error)))
+  .handler(httpRouterHandler({ routes, notFoundResponse }));

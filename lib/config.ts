@@ -1,0 +1,67 @@
+// Environment -> typed config, read once. Lambda sets the variables from serverless.yml; the
+// local runtime sets the same names before it imports the handlers.
+import { z } from 'zod';
+import { TUNING } from './tuning.js';
+
+const intFrom = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const envSchema = z.object({
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  /** Set locally (the emulator); absent on AWS, where the SDK finds the regional endpoints. */
+  URL2PNG_AWS_ENDPOINT: z.string().url().optional(),
+  URL2PNG_QUEUE_URL: z.string().default(''),
+  URL2PNG_DLQ_URL: z.string().default(''),
+  URL2PNG_BUCKET: z.string().default(''),
+  URL2PNG_EGRESS_ALLOW: z.string().default(''),
+  URL2PNG_RENDER_TIMEOUT_MS: intFrom(TUNING.renderTimeoutMs, 100, 900_000),
+  URL2PNG_RENDER_CONCURRENCY: intFrom(TUNING.renderConcurrency, 1, 16),
+  URL2PNG_MAX_RECEIVE_COUNT: intFrom(TUNING.maxReceiveCount, 1, 1000),
+  URL2PNG_VISIBILITY_TIMEOUT_S: intFrom(TUNING.visibilityTimeoutSeconds, 0, 43_200),
+  URL2PNG_PRESIGN_TTL_S: intFrom(TUNING.presignTtlSeconds, 1, 604_800),
+  CHROMIUM_PATH: z.string().optional(),
+  /** "1" keeps @sparticuz/chromium's --single-process (no contexts); default is multi-process. */
+  URL2PNG_CHROMIUM_SINGLE_PROCESS: z.enum(['0', '1']).default('0'),
+});
+
+export interface Config {
+  region: string;
+  awsEndpoint?: string;
+  queueUrl: string;
+  dlqUrl: string;
+  bucket: string;
+  egressAllow: string[];
+  renderTimeoutMs: number;
+  renderConcurrency: number;
+  maxReceiveCount: number;
+  visibilityTimeoutS: number;
+  presignTtlS: number;
+  chromiumPath?: string;
+  singleProcess: boolean;
+}
+
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const e = envSchema.parse(env);
+  return {
+    region: e.AWS_REGION,
+    awsEndpoint: e.URL2PNG_AWS_ENDPOINT,
+    queueUrl: e.URL2PNG_QUEUE_URL,
+    dlqUrl: e.URL2PNG_DLQ_URL,
+    bucket: e.URL2PNG_BUCKET,
+    egressAllow: e.URL2PNG_EGRESS_ALLOW.split(',').map((s) => s.trim()).filter(Boolean),
+    renderTimeoutMs: e.URL2PNG_RENDER_TIMEOUT_MS,
+    renderConcurrency: e.URL2PNG_RENDER_CONCURRENCY,
+    maxReceiveCount: e.URL2PNG_MAX_RECEIVE_COUNT,
+    visibilityTimeoutS: e.URL2PNG_VISIBILITY_TIMEOUT_S,
+    presignTtlS: e.URL2PNG_PRESIGN_TTL_S,
+    chromiumPath: e.CHROMIUM_PATH || undefined,
+    singleProcess: e.URL2PNG_CHROMIUM_SINGLE_PROCESS === '1',
+  };
+}
+
+let cached: Config | undefined;
+/** The process's config, parsed on first use (after the local runtime has set the env). */
+export function config(): Config {
+  cached ??= parseConfig(process.env);
+  return cached;
+}

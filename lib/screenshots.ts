@@ -1,0 +1,61 @@
+// The API's two use cases, free of HTTP: submit a request, read a job's status.
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { clientSettings } from './aws.js';
+import type { Config } from './config.js';
+import { newJob, type Job } from './job.js';
+import { SqsJobQueue, type JobQueue } from './queue.js';
+import type { ScreenshotRequest } from './request.js';
+import { S3ScreenshotStore, type JobStatus, type ScreenshotStore } from './store.js';
+
+export interface ApiDeps {
+  store: ScreenshotStore;
+  queue: JobQueue;
+  presignTtlS: number;
+}
+
+export function createApiDeps(cfg: Config): ApiDeps {
+  const settings = clientSettings(cfg);
+  return {
+    store: new S3ScreenshotStore(new S3Client(settings), cfg.bucket),
+    queue: new SqsJobQueue(new SQSClient(settings), cfg.queueUrl),
+    presignTtlS: cfg.presignTtlS,
+  };
+}
+
+export interface StatusBody {
+  id: string;
+  status: JobStatus;
+  url: string;
+  requestedAt: string;
+  updatedAt: string;
+  imageUrl?: string;
+  contentType?: string;
+  error?: { code: string; message: string };
+}
+
+/** Records the job as queued (so GET knows the id) and then puts it on the queue. */
+export async function submitScreenshot(request: ScreenshotRequest, deps: ApiDeps): Promise<Job> {
+  const { url, ...options } = request;
+  const job = newJob(url, options);
+  await deps.store.putStatus({
+    id: job.id,
+    status: 'queued',
+    url: job.url,
+    requestedAt: job.requestedAt,
+    updatedAt: job.requestedAt,
+  });
+  await deps.queue.send(job);
+  return job;
+}
+
+/** The job's status, with a short-lived image URL when it is done; undefined for an unknown id. */
+export async function readScreenshot(id: string, deps: ApiDeps): Promise<StatusBody | undefined> {
+  const record = await deps.store.getStatus(id);
+  if (!record) return undefined;
+  const { imageKey, ...body } = record;
+  if (record.status === 'done' && imageKey) {
+    return { ...body, imageUrl: await deps.store.presignImage(imageKey, deps.presignTtlS) };
+  }
+  return body;
+}

@@ -1,0 +1,72 @@
+// S3: images, status records and the presigned URLs that hand images out. The bucket is private;
+// nothing here makes an object public.
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { imageKey, statusKey } from './job.js';
+
+export type JobStatus = 'queued' | 'done' | 'failed';
+
+export interface StatusRecord {
+  id: string;
+  status: JobStatus;
+  url: string;
+  requestedAt: string;
+  updatedAt: string;
+  imageKey?: string;
+  contentType?: string;
+  error?: { code: string; message: string };
+}
+
+export interface ScreenshotStore {
+  putImage(id: string, bytes: Uint8Array, contentType: string, extension: string): Promise<string>;
+  putStatus(record: StatusRecord): Promise<void>;
+  getStatus(id: string): Promise<StatusRecord | undefined>;
+  presignImage(key: string, ttlSeconds: number): Promise<string>;
+}
+
+export class S3ScreenshotStore implements ScreenshotStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async putImage(id: string, bytes: Uint8Array, contentType: string, extension: string): Promise<string> {
+    const key = imageKey(id, extension);
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: bytes,
+        ContentType: contentType,
+        CacheControl: 'private, max-age=31536000, immutable',
+      }),
+    );
+    return key;
+  }
+
+  async putStatus(record: StatusRecord): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: statusKey(record.id),
+        Body: JSON.stringify(record),
+        ContentType: 'application/json',
+        CacheControl: 'no-store',
+      }),
+    );
+  }
+
+  async getStatus(id: string): Promise<StatusRecord | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: statusKey(id) }));
+      return JSON.parse(await out.Body!.transformToString()) as StatusRecord;
+    } catch (error) {
+      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return undefined;
+      throw error;
+    }
+  }
+
+  presignImage(key: string, ttlSeconds: number): Promise<string> {
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: ttlSeconds });
+  }
+}

@@ -1,0 +1,46 @@
+// The worker's long-lived parts, built once per process (per Lambda container) and reused by
+// every invocation: S3 client, egress proxy, browser, concurrency limit.
+import { S3Client } from '@aws-sdk/client-s3';
+import pLimit from 'p-limit';
+import { clientSettings } from './aws.js';
+import { BrowserHost } from './browser.js';
+import type { Config } from './config.js';
+import { EgressGuard, startEgressProxy, type EgressProxy, type Resolver } from './egress.js';
+import { renderScreenshot } from './render.js';
+import { settleJob, type Delivery, type Outcome } from './settle.js';
+import { S3ScreenshotStore, type ScreenshotStore } from './store.js';
+import { EgressAllowList } from './url-policy.js';
+
+export interface WorkerRuntime {
+  settle(delivery: Delivery): Promise<Outcome>;
+  readonly browsers: BrowserHost;
+  readonly proxy: EgressProxy;
+  close(): Promise<void>;
+}
+
+export async function createWorkerRuntime(
+  cfg: Config,
+  overrides: { store?: ScreenshotStore; resolver?: Resolver } = {},
+): Promise<WorkerRuntime> {
+  const store = overrides.store ?? new S3ScreenshotStore(new S3Client(clientSettings(cfg)), cfg.bucket);
+  const guard = new EgressGuard(new EgressAllowList(cfg.egressAllow), overrides.resolver);
+  const proxy = await startEgressProxy(guard);
+  const browsers = new BrowserHost({ executablePath: cfg.chromiumPath, singleProcess: cfg.singleProcess, proxy });
+  // More pages at once than this only adds latency on the measured machine (field notes).
+  const limit = pLimit(cfg.renderConcurrency);
+  const deps = {
+    store,
+    render: (input: Parameters<typeof renderScreenshot>[0]) => renderScreenshot(input, { browsers, guard }, cfg.renderTimeoutMs),
+    renderTimeoutMs: cfg.renderTimeoutMs,
+    maxReceiveCount: cfg.maxReceiveCount,
+  };
+  return {
+    settle: (delivery) => limit(() => settleJob(delivery, deps)),
+    browsers,
+    proxy,
+    async close() {
+      await browsers.close();
+      await proxy.close();
+    },
+  };
+}

@@ -1,0 +1,125 @@
+// Lambda's SQS event source mapping, locally: long-poll the queue, hand Lambda-shaped batches to
+// the worker, delete what succeeded, leave batchItemFailures (and everything, if the invocation
+// fails) to come back after the visibility timeout. The emulator's redrive policy moves what keeps
+// failing to the DLQ, as SQS does.
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+export type BatchInvoker = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
+
+export interface MappingOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  region: string;
+  batchSize: number;
+  batchingWindowS: number;
+  /** Invocations in flight at once (Lambda's maximumConcurrency, scaled to this machine). */
+  concurrency: number;
+  invoke: BatchInvoker;
+  onError?: (error: unknown) => void;
+}
+
+export interface EventSourceMapping {
+  /** Resolves when every poller has finished its current batch. */
+  stop(): Promise<void>;
+  readonly invocations: number;
+}
+
+export function toSqsRecord(message: Message, queueArn: string, region: string): SQSRecord {
+  const a = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId!,
+    receiptHandle: message.ReceiptHandle!,
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: a.ApproximateReceiveCount ?? '1',
+      SentTimestamp: a.SentTimestamp ?? String(Date.now()),
+      SenderId: a.SenderId ?? '000000000000',
+      ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: region,
+  };
+}
+
+export function startEventSourceMapping(options: MappingOptions): EventSourceMapping {
+  const abort = new AbortController();
+  let invocations = 0;
+  const pollers = Array.from({ length: options.concurrency }, () => poll());
+
+  async function receiveBatch(): Promise<Message[]> {
+    const messages: Message[] = [];
+    const windowEnds = Date.now() + options.batchingWindowS * 1000;
+    do {
+      const out = await options.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: options.queueUrl,
+          MaxNumberOfMessages: options.batchSize - messages.length,
+          // Long poll while empty; once something is in hand, only wait out the batching window.
+          WaitTimeSeconds: messages.length ? 0 : 20,
+          MessageSystemAttributeNames: ['All'],
+        }),
+        { abortSignal: abort.signal },
+      );
+      messages.push(...(out.Messages ?? []));
+    } while (messages.length > 0 && messages.length < options.batchSize && Date.now() < windowEnds);
+    return messages;
+  }
+
+  async function poll(): Promise<void> {
+    while (!abort.signal.aborted) {
+      let messages: Message[];
+      try {
+        messages = await receiveBatch();
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        options.onError?.(error);
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      if (messages.length === 0) continue;
+      const records = messages.map((m) => toSqsRecord(m, options.queueArn, options.region));
+      invocations++;
+      let failed: Set<string>;
+      try {
+        const response = await options.invoke({ Records: records });
+        failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+      } catch (error) {
+        // A failed invocation deletes nothing: the whole batch comes back, as on Lambda.
+        options.onError?.(error);
+        continue;
+      }
+      const done = records.filter((r) => !failed.has(r.messageId));
+      if (done.length === 0) continue;
+      try {
+        await options.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: options.queueUrl,
+            Entries: done.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+          }),
+        );
+      } catch (error) {
+        options.onError?.(error); // undeleted messages are redelivered; the worker is idempotent
+      }
+    }
+  }
+
+  return {
+    get invocations() {
+      return invocations;
+    },
+    async stop() {
+      abort.abort();
+      await Promise.allSettled(pollers);
+    },
+  };
+}

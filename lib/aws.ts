@@ -4,6 +4,12 @@ import type { Config } from './config.js';
 
 export function clientSettings(cfg: Pick<Config, 'region' | 'awsEndpoint'>) {
   return cfg.awsEndpoint
-    ? { region: cfg.region, endpoint: cfg.awsEndpoint, forcePathStyle: true }
+    ? {
+        region: cfg.region,
+        endpoint: cfg.awsEndpoint,
+        forcePathStyle: true,
+        // The emulator checks no signatures; fixed keys spare local runs any AWS set-up.
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      }
     : { region: cfg.region };
 }

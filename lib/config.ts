@@ -9,7 +9,7 @@ const intFrom = (fallback: number, min: number, max: number) =>
 const envSchema = z.object({
   AWS_REGION: z.string().min(1).default('us-east-1'),
   /** Set locally (the emulator); absent on AWS, where the SDK finds the regional endpoints. */
-  URL2PNG_AWS_ENDPOINT: z.string().url().optional(),
+  URL2PNG_AWS_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), z.string().url().optional()),
   URL2PNG_QUEUE_URL: z.string().default(''),
   URL2PNG_DLQ_URL: z.string().default(''),
   URL2PNG_BUCKET: z.string().default(''),

@@ -1,0 +1,40 @@
+// The local stack for tests: free ports, short tuning where asked, pages allow-listed exactly.
+import { startLocalStack, type LocalStack } from '../../local/stack.js';
+
+export interface TestStackOptions {
+  allow: string[];
+  env?: Record<string, string>;
+  workerConcurrency?: number;
+}
+
+export async function startTestStack(options: TestStackOptions): Promise<LocalStack> {
+  process.env.URL2PNG_EGRESS_ALLOW = options.allow.join(',');
+  Object.assign(process.env, options.env ?? {});
+  return startLocalStack({ port: 0, emulatorPort: 0, workerConcurrency: options.workerConcurrency });
+}
+
+export interface StatusBody {
+  id: string;
+  status: 'queued' | 'done' | 'failed';
+  imageUrl?: string;
+  error?: { code: string; message: string };
+}
+
+export async function postScreenshot(apiUrl: string, body: unknown) {
+  const res = await fetch(`${apiUrl}/screenshots`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { res, json: (await res.json()) as Record<string, unknown> };
+}
+
+/** Polls a status URL until the job settles (or the time runs out). */
+export async function waitForSettled(statusUrl: string, timeoutMs = 30_000): Promise<StatusBody> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const body = (await (await fetch(statusUrl)).json()) as StatusBody;
+    if (body.status !== 'queued' || Date.now() > until) return body;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,108 @@
+// The real serverless CLI (osls): the packaged CloudFormation template carries the tuning, and
+// `invoke local --stage local` runs the sample events against a running local stack.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TUNING } from '../../lib/tuning.js';
+import type { LocalStack } from '../../local/stack.js';
+import { copyService, invokeLocal, packageService, resourcesOfType, type PackagedService } from '../support/serverless.js';
+import { startTestStack } from '../support/stack.js';
+
+describe('serverless package --stage prod', () => {
+  let pkg: PackagedService;
+  beforeAll(async () => {
+    pkg = await packageService('prod');
+  }, 240_000);
+
+  it('maps the jobs queue to the worker with the tuned batch settings and partial batch responses', () => {
+    const [[, mapping]] = resourcesOfType(pkg.template, 'AWS::Lambda::EventSourceMapping');
+    expect(mapping.Properties).toMatchObject({
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: TUNING.maximumBatchingWindowSeconds,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: TUNING.maximumConcurrency },
+    });
+    expect(mapping.Properties.EventSourceArn).toEqual({ 'Fn::GetAtt': ['JobsQueue', 'Arn'] });
+  });
+
+  it('keeps the visibility timeout >= 6 x the worker timeout + batching window, and a DLQ after >= 5 receives', () => {
+    const r = pkg.template.Resources;
+    const worker = r.WorkerLambdaFunction.Properties;
+    const queue = r.JobsQueue.Properties;
+    expect(worker.Runtime).toBe('nodejs22.x');
+    expect(worker.Timeout).toBe(TUNING.workerTimeoutSeconds);
+    expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * worker.Timeout + TUNING.maximumBatchingWindowSeconds);
+    expect(queue.RedrivePolicy.maxReceiveCount).toBeGreaterThanOrEqual(5);
+    expect(queue.RedrivePolicy.deadLetterTargetArn).toEqual({ 'Fn::GetAtt': ['JobsDeadLetterQueue', 'Arn'] });
+    expect(r.JobsDeadLetterQueue.Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+  });
+
+  it('exposes POST /screenshots and GET /screenshots/{id} on a REST API', () => {
+    const methods = resourcesOfType(pkg.template, 'AWS::ApiGateway::Method').map(([, m]) => m.Properties.HttpMethod);
+    expect(methods).toEqual(expect.arrayContaining(['POST', 'GET']));
+    expect(pkg.template.Resources.ApiGatewayResourceScreenshotsIdVar.Properties.PathPart).toBe('{id}');
+  });
+
+  it('has the images bucket, and wires the functions to it and the queue', () => {
+    expect(pkg.template.Resources.ImagesBucket.Type).toBe('AWS::S3::Bucket');
+    for (const fn of ['ApiLambdaFunction', 'WorkerLambdaFunction']) {
+      const vars = pkg.template.Resources[fn].Properties.Environment.Variables;
+      expect(vars.URL2PNG_BUCKET).toEqual({ Ref: 'ImagesBucket' });
+      expect(vars.URL2PNG_QUEUE_URL).toEqual({ Ref: 'JobsQueue' });
+      expect(vars.URL2PNG_AWS_ENDPOINT).toBe('');
+    }
+  });
+
+  it('packages each function on its own: the API bundle carries no browser', () => {
+    expect(Object.keys(pkg.artifacts).sort()).toEqual(expect.arrayContaining(['api.zip', 'worker.zip']));
+    expect(pkg.artifacts['api.zip']).toBeLessThan(5 * 1024 * 1024);
+    expect(pkg.artifacts['worker.zip']).toBeGreaterThan(50 * 1024 * 1024); // Chromium is in here
+  });
+});
+
+describe('serverless invoke local --stage local against the running stack', () => {
+  let stack: LocalStack;
+  let dir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    stack = await startTestStack({ allow: [] });
+    dir = copyService();
+    env = { URL2PNG_EMULATOR_PORT: String(stack.emulator.port), URL2PNG_EGRESS_ALLOW: '' };
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('api + events/api-post.json answers 202 and queues a real job the stack settles', async () => {
+    const result = await invokeLocal(dir, 'api', 'events/api-post.json', env);
+    expect(result.statusCode).toBe(202);
+    const { id } = JSON.parse(result.body);
+    const status = await (await fetch(`${stack.apiUrl}/screenshots/${id}`)).json();
+    expect(status.id).toBe(id);
+    expect(['queued', 'done', 'failed']).toContain(status.status);
+  }, 120_000);
+
+  it('api + events/api-post-invalid.json answers a 400 JSON error', async () => {
+    const result = await invokeLocal(dir, 'api', 'events/api-post-invalid.json', env);
+    expect(result.statusCode).toBe(400);
+    expect(JSON.parse(result.body).error.code).toMatch(/invalid_request|url_refused/);
+  }, 120_000);
+
+  it('api + events/api-get.json answers 404 for an id the stack never saw', async () => {
+    const result = await invokeLocal(dir, 'api', 'events/api-get.json', env);
+    expect(result.statusCode).toBe(404);
+  }, 120_000);
+
+  it('worker + events/worker-batch.json returns batchItemFailures (unresolvable hosts are permanent)', async () => {
+    const result = await invokeLocal(dir, 'worker', 'events/worker-batch.json', env);
+    expect(result).toEqual({ batchItemFailures: [] });
+    const status = await (await fetch(`${stack.apiUrl}/screenshots/9b2f6c1e-1a2b-4c3d-8e4f-000000000001`)).json();
+    expect(status).toMatchObject({ status: 'failed', error: { code: 'dns_not_found' } });
+  }, 120_000);
+
+  it('worker + events/worker-poison.json records failed and does not retry', async () => {
+    const result = await invokeLocal(dir, 'worker', 'events/worker-poison.json', env);
+    expect(result).toEqual({ batchItemFailures: [] });
+    const status = await (await fetch(`${stack.apiUrl}/screenshots/9b2f6c1e-1a2b-4c3d-8e4f-0000000000ff`)).json();
+    expect(status).toMatchObject({ status: 'failed', error: { code: 'invalid_job' } });
+  }, 120_000);
+});

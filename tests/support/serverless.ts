@@ -1,0 +1,79 @@
+// Runs the real serverless CLI (osls) on a private copy of the service, so several test files
+// (and several people) can package at once without sharing .esbuild/ or .serverless/.
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '../..');
+const COPIED = ['serverless.yml', 'tuning.json', 'package.json', 'package-lock.json', 'tsconfig.json', 'handlers', 'lib', 'fonts'];
+
+/** A scratch copy of the service with node_modules linked (not copied). */
+export function copyService(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'url2png-sls-'));
+  for (const entry of COPIED) {
+    try {
+      cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+    } catch {
+      /* optional entries (fonts) may not exist */
+    }
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+
+const serverlessBin = join(ROOT, 'node_modules/.bin/serverless');
+
+export async function serverless(dir: string, args: string[], env: Record<string, string> = {}) {
+  return run(serverlessBin, args, {
+    cwd: dir,
+    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', ...env },
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 240_000,
+  });
+}
+
+export interface PackagedService {
+  dir: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  template: any;
+  /** Zipped artifact sizes in bytes, by file name (api.zip, worker.zip, ...). */
+  artifacts: Record<string, number>;
+}
+
+const cache = new Map<string, Promise<PackagedService>>();
+
+/** `serverless package --stage <stage>` once per stage per test process. */
+export function packageService(stage = 'prod', env: Record<string, string> = {}): Promise<PackagedService> {
+  const key = `${stage}|${JSON.stringify(env)}`;
+  if (!cache.has(key)) {
+    cache.set(
+      key,
+      (async () => {
+        const dir = copyService();
+        await serverless(dir, ['package', '--stage', stage], env);
+        const out = join(dir, '.serverless');
+        const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+        const artifacts: Record<string, number> = {};
+        for (const f of readdirSync(out)) if (f.endsWith('.zip')) artifacts[f] = statSync(join(out, f)).size;
+        return { dir, template, artifacts };
+      })(),
+    );
+  }
+  return cache.get(key)!;
+}
+
+/** `serverless invoke local`; returns the handler's result (the last JSON block it prints). */
+export async function invokeLocal(dir: string, fn: string, eventFile: string, env: Record<string, string> = {}) {
+  const { stdout } = await serverless(dir, ['invoke', 'local', '--stage', 'local', '-f', fn, '-p', resolve(ROOT, eventFile)], env);
+  const start = stdout.lastIndexOf('\n{');
+  return JSON.parse(stdout.slice(start < 0 ? stdout.indexOf('{') : start + 1));
+}
+
+/** The resources of a template with the given type. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function resourcesOfType(template: any, type: string): Array<[string, any]> {
+  return Object.entries(template.Resources).filter(([, r]) => (r as { Type: string }).Type === type) as Array<[string, any]>;
+}

@@ -14,9 +14,16 @@ export type Resolver = (host: string) => Promise<string[]>;
 export const systemResolver: Resolver = async (host) =>
   (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
+/**
+ * `dns_not_found`: the name does not exist (permanent). `dns_unavailable`: the lookup itself failed
+ * (timeout, SERVFAIL), which a retry may cure.
+ */
 export type Verdict =
   | { allowed: true; address: string }
-  | { allowed: false; code: 'url_refused' | 'dns_not_found'; reason: string };
+  | { allowed: false; code: 'url_refused' | 'dns_not_found' | 'dns_unavailable'; reason: string };
+
+/** getaddrinfo/c-ares answers that mean "this name has no address", as opposed to "lookup failed". */
+const NAME_DOES_NOT_EXIST = new Set(['ENOTFOUND', 'ENODATA', 'ENONAME', 'NXDOMAIN', 'EAI_NONAME']);
 
 /** Header on the proxy's own refusals, so the renderer can tell them from the site's answers. */
 export const REFUSAL_HEADER = 'x-url2png-egress';
@@ -31,31 +38,45 @@ export class EgressGuard {
   async check(host: string, port: number): Promise<Verdict> {
     const bare = host.replace(/^\[(.*)\]$/, '$1');
     const allowListed = this.allow.allows(bare, port);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return refused(`${host}:${port}: not a valid port`);
     if (ipaddr.isValid(bare)) {
       const reason = allowListed ? undefined : refuseUnsafeAddress(bare);
-      return reason ? refused(`${host}:${port}: ${reason}`) : { allowed: true, address: bare };
+      // Connect to the canonical form of what was checked, never to a spelling the OS may read differently.
+      return reason ? refused(`${host}:${port}: ${reason}`) : { allowed: true, address: ipaddr.parse(bare).toString() };
     }
     let addresses: string[];
     try {
       addresses = await this.resolve(bare);
-    } catch {
-      return { allowed: false, code: 'dns_not_found', reason: `the host name ${bare} does not resolve` };
+    } catch (error) {
+      const code = String((error as { code?: unknown })?.code ?? '');
+      return NAME_DOES_NOT_EXIST.has(code)
+        ? { allowed: false, code: 'dns_not_found', reason: `the host name ${bare} does not exist (${code})` }
+        : { allowed: false, code: 'dns_unavailable', reason: `looking up ${bare} failed (${code || 'error'}); try again later` };
     }
     if (addresses.length === 0) {
       return { allowed: false, code: 'dns_not_found', reason: `the host name ${bare} has no addresses` };
     }
-    if (!allowListed) {
-      // Every address must pass: the browser might be steered to any of them.
-      for (const address of addresses) {
-        const reason = refuseUnsafeAddress(address);
-        if (reason) return refused(`${bare} resolves to ${reason}`);
-      }
+    // Every address must pass: the browser might be steered to any of them.
+    for (const address of addresses) {
+      if (!ipaddr.isValid(address)) return refused(`${bare} resolves to "${address}", which is not an IP address`);
+      const reason = allowListed ? undefined : refuseUnsafeAddress(address);
+      if (reason) return refused(`${bare} resolves to ${reason}`);
     }
-    return { allowed: true, address: addresses[0]! };
+    return { allowed: true, address: ipaddr.parse(addresses[0]!).toString() };
   }
 
+  /** A whole URL: scheme and credentials first (no network), then the host as check() sees it. */
   async checkUrl(raw: string): Promise<Verdict> {
-    const url = new URL(raw);
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      return refused(`"${raw.slice(0, 100)}" is not an absolute URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      return refused(`the scheme "${url.protocol.slice(0, -1)}" is not allowed; only http and https are fetched`);
+    }
+    if (url.username || url.password) return refused('URLs with credentials (user:password@) are not fetched');
     const port = url.port ? Number(url.port) : defaultPort(url.protocol);
     return this.check(url.hostname, port);
   }
@@ -68,12 +89,29 @@ export interface EgressProxy {
   readonly url: string;
   /** Connections refused since start (for tests and metrics). */
   readonly refusals: number;
+  /** The most recent refusals (at most 1000), oldest first: which destination and why. */
+  readonly refusalLog: readonly Refusal[];
   close(): Promise<void>;
 }
+
+export interface Refusal {
+  kind: 'http' | 'connect' | 'upgrade';
+  host: string;
+  port: number;
+  code: string;
+}
+
+const REFUSAL_LOG_SIZE = 1000;
 
 /** Starts the proxy on 127.0.0.1 (port 0 picks a free one). */
 export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<EgressProxy> {
   let refusals = 0;
+  const refusalLog: Refusal[] = [];
+  const noteRefusal = (entry: Refusal) => {
+    refusals++;
+    refusalLog.push(entry);
+    if (refusalLog.length > REFUSAL_LOG_SIZE) refusalLog.shift();
+  };
   const sockets = new Set<net.Socket>();
   const track = (s: net.Socket) => {
     sockets.add(s);
@@ -86,16 +124,16 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
       target = new URL(req.url ?? '');
       if (target.protocol !== 'http:') throw new Error('scheme');
     } catch {
-      refusals++;
+      noteRefusal({ kind: 'http', host: '', port: 0, code: 'url_refused' });
       res.writeHead(400, { [REFUSAL_HEADER]: 'url_refused' }).end('url2png egress: only absolute http URLs are proxied\n');
       return;
     }
     const port = target.port ? Number(target.port) : 80;
     const verdict = await guard.check(target.hostname, port);
     if (!verdict.allowed) {
-      refusals++;
+      noteRefusal({ kind: 'http', host: target.hostname, port, code: verdict.code });
       res
-        .writeHead(verdict.code === 'dns_not_found' ? 502 : 403, {
+        .writeHead(verdict.code === 'url_refused' ? 403 : 502, {
           [REFUSAL_HEADER]: verdict.code,
           'content-type': 'text/plain; charset=utf-8',
         })
@@ -125,7 +163,10 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
     let port: number;
     if (kind === 'connect') {
       const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(req.url ?? '');
-      if (!m) return deny(client, 400, 'bad CONNECT target');
+      if (!m) {
+        noteRefusal({ kind, host: '', port: 0, code: 'url_refused' });
+        return deny(client, 400, 'bad CONNECT target');
+      }
       host = m[1]!;
       port = Number(m[2]);
     } else {
@@ -134,13 +175,14 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
         host = u.hostname;
         port = u.port ? Number(u.port) : 80;
       } catch {
+        noteRefusal({ kind, host: '', port: 0, code: 'url_refused' });
         return deny(client, 400, 'bad upgrade target');
       }
     }
     const verdict = await guard.check(host, port);
     if (!verdict.allowed) {
-      refusals++;
-      return deny(client, verdict.code === 'dns_not_found' ? 502 : 403, verdict.reason, verdict.code);
+      noteRefusal({ kind, host, port, code: verdict.code });
+      return deny(client, verdict.code === 'url_refused' ? 403 : 502, verdict.reason, verdict.code);
     }
     const upstream = net.connect({ host: verdict.address, port });
     track(upstream);
@@ -175,12 +217,17 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
   });
+  // The proxy serves the browser; it must not by itself keep a process (or `invoke local`) alive.
+  server.unref();
   const actual = (server.address() as AddressInfo).port;
   return {
     port: actual,
     url: `http://127.0.0.1:${actual}`,
     get refusals() {
       return refusals;
+    },
+    get refusalLog() {
+      return refusalLog;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -56,6 +56,8 @@ function refuseIPv6(ip: ipaddr.IPv6, shown: string): string | undefined {
   }
   const range = ip.range();
   if (range === 'teredo') return `${shown} is a Teredo tunnel address`;
+  // RFC 8215 local-use NAT64 (64:ff9b:1::/48): translated to whatever the local network decides.
+  if (range === 'rfc6052') return `${shown} is a local-use NAT64 address`;
   return range === 'unicast' ? undefined : `${shown} is a ${range} IPv6 address`;
 }
 
@@ -64,7 +66,10 @@ function embeddedIPv4(ip: ipaddr.IPv6): ipaddr.IPv4 | undefined {
   const p = ip.parts;
   const low32 = () => new ipaddr.IPv4([p[6]! >> 8, p[6]! & 0xff, p[7]! >> 8, p[7]! & 0xff]);
   const range = ip.range();
-  if (range === 'ipv4Mapped' || range === 'rfc6145' || range === 'rfc6052') return low32();
+  if (range === 'ipv4Mapped' || range === 'rfc6145') return low32();
+  // The well-known NAT64 prefix 64:ff9b::/96 carries the IPv4 address in its low 32 bits; the
+  // local-use 64:ff9b:1::/48 (also 'rfc6052' to ipaddr.js) is refused whole by the caller.
+  if (range === 'rfc6052' && p[2] === 0 && p[3] === 0 && p[4] === 0 && p[5] === 0) return low32();
   if (range === '6to4') return new ipaddr.IPv4([p[1]! >> 8, p[1]! & 0xff, p[2]! >> 8, p[2]! & 0xff]);
   // IPv4-compatible ::a.b.c.d (deprecated, but still routed by some stacks); :: and ::1 excluded.
   if (p.slice(0, 6).every((x) => x === 0) && (p[6] !== 0 || p[7]! > 1)) return low32();
@@ -124,6 +129,7 @@ function isLocalName(host: string): boolean {
     h.endsWith('.localhost') ||
     h.endsWith('.local') ||
     h.endsWith('.internal') ||
+    h.endsWith('.home.arpa') ||
     !h.includes('.')
   );
 }

@@ -1,7 +1,7 @@
 // A local stand-in for API Gateway's REST proxy integration: HTTP request -> APIGatewayProxyEvent
 // -> the API handler, exactly as Lambda would call it -> HTTP response.
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { lambdaContext } from './lambda-context.js';
@@ -13,7 +13,8 @@ const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
 const TEXTUAL = /^(application\/(json|.*\+json|x-www-form-urlencoded|javascript|xml)|text\/)/i;
 
 export function toProxyEvent(req: http.IncomingMessage, body: Buffer, stage: string): APIGatewayProxyEvent {
-  const url = new URL(req.url ?? '/', 'http://local');
+  // Concatenated, not resolved against a base: a request target like `//x` is a path, not a host.
+  const url = new URL(`http://local${(req.url ?? '/').startsWith('/') ? (req.url ?? '/') : `/${req.url}`}`);
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -31,7 +32,7 @@ export function toProxyEvent(req: http.IncomingMessage, body: Buffer, stage: str
   }
   const contentType = req.headers['content-type'] ?? '';
   const textual = body.length === 0 || TEXTUAL.test(contentType);
-  const path = decodeURIComponent(url.pathname);
+  const path = safeDecode(url.pathname);
   return {
     resource: path,
     path,
@@ -62,13 +63,35 @@ export function toProxyEvent(req: http.IncomingMessage, body: Buffer, stage: str
   };
 }
 
+/** API Gateway passes a path it cannot percent-decode (e.g. `%ff`) through as it came. */
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
 export interface LocalApi {
   url: string;
   port: number;
   close(): Promise<void>;
 }
 
-export async function serveApi(handler: ApiHandler, options: { port: number; timeoutMs: number }): Promise<LocalApi> {
+/**
+ * API Gateway's API-key check, as serverless.yml configures it: POST (`private: true`) needs a
+ * valid `x-api-key`; without a configured key (the local default) nothing is checked.
+ */
+export function apiKeyRefusal(req: http.IncomingMessage, apiKey: string | undefined): APIGatewayProxyResult | undefined {
+  if (!apiKey || req.method !== 'POST') return undefined;
+  const sent = req.headers['x-api-key'];
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  if (typeof sent === 'string' && timingSafeEqual(digest(sent), digest(apiKey))) return undefined;
+  const message = sent === undefined ? 'this API needs an API key: send it in the x-api-key header' : 'the x-api-key header does not hold a valid API key';
+  return { statusCode: 403, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'forbidden', message } }) };
+}
+
+export async function serveApi(handler: ApiHandler, options: { port: number; timeoutMs: number; apiKey?: string }): Promise<LocalApi> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -78,7 +101,10 @@ export async function serveApi(handler: ApiHandler, options: { port: number; tim
     });
     req.on('end', async () => {
       let result: APIGatewayProxyResult;
-      if (size > GATEWAY_MAX_BODY) {
+      const refusal = apiKeyRefusal(req, options.apiKey);
+      if (refusal) {
+        result = refusal;
+      } else if (size > GATEWAY_MAX_BODY) {
         result = { statusCode: 413, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'body_too_large', message: 'the request body exceeds 10 MB' } }) };
       } else {
         try {

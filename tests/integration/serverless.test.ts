@@ -13,7 +13,9 @@ describe('serverless package --stage prod', () => {
   }, 240_000);
 
   it('maps the jobs queue to the worker with the tuned batch settings and partial batch responses', () => {
-    const [[, mapping]] = resourcesOfType(pkg.template, 'AWS::Lambda::EventSourceMapping');
+    const mappings = resourcesOfType(pkg.template, 'AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(1);
+    const mapping = mappings[0]![1];
     expect(mapping.Properties).toMatchObject({
       BatchSize: 10,
       MaximumBatchingWindowInSeconds: TUNING.maximumBatchingWindowSeconds,
@@ -76,7 +78,7 @@ describe('serverless invoke local --stage local against the running stack', () =
     const result = await invokeLocal(dir, 'api', 'events/api-post.json', env);
     expect(result.statusCode).toBe(202);
     const { id } = JSON.parse(result.body);
-    const status = await (await fetch(`${stack.apiUrl}/screenshots/${id}`)).json();
+    const status = (await (await fetch(`${stack.apiUrl}/screenshots/${id}`)).json()) as { id: string; status: string };
     expect(status.id).toBe(id);
     expect(['queued', 'done', 'failed']).toContain(status.status);
   }, 120_000);

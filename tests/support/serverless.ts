@@ -1,7 +1,7 @@
 // Runs the real serverless CLI (osls) on a private copy of the service, so several test files
 // (and several people) can package at once without sharing .esbuild/ or .serverless/.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,6 +21,8 @@ export function copyService(): string {
     }
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  // Each copy carries the fonts and a packaged Chromium (~160 MB): gone when the process ends.
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 

@@ -1,17 +1,30 @@
 // Worker Lambda: an SQS batch -> settled jobs; transient failures come back via batchItemFailures.
+// Logs are JSON (Powertools Logger), every line about a job carries its jobId; metrics are
+// CloudWatch EMF (Powertools Metrics), flushed at the end of each invocation.
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { config } from '../lib/config.js';
+import { salvageJobId } from '../lib/job.js';
 import { createWorkerRuntime, type WorkerRuntime } from '../lib/worker-runtime.js';
 
 const logger = new Logger({ serviceName: 'url2png-worker' });
+export const metrics = new Metrics({ namespace: 'url2png', serviceName: 'url2png-worker' });
+
+/** Job ids being worked on in this process: browser events concern all of them. */
+const inFlight = new Set<string>();
 
 // Built on the first invocation and kept for the container's life: the browser is the expensive part.
 let runtime: Promise<WorkerRuntime> | undefined;
-export const workerRuntime = (): Promise<WorkerRuntime> => (runtime ??= createWorkerRuntime(config()));
+export const workerRuntime = (): Promise<WorkerRuntime> =>
+  (runtime ??= createWorkerRuntime(config(), {
+    onBrowserEvent: (event, detail) =>
+      logger[event === 'launched' ? 'info' : 'warn'](`browser ${event}`, { ...detail, jobIds: [...inFlight] }),
+  }));
 
 /** For the local runtime's shutdown: close the browser and the proxy. */
 export async function closeWorkerRuntime(): Promise<void> {
@@ -20,20 +33,42 @@ export async function closeWorkerRuntime(): Promise<void> {
   await (await current?.catch(() => undefined))?.close();
 }
 
+function countFailure(name: 'JobsFailed' | 'JobsRetried', code: string) {
+  const single = metrics.singleMetric();
+  single.addDimension('code', code);
+  single.addMetric(name, MetricUnit.Count, 1);
+}
+
 async function lambdaHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const rt = await workerRuntime();
   const settleRecord = async (record: SQSRecord) => {
-    const outcome = await rt
-      .settle({
-        body: record.body,
-        receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? '1'),
-        remainingMs: () => context.getRemainingTimeInMillis(),
-      })
-      .catch((error: Error & { code?: string }) => {
-        logger.warn('job will be retried', { messageId: record.messageId, code: error.code, reason: error.message });
-        throw error;
-      });
-    logger.info('job settled', { messageId: record.messageId, jobId: outcome.id, outcome: outcome.status, code: outcome.code });
+    const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? '1');
+    const jobId = salvageJobId(record.body) ?? 'undecodable';
+    const log = logger.createChild();
+    log.appendPersistentKeys({ jobId, messageId: record.messageId, receiveCount });
+    inFlight.add(jobId);
+    try {
+      const outcome = await rt.settle({ body: record.body, receiveCount, remainingMs: () => context.getRemainingTimeInMillis() });
+      if (outcome.status === 'done') {
+        metrics.addMetric('JobsRendered', MetricUnit.Count, 1);
+        metrics.addMetric('RenderDuration', MetricUnit.Milliseconds, outcome.renderMs ?? 0);
+        metrics.addMetric('RequestToDone', MetricUnit.Milliseconds, outcome.sinceRequestMs ?? 0);
+      } else if (outcome.status === 'failed') {
+        countFailure('JobsFailed', outcome.code ?? 'unknown');
+      } else {
+        metrics.addMetric('JobsAlreadyDone', MetricUnit.Count, 1);
+      }
+      log.info('job settled', { outcome: outcome.status, code: outcome.code, renderMs: outcome.renderMs, sinceRequestMs: outcome.sinceRequestMs });
+    } catch (error) {
+      const { code = 'internal_error', message } = error as Error & { code?: string };
+      const last = receiveCount >= config().maxReceiveCount;
+      // The last receive has written `failed` (lib/settle.ts); SQS now moves the message to the DLQ.
+      countFailure(last ? 'JobsFailed' : 'JobsRetried', code);
+      log.warn(last ? 'job failed on its last receive; the DLQ takes it' : 'job will be retried', { code, reason: message });
+      throw error;
+    } finally {
+      inFlight.delete(jobId);
+    }
   };
   // A processor per invocation: the local runtime may run several invocations in one process.
   return processPartialResponse(event, settleRecord, new BatchProcessor(EventType.SQS), {
@@ -42,4 +77,6 @@ async function lambdaHandler(event: SQSEvent, context: Context): Promise<SQSBatc
   });
 }
 
-export const handler = middy(lambdaHandler).use(injectLambdaContext(logger));
+export const handler = middy(lambdaHandler)
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }));

@@ -1,5 +1,8 @@
 // Find, launch, reuse, health-check and relaunch Chromium. One browser per process (per Lambda
 // container), every request it makes forced through the egress proxy.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import chromium from '@sparticuz/chromium';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import type { EgressProxy } from './egress.js';
@@ -10,7 +13,14 @@ export interface BrowserSettings {
   /** Keep @sparticuz/chromium's --single-process: no incognito contexts, one page hang stalls all. */
   singleProcess: boolean;
   proxy: Pick<EgressProxy, 'url'>;
+  /** Where each launch gets its own profile and TMPDIR (removed when that browser exits). */
+  scratchRoot?: string;
+  /** Browser lifecycle events (launch, disconnect, kill), for the worker's log. */
+  onEvent?: (event: 'launched' | 'disconnected' | 'killed', detail: Record<string, unknown>) => void;
 }
+
+/** Default parent of the per-launch scratch directories (Lambda: /tmp, 512 MB-10 GB, reused). */
+export const DEFAULT_SCRATCH_ROOT = join(tmpdir(), 'url2png-chromium');
 
 // sparticuz's defaults that a screenshot service must not run with: web security off would let a
 // rendered page read other tabs; insecure content would let https pages pull http subresources.
@@ -68,30 +78,70 @@ export class BrowserHost {
   }
 
   private async launch(): Promise<Browser> {
-    const browser = await puppeteer.launch({
-      executablePath: await resolveExecutable(this.settings.executablePath),
-      args: chromiumArgs(this.settings),
-      headless: 'shell',
-      pipe: true, // no DevTools port for a rendered page to find
-      defaultViewport: null,
-      handleSIGINT: false,
-      handleSIGTERM: false,
-      handleSIGHUP: false,
-      protocolTimeout: 30_000,
-    });
+    // One directory per launch holds the profile and Chromium's own temp files (TMPDIR: the
+    // .org.chromium.* shared-memory files that a SIGKILL would otherwise leave behind in /tmp).
+    const root = this.settings.scratchRoot ?? DEFAULT_SCRATCH_ROOT;
+    mkdirSync(root, { recursive: true });
+    if (this.launches === 0) sweepStaleScratch(DEFAULT_SCRATCH_ROOT);
+    const scratch = mkdtempSync(join(root, 'launch-'));
+    const tmp = join(scratch, 'tmp');
+    mkdirSync(tmp);
+    let browser: Browser;
+    try {
+      browser = await puppeteer.launch({
+        executablePath: await resolveExecutable(this.settings.executablePath),
+        args: chromiumArgs(this.settings),
+        userDataDir: join(scratch, 'profile'),
+        env: { ...process.env, TMPDIR: tmp },
+        headless: 'shell',
+        pipe: true, // no DevTools port for a rendered page to find
+        defaultViewport: null,
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+        protocolTimeout: 30_000,
+      });
+    } catch (error) {
+      rmSync(scratch, { recursive: true, force: true });
+      throw error;
+    }
     this.launches++;
+    const proc = browser.process();
+    const pid = proc?.pid;
+    // However the browser ends (close, crash, SIGKILL), its whole process group goes and its
+    // scratch directory with it: no zombie helpers, no profiles piling up in /tmp.
+    const cleanup = () => {
+      killGroup(pid);
+      rmSync(scratch, { recursive: true, force: true });
+    };
+    if (proc && proc.exitCode === null && proc.signalCode === null) proc.once('exit', cleanup);
+    else cleanup();
     browser.once('disconnected', () => {
       if (this.browser === browser) this.browser = undefined;
+      this.settings.onEvent?.('disconnected', { pid });
+      // A disconnected browser whose process lingers (wedged) is of no use to anyone.
+      setTimeout(() => {
+        if (proc && proc.exitCode === null && proc.signalCode === null) killGroup(pid);
+      }, 1000).unref();
     });
     this.browser = browser;
+    this.settings.onEvent?.('launched', { pid, launches: this.launches });
     return browser;
   }
 
-  /** For a browser that no longer answers: SIGKILL, so the next get() launches a new one. */
-  kill(): void {
+  /** The running browser's pid (tests and diagnostics). */
+  get pid(): number | undefined {
+    return this.browser?.process()?.pid;
+  }
+
+  /** For a browser that no longer answers: SIGKILL its process group, so the next get() relaunches. */
+  kill(reason = 'unresponsive'): void {
     const browser = this.browser;
     this.browser = undefined;
-    browser?.process()?.kill('SIGKILL');
+    const pid = browser?.process()?.pid;
+    if (!pid) return;
+    this.settings.onEvent?.('killed', { pid, reason });
+    killGroup(pid);
   }
 
   async close(): Promise<void> {
@@ -101,7 +151,76 @@ export class BrowserHost {
     const closed = browser.close().catch(() => undefined);
     const timer = new Promise((r) => setTimeout(r, 3000).unref());
     if ((await Promise.race([closed.then(() => 'closed'), timer])) !== 'closed') {
-      browser.process()?.kill('SIGKILL');
+      killGroup(browser.process()?.pid);
     }
+  }
+}
+
+/**
+ * SIGKILL a browser and every helper it started. puppeteer spawns Chromium detached, so the
+ * browser leads its own process group; killing the group (not just the pid) leaves no zygote or
+ * renderer behind to be re-parented and left as a zombie.
+ */
+export function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/**
+ * Removes what browsers and worker processes that died without cleaning up (the Node process
+ * itself SIGKILLed, a container frozen mid-job) left under the scratch root: launch-* directories
+ * no running process mentions, and worker-<pid>-* directories whose process is gone. Live ones
+ * (other processes share the root) are never touched. Linux /proc; elsewhere nothing is swept.
+ */
+export function sweepStaleScratch(root: string, minAgeMs = 60_000): number {
+  let entries: string[];
+  let cmdlines: string[];
+  try {
+    entries = readdirSync(root);
+    cmdlines = readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .map((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        } catch {
+          return '';
+        }
+      });
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const entry of entries) {
+    const dir = join(root, entry);
+    try {
+      const worker = /^worker-(\d+)-/.exec(entry);
+      const stale = worker
+        ? !processAlive(Number(worker[1]))
+        : entry.startsWith('launch-') && Date.now() - statSync(dir).mtimeMs > minAgeMs && !cmdlines.some((c) => c.includes(dir));
+      if (stale) {
+        rmSync(dir, { recursive: true, force: true });
+        removed++;
+      }
+    } catch {
+      /* raced with its owner: leave it */
+    }
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -19,6 +19,11 @@ const envSchema = z.object({
   URL2PNG_MAX_RECEIVE_COUNT: intFrom(TUNING.maxReceiveCount, 1, 1000),
   URL2PNG_VISIBILITY_TIMEOUT_S: intFrom(TUNING.visibilityTimeoutSeconds, 0, 43_200),
   URL2PNG_PRESIGN_TTL_S: intFrom(TUNING.presignTtlSeconds, 1, 604_800),
+  URL2PNG_MAX_REDRIVES: intFrom(TUNING.maxRedrives, 0, 100),
+  /** Parent of the browser's per-launch profile and TMPDIR (default: <tmpdir>/url2png-chromium). */
+  URL2PNG_CHROMIUM_SCRATCH_DIR: z.string().optional(),
+  /** HMAC-SHA256 key for webhook signatures; without it callbackUrl is refused (lib/webhook.ts). */
+  URL2PNG_WEBHOOK_SECRET: z.string().default(''),
   CHROMIUM_PATH: z.string().optional(),
   /** "1" keeps @sparticuz/chromium's --single-process (no contexts); default is multi-process. */
   URL2PNG_CHROMIUM_SINGLE_PROCESS: z.enum(['0', '1']).default('0'),
@@ -36,8 +41,11 @@ export interface Config {
   maxReceiveCount: number;
   visibilityTimeoutS: number;
   presignTtlS: number;
+  maxRedrives: number;
+  chromiumScratchDir?: string;
   chromiumPath?: string;
   singleProcess: boolean;
+  webhookSecret: string;
 }
 
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
@@ -54,8 +62,11 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     maxReceiveCount: e.URL2PNG_MAX_RECEIVE_COUNT,
     visibilityTimeoutS: e.URL2PNG_VISIBILITY_TIMEOUT_S,
     presignTtlS: e.URL2PNG_PRESIGN_TTL_S,
+    maxRedrives: e.URL2PNG_MAX_REDRIVES,
+    chromiumScratchDir: e.URL2PNG_CHROMIUM_SCRATCH_DIR || undefined,
     chromiumPath: e.CHROMIUM_PATH || undefined,
     singleProcess: e.URL2PNG_CHROMIUM_SINGLE_PROCESS === '1',
+    webhookSecret: e.URL2PNG_WEBHOOK_SECRET,
   };
 }
 

@@ -1,17 +1,52 @@
-// Permanent vs transient failures, and what each does to the message. The worker consults
-// classifyFailure(); nothing else decides whether a job is retried.
+// Permanent vs transient failures, and what each does to the message. One table (FAILURES) names
+// every failure code the worker can record; classifyFailure() maps any thrown value onto it, and
+// lib/settle.ts is the only place that turns the class into what happens to the message.
 export type FailureKind = 'permanent' | 'transient';
 
 export interface Failure {
   kind: FailureKind;
-  code: string;
+  code: FailureCode | (string & {});
   message: string;
 }
+
+/**
+ * The one table. permanent: write `failed` with { code, message }, delete the message (never
+ * retried). transient: report the message in batchItemFailures so SQS redelivers it; on the last
+ * allowed receive the worker also writes `failed`, and after maxReceiveCount SQS moves the message
+ * to the DLQ, from where lib/redrive.ts brings it back a bounded number of times.
+ */
+export const FAILURES = {
+  // permanent: the job can never succeed
+  invalid_job: { kind: 'permanent', what: 'the message body is not a valid job (undecodable, unknown version)' },
+  invalid_options: { kind: 'permanent', what: 'the screenshot options are invalid' },
+  invalid_url: { kind: 'permanent', what: 'the URL cannot be parsed' },
+  url_refused: { kind: 'permanent', what: 'the egress policy refuses the address or scheme' },
+  dns_not_found: { kind: 'permanent', what: 'the host name does not exist' },
+  page_too_large: { kind: 'permanent', what: 'the page or its image exceeds the limits' },
+  redrive_exhausted: { kind: 'permanent', what: 'the job kept failing after every retry and redrive' },
+  // transient: a later delivery may succeed
+  render_timeout: { kind: 'transient', what: 'the page did not render within the render deadline' },
+  protocol_timeout: { kind: 'transient', what: 'the browser did not answer a DevTools call in time' },
+  browser_crashed: { kind: 'transient', what: 'the browser or the page crashed or disconnected' },
+  browser_error: { kind: 'transient', what: 'a DevTools protocol error' },
+  page_unreachable: { kind: 'transient', what: 'a network error reaching the page' },
+  dns_unavailable: { kind: 'transient', what: 'the DNS lookup failed for a reason other than a missing name' },
+  aws_throttled: { kind: 'transient', what: 'S3 or SQS throttled the request' },
+  aws_unavailable: { kind: 'transient', what: 'S3 or SQS answered 5xx or could not be reached' },
+  not_enough_time: { kind: 'transient', what: 'not enough invocation time left to finish the job' },
+  internal_error: { kind: 'transient', what: 'an unexpected error (retried: a retry is cheap, a lost job is not)' },
+} as const satisfies Record<string, { kind: FailureKind; what: string }>;
+
+export type FailureCode = keyof typeof FAILURES;
+
+/** The table decides; a code missing from it keeps the kind of the class that raised it. */
+export const failureKind = (code: string, fallback: FailureKind = 'transient'): FailureKind =>
+  (FAILURES as Record<string, { kind: FailureKind }>)[code]?.kind ?? fallback;
 
 /** A job that can never succeed: record `failed`, do not retry. */
 export class PermanentFailure extends Error {
   constructor(
-    readonly code: string,
+    readonly code: FailureCode | (string & {}),
     message: string,
   ) {
     super(message);
@@ -22,7 +57,7 @@ export class PermanentFailure extends Error {
 /** A job that may succeed on a later delivery: report it in batchItemFailures. */
 export class TransientFailure extends Error {
   constructor(
-    readonly code: string,
+    readonly code: FailureCode | (string & {}),
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -33,38 +68,61 @@ export class TransientFailure extends Error {
 
 // Chromium's network errors that mean "this name or page cannot be reached, and will not be on
 // a retry". Everything unknown is transient: a retry is cheap, a lost job is not.
-const PERMANENT_NET_ERRORS: Record<string, string> = {
+const PERMANENT_NET_ERRORS: Record<string, FailureCode> = {
   ERR_NAME_NOT_RESOLVED: 'dns_not_found',
   ERR_NAME_RESOLUTION_FAILED: 'dns_not_found',
   ERR_INVALID_URL: 'invalid_url',
   ERR_UNSAFE_PORT: 'url_refused',
   ERR_BLOCKED_BY_CLIENT: 'url_refused',
   ERR_DISALLOWED_URL_SCHEME: 'url_refused',
+  ERR_FILE_TOO_BIG: 'page_too_large',
 };
 
-const TRANSIENT_NAMES: Record<string, string> = {
+// Error names (puppeteer's and the AWS SDK's) that say what went wrong.
+const NAMED: Record<string, FailureCode> = {
   TimeoutError: 'render_timeout',
   ProtocolError: 'browser_error',
   TargetCloseError: 'browser_crashed',
   ThrottlingException: 'aws_throttled',
+  Throttling: 'aws_throttled',
   SlowDown: 'aws_throttled',
+  RequestThrottled: 'aws_throttled',
+  TooManyRequestsException: 'aws_throttled',
   ServiceUnavailable: 'aws_unavailable',
   InternalError: 'aws_unavailable',
+  InternalFailure: 'aws_unavailable',
 };
 
+// Socket-level errors of the SDK's HTTP client: the service could not be reached at all.
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'TimeoutError']);
+
 export function classifyFailure(error: unknown): Failure {
-  if (error instanceof PermanentFailure) return { kind: 'permanent', code: error.code, message: error.message };
-  if (error instanceof TransientFailure) return { kind: 'transient', code: error.code, message: error.message };
+  if (error instanceof PermanentFailure) return { kind: failureKind(error.code, 'permanent'), code: error.code, message: error.message };
+  if (error instanceof TransientFailure) return { kind: failureKind(error.code, 'transient'), code: error.code, message: error.message };
   const err = error instanceof Error ? error : new Error(String(error));
+  const make = (code: FailureCode, message = err.message): Failure => ({ kind: failureKind(code), code, message });
   const net = /net::(ERR_[A-Z_]+)/.exec(err.message)?.[1];
-  if (net && PERMANENT_NET_ERRORS[net]) {
-    return { kind: 'permanent', code: PERMANENT_NET_ERRORS[net]!, message: describeNetError(net, err.message) };
+  if (net && PERMANENT_NET_ERRORS[net]) return make(PERMANENT_NET_ERRORS[net]!, describeNetError(net, err.message));
+  const aws = awsFailure(err);
+  if (aws) return make(aws);
+  if (/detached|Target closed|Session closed|Connection closed|browser has disconnected|Page crashed/i.test(err.message)) {
+    return make('browser_crashed');
   }
-  if (/detached|Target closed|Session closed|Connection closed|browser has disconnected/i.test(err.message)) {
-    return { kind: 'transient', code: 'browser_crashed', message: err.message };
-  }
-  const code = TRANSIENT_NAMES[err.name] ?? (net ? 'page_unreachable' : 'internal_error');
-  return { kind: 'transient', code, message: err.message };
+  if (err.name === 'ProtocolError' && /timed out/i.test(err.message)) return make('protocol_timeout');
+  return make(NAMED[err.name] ?? (net ? 'page_unreachable' : 'internal_error'));
+}
+
+/** An AWS SDK error: throttling, a 5xx answer, or no answer at all (the service unreachable). */
+function awsFailure(err: Error): FailureCode | undefined {
+  const meta = (err as { $metadata?: { httpStatusCode?: number } }).$metadata;
+  const status = meta?.httpStatusCode;
+  if (NAMED[err.name]?.startsWith('aws_')) return NAMED[err.name];
+  if (status === 429) return 'aws_throttled';
+  if (status !== undefined && status >= 500) return 'aws_unavailable';
+  const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code;
+  if (meta && code && UNREACHABLE.has(code)) return 'aws_unavailable';
+  if (code && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code)) return 'aws_unavailable';
+  return undefined;
 }
 
 function describeNetError(net: string, raw: string): string {

@@ -1,6 +1,7 @@
 // One job message -> a settled job (done or failed) or a TransientFailure thrown for redelivery.
-// The only place that turns a failure class into what happens to the message and the status.
-import { classifyFailure, TransientFailure } from './failures.js';
+// The only place that turns a failure class (lib/failures.ts) into what happens to the message
+// and the status record.
+import { classifyFailure, TransientFailure, type Failure } from './failures.js';
 import { decodeJob, salvageJobId, type Job } from './job.js';
 import type { RenderedImage, RenderInput } from './render.js';
 import type { ScreenshotStore, StatusRecord } from './store.js';
@@ -15,16 +16,33 @@ export interface Delivery {
 
 export interface SettleDeps {
   store: ScreenshotStore;
-  render: (input: RenderInput) => Promise<RenderedImage>;
+  render: (input: RenderInput, job: Job) => Promise<RenderedImage>;
   renderTimeoutMs: number;
   maxReceiveCount: number;
   now?: () => Date;
+  /** Once a job has its final status: the cache index and the webhook. Its errors never fail the job. */
+  onSettled?: (job: Job, settled: Settled) => Promise<void>;
 }
 
-export type Outcome = { status: 'done' | 'failed' | 'already_done'; id?: string; code?: string };
+export type Settled =
+  | { status: 'done'; imageKey: string; contentType: string; at: Date }
+  | { status: 'failed'; error: { code: string; message: string }; at: Date };
+
+async function notifySettled(deps: SettleDeps, job: Job, settled: Settled): Promise<void> {
+  await deps.onSettled?.(job, settled).catch(() => undefined);
+}
+
+export type Outcome = {
+  status: 'done' | 'failed' | 'already_done';
+  id?: string;
+  code?: Failure['code'];
+  /** done: how long the render took, and how long since the client's request. */
+  renderMs?: number;
+  sinceRequestMs?: number;
+};
 
 /** What is left of the invocation must cover a whole render plus the writes after it. */
-const WRITE_MARGIN_MS = 1500;
+export const WRITE_MARGIN_MS = 1500;
 
 export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<Outcome> {
   const now = deps.now ?? (() => new Date());
@@ -35,38 +53,63 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<O
     const failure = classifyFailure(error);
     const id = salvageJobId(delivery.body);
     // An id we can read means a client may be polling it: tell them, never leave it queued.
-    if (id) await deps.store.putStatus(failedRecord({ id, url: '', requestedAt: now().toISOString() }, failure, now()));
+    if (id) await writeFailed(deps.store, { id, url: '', requestedAt: now().toISOString() }, failure, now());
     return { status: 'failed', id, code: failure.code };
   }
 
-  const existing = await deps.store.getStatus(job.id);
-  if (existing?.status === 'done') return { status: 'already_done', id: job.id };
-
   try {
+    // At least once delivery: a job already done is not rendered again (same keys, same answer).
+    const existing = await deps.store.getStatus(job.id);
+    if (existing?.status === 'done') return { status: 'already_done', id: job.id };
     if (delivery.remainingMs() < deps.renderTimeoutMs + WRITE_MARGIN_MS) {
       throw new TransientFailure('not_enough_time', 'not enough invocation time left to render; retried later');
     }
-    const image = await deps.render({ url: job.url, options: job.options });
+    const started = Date.now();
+    const image = await deps.render({ url: job.url, options: job.options }, job);
+    const renderMs = Date.now() - started;
     const key = await deps.store.putImage(job.id, image.bytes, image.contentType, image.extension);
+    const at = now();
     await deps.store.putStatus({
       id: job.id,
       status: 'done',
       url: job.url,
       requestedAt: job.requestedAt,
-      updatedAt: now().toISOString(),
+      updatedAt: at.toISOString(),
       imageKey: key,
       contentType: image.contentType,
     });
-    return { status: 'done', id: job.id };
+    await notifySettled(deps, job, { status: 'done', imageKey: key, contentType: image.contentType, at });
+    return { status: 'done', id: job.id, renderMs, sinceRequestMs: at.getTime() - Date.parse(job.requestedAt) };
   } catch (error) {
     const failure = classifyFailure(error);
     const lastTry = delivery.receiveCount >= deps.maxReceiveCount;
     if (failure.kind === 'permanent' || lastTry) {
-      await deps.store.putStatus(failedRecord(job, failure, now()));
+      // GET must never say `queued` forever: the last receive records the failure (the message
+      // still goes to the DLQ, from where a redrive may yet turn it into `done`).
+      const at = now();
+      if (await writeFailed(deps.store, job, failure, at).catch(() => false)) {
+        await notifySettled(deps, job, { status: 'failed', error: { code: failure.code, message: failure.message }, at });
+      }
     }
     if (failure.kind === 'permanent') return { status: 'failed', id: job.id, code: failure.code };
     throw new TransientFailure(failure.code, failure.message, { cause: error });
   }
+}
+
+/**
+ * Writes `failed` unless the job is already `done`: a slower duplicate delivery (or a late
+ * last-receive) must not turn an existing image into a failure. `done` always wins.
+ */
+export async function writeFailed(
+  store: ScreenshotStore,
+  job: Pick<Job, 'id' | 'url' | 'requestedAt'>,
+  failure: Pick<Failure, 'code' | 'message'>,
+  at: Date,
+): Promise<boolean> {
+  const existing = await store.getStatus(job.id);
+  if (existing?.status === 'done') return false;
+  await store.putStatus(failedRecord({ ...job, url: job.url || existing?.url || '', requestedAt: existing?.requestedAt ?? job.requestedAt }, failure, at));
+  return true;
 }
 
 function failedRecord(

@@ -43,7 +43,12 @@ export function toSqsRecord(message: Message, queueArn: string, region: string):
       SenderId: a.SenderId ?? '000000000000',
       ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
     },
-    messageAttributes: {},
+    messageAttributes: Object.fromEntries(
+      Object.entries(message.MessageAttributes ?? {}).map(([name, v]) => [
+        name,
+        { stringValue: v.StringValue, dataType: v.DataType ?? 'String', stringListValues: [], binaryListValues: [] },
+      ]),
+    ),
     md5OfBody: message.MD5OfBody ?? '',
     eventSource: 'aws:sqs',
     eventSourceARN: queueArn,
@@ -67,6 +72,7 @@ export function startEventSourceMapping(options: MappingOptions): EventSourceMap
           // Long poll while empty; once something is in hand, only wait out the batching window.
           WaitTimeSeconds: messages.length ? 0 : 20,
           MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
         }),
         { abortSignal: abort.signal },
       );

@@ -1,6 +1,7 @@
 // The whole service on one machine: emulator, API over HTTP, event source mapping, worker.
 // The handlers are imported exactly as Lambda imports them, after the environment that
 // serverless.yml would give them has been set.
+import { randomUUID } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { TUNING } from '../lib/tuning.js';
@@ -8,6 +9,8 @@ import { serveApi, type LocalApi } from './api-gateway.js';
 import { startEmulator, LOCAL_CREDENTIALS, LOCAL_REGION, type Emulator } from './emulator.js';
 import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping.js';
 import { lambdaContext } from './lambda-context.js';
+import { startLocalWorker, type LocalWorker } from './worker-process.js';
+import type { RedriveReport } from '../lib/redrive.js';
 
 export interface LocalStackOptions {
   /** API port; 0 picks a free one. */
@@ -17,12 +20,18 @@ export interface LocalStackOptions {
   /** Concurrent worker invocations (Lambda's maximumConcurrency, scaled to this machine). */
   workerConcurrency?: number;
   log?: (line: string) => void;
+  /** Extra environment for the worker's process only (e.g. a different AWS endpoint, for fault tests). */
+  workerEnv?: Record<string, string>;
 }
 
 export interface LocalStack {
   apiUrl: string;
   emulator: Emulator;
   mapping: EventSourceMapping;
+  /** The worker function's own process (kill it to simulate a crashed Lambda). */
+  worker: LocalWorker;
+  /** Runs the redrive function once (DLQ -> jobs queue, bounded), as its schedule would. */
+  redrive(): Promise<RedriveReport>;
   stop(): Promise<void>;
 }
 
@@ -49,13 +58,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
   });
   const api = await import('../handlers/api.js');
-  const worker = await import('../handlers/worker.js');
+  const redriveFn = await import('../handlers/redrive.js');
 
   let http: LocalApi | undefined;
   let mapping: EventSourceMapping | undefined;
+  let worker: LocalWorker | undefined;
   try {
-    http = await serveApi(api.handler, { port: options.port ?? 3000, timeoutMs: TUNING.apiTimeoutSeconds * 1000 });
+    http = await serveApi(api.handler, {
+      port: options.port ?? 3000,
+      timeoutMs: TUNING.apiTimeoutSeconds * 1000,
+      // Optional locally; when set, POST needs it in x-api-key, as on API Gateway.
+      apiKey: process.env.URL2PNG_API_KEY || undefined,
+    });
     const workerTimeoutMs = TUNING.workerTimeoutSeconds * 1000;
+    // The worker runs in a process of its own, as Lambda runs it apart from SQS.
+    const fn = (worker = startLocalWorker({ timeoutMs: workerTimeoutMs, memoryMb: TUNING.workerMemoryMb, log: options.log, env: options.workerEnv }));
     mapping = startEventSourceMapping({
       sqs: new SQSClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: LOCAL_CREDENTIALS }),
       queueUrl: emulator.queueUrl,
@@ -64,23 +81,43 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       batchSize: TUNING.batchSize,
       batchingWindowS: TUNING.maximumBatchingWindowSeconds,
       concurrency: options.workerConcurrency ?? 2,
-      invoke: (event: SQSEvent) => worker.handler(event, lambdaContext('url2png-local-worker', workerTimeoutMs, TUNING.workerMemoryMb)),
+      invoke: (event: SQSEvent) => fn.invoke(event),
       onError: (error) => options.log?.(`worker invocation failed: ${(error as Error).message}`),
     });
   } catch (error) {
     await http?.close();
+    await worker?.stop();
     await emulator.stop();
     throw error;
   }
-  const started = { http, mapping };
+  const started = { http, mapping, worker };
   return {
     apiUrl: http.url,
     emulator,
     mapping,
+    worker,
+    redrive: () =>
+      redriveFn.handler(
+        {
+          version: '0',
+          id: randomUUID(),
+          'detail-type': 'Scheduled Event',
+          source: 'aws.events',
+          account: '000000000000',
+          time: new Date().toISOString(),
+          region: LOCAL_REGION,
+          resources: ['arn:aws:events:us-east-1:000000000000:rule/url2png-local-redrive'],
+          detail: {},
+        },
+        lambdaContext('url2png-local-redrive', TUNING.redriveTimeoutSeconds * 1000),
+      ),
     async stop() {
       await started.http.close();
-      await started.mapping.stop();
-      await worker.closeWorkerRuntime();
+      // Stop polling, then end the worker (its in-flight batches fail and come back, as on
+      // Lambda), then wait for the pollers, then the emulator.
+      const polling = started.mapping.stop();
+      await started.worker.stop();
+      await polling;
       await emulator.stop();
     },
   };

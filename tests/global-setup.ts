@@ -6,4 +6,6 @@ export default async function setup(): Promise<void> {
   process.env.CHROMIUM_PATH = await resolveExecutable(process.env.CHROMIUM_PATH || undefined);
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   process.env.POWERTOOLS_DEV ??= 'false';
+  // EMF metrics are JSON lines on stdout; tests that assert them turn them back on for the worker.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 }

@@ -1,0 +1,55 @@
+// Redrive Lambda: DLQ -> jobs queue (bounded), run by EventBridge when the DLQ-depth alarm changes
+// state and on a schedule. The logic lives in lib/redrive.ts; this adapter builds its clients and
+// logs the report (EMF metrics: JobsRedriven, JobsRedriveExhausted).
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, EventBridgeEvent } from 'aws-lambda';
+import { clientSettings } from '../lib/aws.js';
+import { config } from '../lib/config.js';
+import { SqsRedriveQueues } from '../lib/queue.js';
+import { redriveDeadLetters, type RedriveReport } from '../lib/redrive.js';
+import { S3ScreenshotStore } from '../lib/store.js';
+import { TUNING } from '../lib/tuning.js';
+
+const logger = new Logger({ serviceName: 'url2png-redrive' });
+const metrics = new Metrics({ namespace: 'url2png', serviceName: 'url2png-redrive' });
+
+type AlarmDetail = { alarmName?: string; state?: { value?: string } };
+export type RedriveEvent = EventBridgeEvent<string, AlarmDetail | Record<string, unknown>>;
+
+async function lambdaHandler(event: RedriveEvent, _context: Context): Promise<RedriveReport> {
+  const cfg = config();
+  const settings = clientSettings(cfg);
+  const detail = (event?.detail ?? {}) as AlarmDetail;
+  const state = detail.state?.value;
+  // An alarm going back to OK needs no work; ALARM, INSUFFICIENT_DATA and the schedule do.
+  if (event?.['detail-type'] === 'CloudWatch Alarm State Change' && state === 'OK') {
+    logger.info('DLQ alarm back to OK; nothing to redrive', { alarm: detail.alarmName });
+    return { moved: 0, exhausted: 0, alreadyDone: 0, undecodable: 0, remaining: 0 };
+  }
+  const sqs = new SQSClient(settings);
+  const s3 = new S3Client(settings);
+  try {
+    const report = await redriveDeadLetters({
+      queues: new SqsRedriveQueues(sqs, cfg.queueUrl, cfg.dlqUrl),
+      store: new S3ScreenshotStore(s3, cfg.bucket),
+      maxRedrives: cfg.maxRedrives,
+      limit: TUNING.redriveBatchLimit,
+      log: (message, detail) => logger.info(message, detail),
+    });
+    metrics.addMetric('JobsRedriven', MetricUnit.Count, report.moved);
+    metrics.addMetric('JobsRedriveExhausted', MetricUnit.Count, report.exhausted);
+    logger.info('redrive finished', { trigger: event?.['detail-type'] ?? 'manual', ...report });
+    return report;
+  } finally {
+    sqs.destroy();
+    s3.destroy();
+  }
+}
+
+export const handler = middy(lambdaHandler).use(injectLambdaContext(logger)).use(logMetrics(metrics));

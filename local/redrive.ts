@@ -1,0 +1,37 @@
+// `npm run redrive`: runs the redrive function once against the stack `npm start` is running
+// (DLQ -> jobs queue, bounded by URL2PNG_MAX_REDRIVES), as its schedule would on AWS, and prints
+// the report. Same as `npx serverless invoke local --stage local -f redrive -p events/redrive-schedule.json`.
+import { randomUUID } from 'node:crypto';
+import { LOCAL_CREDENTIALS, LOCAL_NAMES, LOCAL_REGION } from './emulator.js';
+import { lambdaContext } from './lambda-context.js';
+
+const port = Number(process.env.URL2PNG_EMULATOR_PORT ?? 4566);
+const endpoint = `http://127.0.0.1:${port}`;
+const sqsBase = `http://sqs.${LOCAL_REGION}.127.0.0.1:${port}/000000000000`;
+Object.assign(process.env, {
+  AWS_REGION: LOCAL_REGION,
+  AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+  URL2PNG_AWS_ENDPOINT: endpoint,
+  URL2PNG_QUEUE_URL: process.env.URL2PNG_QUEUE_URL ?? `${sqsBase}/${LOCAL_NAMES.queue}`,
+  URL2PNG_DLQ_URL: process.env.URL2PNG_DLQ_URL ?? `${sqsBase}/${LOCAL_NAMES.dlq}`,
+  URL2PNG_BUCKET: LOCAL_NAMES.bucket,
+  POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+  POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+});
+const { handler } = await import('../handlers/redrive.js');
+const report = await handler(
+  {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: LOCAL_REGION,
+    resources: ['arn:aws:events:us-east-1:000000000000:rule/url2png-local-redrive'],
+    detail: {},
+  },
+  lambdaContext('url2png-local-redrive', 120_000),
+);
+console.log(JSON.stringify(report));

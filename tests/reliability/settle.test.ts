@@ -1,0 +1,128 @@
+// lib/settle.ts, the one place a failure class becomes an outcome: deadlines, the last receive,
+// idempotency and "done wins". The store here is an in-memory ScreenshotStore (the S3-backed one
+// is exercised end to end in faults.test.ts); render is a function the test controls.
+import { describe, expect, it } from 'vitest';
+import { FAILURES, PermanentFailure, TransientFailure, classifyFailure } from '../../lib/failures.js';
+import { encodeJob, newJob } from '../../lib/job.js';
+import { settleJob, WRITE_MARGIN_MS, type SettleDeps } from '../../lib/settle.js';
+import type { ScreenshotStore, StatusRecord } from '../../lib/store.js';
+
+class MemoryStore implements ScreenshotStore {
+  status = new Map<string, StatusRecord>();
+  images = new Map<string, Uint8Array>();
+  async putImage(id: string, bytes: Uint8Array, _type: string, ext: string) {
+    this.images.set(`images/${id}.${ext}`, bytes);
+    return `images/${id}.${ext}`;
+  }
+  async putStatus(record: StatusRecord) {
+    this.status.set(record.id, record);
+  }
+  async getStatus(id: string) {
+    return this.status.get(id);
+  }
+  async presignImage(key: string) {
+    return `memory://${key}`;
+  }
+}
+
+const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
+
+function setup(render: SettleDeps['render'] = async () => ({ bytes: PNG, contentType: 'image/png', extension: 'png' })) {
+  const store = new MemoryStore();
+  let renders = 0;
+  const deps: SettleDeps = {
+    store,
+    render: async (input, job) => {
+      renders++;
+      return render(input, job);
+    },
+    renderTimeoutMs: 1500,
+    maxReceiveCount: 3,
+  };
+  return { store, deps, renders: () => renders };
+}
+
+const job = () => newJob('https://example.com/', {});
+const delivery = (body: string, receiveCount = 1, remainingMs = 60_000) => ({ body, receiveCount, remainingMs: () => remainingMs });
+
+describe('settleJob', () => {
+  it('deadline: with less than render timeout + write margin left, the record is not started and comes back (not_enough_time)', async () => {
+    const { deps, store, renders } = setup();
+    const j = job();
+    const err = await settleJob(delivery(encodeJob(j), 1, 1500 + WRITE_MARGIN_MS - 1), deps).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransientFailure);
+    expect((err as TransientFailure).code).toBe('not_enough_time');
+    expect(renders()).toBe(0);
+    expect(store.status.get(j.id)).toBeUndefined();
+    // With just enough time it runs.
+    expect(await settleJob(delivery(encodeJob(j), 2, 1500 + WRITE_MARGIN_MS), deps)).toMatchObject({ status: 'done' });
+  });
+
+  it('transient failure before the last receive: retried, status untouched; on the last receive: `failed` written and still retried (to the DLQ)', async () => {
+    const { deps, store } = setup(async () => {
+      throw new TransientFailure('render_timeout', 'slow');
+    });
+    const j = job();
+    await store.putStatus({ id: j.id, status: 'queued', url: j.url, requestedAt: j.requestedAt, updatedAt: j.requestedAt });
+    await expect(settleJob(delivery(encodeJob(j), 2), deps)).rejects.toMatchObject({ code: 'render_timeout' });
+    expect(store.status.get(j.id)!.status).toBe('queued');
+    await expect(settleJob(delivery(encodeJob(j), 3), deps)).rejects.toMatchObject({ code: 'render_timeout' });
+    expect(store.status.get(j.id)).toMatchObject({ status: 'failed', error: { code: 'render_timeout' } });
+  });
+
+  it('permanent failure: `failed` with { code, message }, not retried', async () => {
+    const { deps, store } = setup(async () => {
+      throw new PermanentFailure('dns_not_found', 'no such host');
+    });
+    const j = job();
+    expect(await settleJob(delivery(encodeJob(j)), deps)).toEqual({ status: 'failed', id: j.id, code: 'dns_not_found' });
+    expect(store.status.get(j.id)!.error).toEqual({ code: 'dns_not_found', message: 'no such host' });
+  });
+
+  it('a done job redelivered is not rendered again; a late last-receive failure never overwrites done', async () => {
+    const { deps, store, renders } = setup();
+    const j = job();
+    expect(await settleJob(delivery(encodeJob(j)), deps)).toMatchObject({ status: 'done', id: j.id });
+    expect(await settleJob(delivery(encodeJob(j), 2), deps)).toEqual({ status: 'already_done', id: j.id });
+    expect(renders()).toBe(1);
+    // A duplicate that was already rendering when another delivery finished (its `done` lands
+    // meanwhile), and that fails on its last receive: `done` must survive.
+    store.status.delete(j.id);
+    const done = { id: j.id, status: 'done' as const, url: j.url, requestedAt: j.requestedAt, updatedAt: new Date().toISOString(), imageKey: `images/${j.id}.png` };
+    const slow = setup(async () => {
+      await store.putStatus(done);
+      throw new TransientFailure('browser_crashed', 'gone');
+    });
+    slow.deps.store = store;
+    await expect(settleJob(delivery(encodeJob(j), 3), slow.deps)).rejects.toMatchObject({ code: 'browser_crashed' });
+    expect(store.status.get(j.id)).toEqual(done);
+  });
+
+  it('undecodable body with a readable id -> failed invalid_job; without one -> failed, nothing written', async () => {
+    const { deps, store } = setup();
+    const j = job();
+    expect(await settleJob(delivery(JSON.stringify({ ...j, v: 7 })), deps)).toMatchObject({ status: 'failed', id: j.id, code: 'invalid_job' });
+    expect(store.status.get(j.id)!.status).toBe('failed');
+    expect(await settleJob(delivery('not json'), deps)).toEqual({ status: 'failed', id: undefined, code: 'invalid_job' });
+    expect(store.status.size).toBe(1);
+  });
+
+  it('an S3 outage while settling is transient (aws_unavailable), whatever the receive count', async () => {
+    const { deps, store } = setup();
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4566'), { code: 'ECONNREFUSED', $metadata: {} });
+    store.getStatus = async () => {
+      throw refused;
+    };
+    await expect(settleJob(delivery(encodeJob(job()), 3), deps)).rejects.toMatchObject({ code: 'aws_unavailable' });
+    expect(classifyFailure(Object.assign(new Error('Service Unavailable'), { name: 'Unknown', $metadata: { httpStatusCode: 503 } }))).toMatchObject({ kind: 'transient', code: 'aws_unavailable' });
+    expect(classifyFailure(Object.assign(new Error('Too many'), { name: 'Unknown', $metadata: { httpStatusCode: 429 } }))).toMatchObject({ kind: 'transient', code: 'aws_throttled' });
+  });
+
+  it('the failure table classifies every code it names, and each code keeps its kind through classifyFailure', () => {
+    for (const [code, { kind }] of Object.entries(FAILURES)) {
+      const raised = kind === 'permanent' ? new PermanentFailure(code, 'x') : new TransientFailure(code, 'x');
+      expect(classifyFailure(raised)).toMatchObject({ kind, code });
+    }
+    expect(classifyFailure(new Error('Protocol error (Runtime.callFunctionOn): Page crashed!'))).toMatchObject({ kind: 'transient', code: 'browser_crashed' });
+  });
+});

@@ -1,7 +1,7 @@
 // The job message (versioned), job ids and the S3 keys derived from them.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { screenshotOptionsSchema, type ScreenshotOptions } from './request.js';
+import { screenshotOptionsSchema, type ScreenshotOptions, type ScreenshotOptionsInput } from './request.js';
 import { PermanentFailure } from './failures.js';
 
 export const JOB_VERSION = 1;
@@ -26,8 +26,8 @@ const jobSchema = z.strictObject({
 export const newJobId = (): string => randomUUID();
 export const isJobId = (id: string): boolean => ID_PATTERN.test(id);
 
-export function newJob(url: string, options: ScreenshotOptions, now = new Date()): Job {
-  return { v: JOB_VERSION, id: newJobId(), url, options, requestedAt: now.toISOString() };
+export function newJob(url: string, options: ScreenshotOptionsInput, now = new Date()): Job {
+  return { v: JOB_VERSION, id: newJobId(), url, options: screenshotOptionsSchema.parse(options), requestedAt: now.toISOString() };
 }
 
 export const encodeJob = (job: Job): string => JSON.stringify(job);

@@ -4,11 +4,13 @@ import type { Browser, BrowserContext, Page } from 'puppeteer-core';
 import type { BrowserHost } from './browser.js';
 import { REFUSAL_HEADER, type EgressGuard } from './egress.js';
 import { PermanentFailure, TransientFailure } from './failures.js';
-import type { ScreenshotOptions } from './request.js';
+import { explainNavigationFailure, guardPage } from './page-guard.js';
+import { effectiveQuality, FORMAT_INFO, LIMITS, screenshotOptionsSchema, type ScreenshotOptions, type ScreenshotOptionsInput } from './request.js';
 
 export interface RenderInput {
   url: string;
-  options: ScreenshotOptions;
+  /** Omitted fields take the schema's defaults. */
+  options: ScreenshotOptionsInput;
 }
 
 export interface RenderedImage {
@@ -24,24 +26,39 @@ export interface RenderDeps {
 
 /** How long closing a page may take before the browser is presumed wedged and killed. */
 const CLOSE_GRACE_MS = 2000;
+/** How long opening a page may take before the browser is presumed wedged and killed. */
+const OPEN_PAGE_HANG_MS = 10_000;
 
 export async function renderScreenshot(
   input: RenderInput,
   deps: RenderDeps,
   timeoutMs: number,
 ): Promise<RenderedImage> {
+  const options = screenshotOptionsSchema.parse(input.options) as ScreenshotOptions;
   await refuseUnreachableTarget(input.url, deps.guard);
   const browser = await deps.browsers.get();
-  const { page, context } = await openIsolatedPage(browser, deps.browsers.singleProcess);
+  // A wedged browser (single-process Chromium after a hung page) can stall even newPage(): bounded
+  // too, and the browser killed so the next job gets a fresh one.
+  // The bound is a hang detector, not the render deadline: a cold browser on a busy machine can
+  // take a few seconds for its first page, and killing it then would only start the same over.
+  const { page, context } = await bounded(openIsolatedPage(browser, deps.browsers.singleProcess), Math.max(timeoutMs, OPEN_PAGE_HANG_MS), () =>
+    deps.browsers.kill('opening a page hung'),
+  );
   let timedOut = false;
   const timer = deadline(timeoutMs, () => {
     timedOut = true;
   });
   try {
-    const work = capture(page, input);
+    // Non-http(s) schemes are refused in the page too; a refused navigation is named as such.
+    // Inside the deadline: on a wedged browser even the DevTools set-up can hang.
+    const work = guardPage(page).then((pageGuard) =>
+      capture(page, input.url, options, Date.now() + timeoutMs).catch((error: unknown) =>
+        explainNavigationFailure(error, pageGuard, deps.guard),
+      ),
+    );
     work.catch(() => undefined); // after a timeout its rejection (page closed under it) is expected
     const bytes = await Promise.race([work, timer.promise]);
-    return { bytes, contentType: 'image/png', extension: 'png' };
+    return { bytes, ...FORMAT_INFO[options.format] };
   } finally {
     timer.cancel();
     await closeOrKill(page, context, deps.browsers, timedOut);
@@ -50,7 +67,9 @@ export async function renderScreenshot(
 
 async function refuseUnreachableTarget(url: string, guard: EgressGuard): Promise<void> {
   const verdict = await guard.checkUrl(url);
-  if (!verdict.allowed) throw new PermanentFailure(verdict.code, verdict.reason);
+  if (verdict.allowed) return;
+  if (verdict.code === 'dns_unavailable') throw new TransientFailure('page_unreachable', verdict.reason);
+  throw new PermanentFailure(verdict.code, verdict.reason);
 }
 
 async function openIsolatedPage(browser: Browser, singleProcess: boolean) {
@@ -60,16 +79,111 @@ async function openIsolatedPage(browser: Browser, singleProcess: boolean) {
   return { page, context };
 }
 
-async function capture(page: Page, input: RenderInput): Promise<Uint8Array> {
-  const { options } = input;
-  await page.setViewport({ width: options.width, height: options.height });
-  const response = await page.goto(input.url, { waitUntil: 'load', timeout: 0 });
+// The capture, in the order the request's fields take effect. Every wait is bounded by the
+// render deadline (`until`), so a page can slow a job down but never hang it.
+async function capture(page: Page, url: string, o: ScreenshotOptions, until: number): Promise<Uint8Array> {
+  await page.setViewport({ width: o.width, height: o.height, deviceScaleFactor: o.deviceScaleFactor });
+  await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: o.darkMode ? 'dark' : 'light' }]);
+
+  const response = await page.goto(url, {
+    waitUntil: o.waitUntil === 'domcontentloaded' ? 'domcontentloaded' : 'load',
+    timeout: 0, // the render deadline bounds it
+  });
   const refusal = response?.headers()[REFUSAL_HEADER];
   if (refusal) {
     const reason = (await response!.text().catch(() => '')).trim().replace(/^url2png egress: /, '');
+    if (refusal === 'dns_unavailable') throw new TransientFailure('page_unreachable', reason);
     throw new PermanentFailure(refusal === 'dns_not_found' ? 'dns_not_found' : 'url_refused', reason || 'the egress policy refused the page');
   }
-  return page.screenshot({ type: 'png', fullPage: options.fullPage });
+  if (o.waitUntil === 'networkidle') {
+    // 500 ms without requests, at most NETWORK_IDLE_MAX_MS: a page that never goes quiet
+    // (analytics beacons, long polls) is captured anyway instead of failing.
+    await page
+      .waitForNetworkIdle({ idleTime: 500, concurrency: 0, timeout: Math.max(1, Math.min(NETWORK_IDLE_MAX_MS, left(until))) })
+      .catch(() => undefined);
+  }
+  if (o.waitForSelector) {
+    await waitVisible(page, o.waitForSelector, until);
+  }
+  if (o.hideSelectors.length) {
+    // One rule per selector: a selector the browser cannot parse drops only its own rule.
+    await page.addStyleTag({ content: o.hideSelectors.map((s) => `${s} { visibility: hidden !important; }`).join('\n') });
+  }
+  if (o.delay > 0) await sleep(Math.min(o.delay, left(until)));
+
+  const encoding = { type: o.format, quality: effectiveQuality(o), optimizeForSpeed: true } as const;
+  if (o.selector) {
+    const element = await page.$(o.selector).catch((error: Error) => {
+      throw new PermanentFailure('invalid_selector', `selector ${JSON.stringify(o.selector)} is not a valid CSS selector (${error.message.split('\n')[0]})`);
+    });
+    const box = await element?.boundingBox();
+    if (!element || !box || box.width < 1 || box.height < 1) {
+      throw new PermanentFailure('selector_not_found', `no visible element matches selector ${JSON.stringify(o.selector)}`);
+    }
+    return element.screenshot(encoding);
+  }
+  if (o.fullPage) {
+    const maxCss = Math.floor(LIMITS.fullPageMaxPixels / o.deviceScaleFactor);
+    const height = await scrollThrough(page, maxCss, until);
+    return page.screenshot({ ...encoding, clip: { x: 0, y: 0, width: o.width, height }, captureBeyondViewport: true });
+  }
+  return page.screenshot(encoding);
+}
+
+/** Full-page scroll cap and the bound on networkidle (see README, "fullPage" and "waitUntil"). */
+const NETWORK_IDLE_MAX_MS = 10_000;
+const left = (until: number) => Math.max(0, until - Date.now());
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function waitVisible(page: Page, selector: string, until: number): Promise<void> {
+  try {
+    await page.waitForSelector(selector, { visible: true, timeout: Math.max(1, left(until) - 250) });
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/not a valid selector|SyntaxError/i.test(message)) {
+      throw new PermanentFailure('invalid_selector', `waitForSelector ${JSON.stringify(selector)} is not a valid CSS selector`);
+    }
+    if ((error as Error).name === 'TimeoutError') {
+      throw new PermanentFailure('selector_timeout', `no element matching waitForSelector ${JSON.stringify(selector)} became visible before the render deadline`);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Scrolls the page down a viewport at a time (so lazy images and infinite lists load), up to
+ * `maxCss` CSS px, back to the top, and answers the height to capture (at most `maxCss`).
+ */
+async function scrollThrough(page: Page, maxCss: number, until: number): Promise<number> {
+  // (Expressions as strings: this project compiles without the DOM's types.)
+  const scrollHeight = () => page.evaluate('Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)') as Promise<number>;
+  let y = 0;
+  while (y < Math.min(await scrollHeight(), maxCss) && left(until) > 1000) {
+    y += (await page.evaluate('window.scrollBy(0, window.innerHeight), window.innerHeight')) as number;
+    await sleep(100); // an IntersectionObserver fires on the next frames
+  }
+  await page.evaluate('window.scrollTo(0, 0)');
+  // Images that started loading on the way down get a bounded moment to finish.
+  await page
+    .waitForNetworkIdle({ idleTime: 200, concurrency: 0, timeout: Math.max(1, Math.min(3000, left(until) - 500)) })
+    .catch(() => undefined);
+  return Math.max(1, Math.min(await scrollHeight(), maxCss));
+}
+
+async function bounded<T>(work: Promise<T>, ms: number, onExpire: () => void): Promise<T> {
+  let handle: NodeJS.Timeout | undefined;
+  work.catch(() => undefined); // once expired, its late rejection (browser killed) is expected
+  const expired = new Promise<never>((_, reject) => {
+    handle = setTimeout(() => {
+      onExpire();
+      reject(new TransientFailure('browser_crashed', `the browser did not open a page within ${ms} ms; it was restarted`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(handle);
+  }
 }
 
 function deadline(ms: number, onExpire: () => void) {
@@ -84,6 +198,13 @@ function deadline(ms: number, onExpire: () => void) {
 }
 
 async function closeOrKill(page: Page, context: BrowserContext | undefined, browsers: BrowserHost, timedOut: boolean) {
+  // Single-process Chromium runs every page on one renderer thread: a page that outlived its
+  // deadline (often a JS loop) leaves the whole browser wedged even when close() answers, so the
+  // next newPage() would hang. Only a fresh browser helps (field notes).
+  if (timedOut && browsers.singleProcess) {
+    browsers.kill('render timed out in single-process mode');
+    return;
+  }
   const closing = (context ? context.close() : page.close()).then(
     () => true,
     () => true,

@@ -1,4 +1,5 @@
-// The screenshot request: one schema for API validation, the job message and the docs.
+// The screenshot request: one schema for API validation, the job message, the OpenAPI document
+// and the README's field table. Every message says which field is wrong and what its bounds are.
 import { z } from 'zod';
 import { EgressAllowList, MAX_URL_LENGTH, refuseUnsafeUrl } from './url-policy.js';
 
@@ -7,33 +8,129 @@ export const VIEWPORT = {
   height: { min: 200, max: 2160, default: 800 },
 } as const;
 
-const bounded = (name: string, b: { min: number; max: number; default: number }) =>
-  z
-    .number({ error: `${name} must be a whole number from ${b.min} to ${b.max}` })
-    .int({ error: `${name} must be a whole number from ${b.min} to ${b.max}` })
-    .min(b.min, { error: `${name} must be at least ${b.min} (got a smaller number)` })
-    .max(b.max, { error: `${name} must be at most ${b.max} (got a larger number)` })
-    .default(b.default);
+export const LIMITS = {
+  deviceScaleFactor: { min: 1, max: 3, default: 1 },
+  quality: { min: 1, max: 100, default: 80 },
+  delay: { min: 0, max: 10_000, default: 0 },
+  /** Cache TTL in seconds; images live 7 days in the bucket (tuning.json imageExpirationDays). */
+  cacheTtl: { min: 1, max: 604_800, default: 86_400 },
+  selectorLength: 500,
+  hideSelectors: 20,
+  /** A full-page capture is cut at this many image pixels (CSS px x deviceScaleFactor). */
+  fullPageMaxPixels: 16_384,
+} as const;
 
-export const screenshotOptionsSchema = z.strictObject({
+export const FORMATS = ['png', 'jpeg', 'webp'] as const;
+export const WAIT_UNTIL = ['load', 'domcontentloaded', 'networkidle'] as const;
+export type ImageFormat = (typeof FORMATS)[number];
+
+const bounded = (name: string, b: { min: number; max: number; default: number }, int = true) => {
+  const range = `${name} must be ${int ? 'a whole number' : 'a number'} from ${b.min} to ${b.max}`;
+  const n = z.number({ error: range });
+  return (int ? n.int({ error: range }) : n)
+    .min(b.min, { error: `${name} must be at least ${b.min} (allowed: ${b.min} to ${b.max})` })
+    .max(b.max, { error: `${name} must be at most ${b.max} (allowed: ${b.min} to ${b.max})` })
+    .default(b.default);
+};
+
+const selector = (name: string) =>
+  z
+    .string({ error: `${name} must be a CSS selector string, e.g. "#main"` })
+    .trim()
+    .min(1, { error: `${name} must not be empty` })
+    .max(LIMITS.selectorLength, { error: `${name} must be at most ${LIMITS.selectorLength} characters` });
+
+const oneOf = <T extends readonly [string, ...string[]]>(name: string, values: T, fallback: T[number]) =>
+  z
+    .enum(values, { error: `${name} must be one of ${values.map((v) => `"${v}"`).join(', ')}` })
+    .default(fallback as never);
+
+const optionsShape = {
   width: bounded('width', VIEWPORT.width).describe('Viewport width in CSS pixels'),
   height: bounded('height', VIEWPORT.height).describe('Viewport height in CSS pixels'),
+  deviceScaleFactor: bounded('deviceScaleFactor', LIMITS.deviceScaleFactor, false).describe(
+    'Pixel density: the image is width x deviceScaleFactor pixels wide',
+  ),
   fullPage: z
     .boolean({ error: 'fullPage must be true or false' })
     .default(false)
-    .describe('Capture the whole scroll height instead of the viewport'),
-});
+    .describe(
+      `Capture the whole scroll height instead of the viewport. The page is scrolled to the bottom first so lazy content loads; the image is cut at ${LIMITS.fullPageMaxPixels} pixels tall`,
+    ),
+  format: oneOf('format', FORMATS, 'png').describe('Image format'),
+  quality: z
+    .number({ error: `quality must be a whole number from ${LIMITS.quality.min} to ${LIMITS.quality.max}` })
+    .int({ error: `quality must be a whole number from ${LIMITS.quality.min} to ${LIMITS.quality.max}` })
+    .min(LIMITS.quality.min, { error: `quality must be at least ${LIMITS.quality.min} (allowed: ${LIMITS.quality.min} to ${LIMITS.quality.max})` })
+    .max(LIMITS.quality.max, { error: `quality must be at most ${LIMITS.quality.max} (allowed: ${LIMITS.quality.min} to ${LIMITS.quality.max})` })
+    .optional()
+    .meta({ default: LIMITS.quality.default })
+    .describe('Compression quality for jpeg and webp (default 80); not allowed with png'),
+  waitUntil: oneOf('waitUntil', WAIT_UNTIL, 'load').describe(
+    'When navigation counts as finished; networkidle waits for 500 ms without requests, at most 10 s',
+  ),
+  delay: bounded('delay', LIMITS.delay).describe('Extra wait in ms after the page has loaded'),
+  waitForSelector: selector('waitForSelector').optional().describe('Wait until an element matching this selector is visible'),
+  selector: selector('selector').optional().describe("Capture only the box of the first element matching this selector"),
+  darkMode: z
+    .boolean({ error: 'darkMode must be true or false' })
+    .default(false)
+    .describe('Render with prefers-color-scheme: dark'),
+  hideSelectors: z
+    .array(selector('hideSelectors[]'), { error: 'hideSelectors must be an array of CSS selector strings' })
+    .max(LIMITS.hideSelectors, { error: `hideSelectors must have at most ${LIMITS.hideSelectors} selectors` })
+    .default([])
+    .describe('Elements hidden (visibility: hidden) before the capture'),
+  cache: z
+    .union(
+      [
+        z.boolean(),
+        z
+          .number()
+          .int()
+          .min(LIMITS.cacheTtl.min, { error: `cache must be true, false or a whole number of seconds from ${LIMITS.cacheTtl.min} to ${LIMITS.cacheTtl.max}` })
+          .max(LIMITS.cacheTtl.max, { error: `cache must be true, false or a whole number of seconds from ${LIMITS.cacheTtl.min} to ${LIMITS.cacheTtl.max}` }),
+      ],
+      { error: `cache must be true, false or a whole number of seconds from ${LIMITS.cacheTtl.min} to ${LIMITS.cacheTtl.max}` },
+    )
+    .default(false)
+    .describe(
+      `Reuse an identical earlier result: true accepts one up to ${LIMITS.cacheTtl.default} s old, a number sets that age in seconds`,
+    ),
+  callbackUrl: z
+    .string({ error: 'callbackUrl must be an http or https URL' })
+    .min(1, { error: 'callbackUrl must not be empty' })
+    .max(MAX_URL_LENGTH, { error: `callbackUrl must be at most ${MAX_URL_LENGTH} characters` })
+    .optional()
+    .describe('Webhook: POSTed a signed { id, status, imageUrl?, error? } when the job settles'),
+};
 
-export const screenshotRequestSchema = screenshotOptionsSchema.extend({
-  url: z
-    .string({ error: 'url is required: send {"url": "https://example.com"}' })
-    .min(1, { error: 'url must not be empty' })
-    .max(MAX_URL_LENGTH, { error: `url must be at most ${MAX_URL_LENGTH} characters` })
-    .describe('The page to capture (http or https)'),
-});
+type OptionsInput = { format?: string; quality?: number };
+const qualityOnlyForLossy = (value: OptionsInput, ctx: z.RefinementCtx) => {
+  if ((value.format ?? 'png') === 'png' && value.quality !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['quality'], message: 'quality applies to jpeg and webp only; drop it or set format to "jpeg" or "webp"' });
+  }
+};
+
+export const screenshotOptionsSchema = z.strictObject(optionsShape).superRefine(qualityOnlyForLossy);
+
+export const screenshotRequestSchema = z
+  .strictObject({
+    url: z
+      .string({ error: 'url is required: send {"url": "https://example.com"}' })
+      .min(1, { error: 'url must not be empty' })
+      .max(MAX_URL_LENGTH, { error: `url must be at most ${MAX_URL_LENGTH} characters` })
+      .describe('The page to capture (http or https)'),
+    ...optionsShape,
+  })
+  .superRefine(qualityOnlyForLossy);
 
 export type ScreenshotOptions = z.output<typeof screenshotOptionsSchema>;
+/** Options as a caller may write them: every field optional, the schema fills the defaults. */
+export type ScreenshotOptionsInput = z.input<typeof screenshotOptionsSchema>;
 export type ScreenshotRequest = z.output<typeof screenshotRequestSchema>;
+
+export const REQUEST_FIELDS = ['url', ...Object.keys(optionsShape)] as const;
 
 export type RequestProblem = { code: 'invalid_request' | 'url_refused'; message: string };
 
@@ -49,7 +146,14 @@ export function parseScreenshotRequest(
   if (!parsed.success) return fail('invalid_request', describeIssues(parsed.error));
   const verdict = refuseUnsafeUrl(parsed.data.url, allow);
   if ('refused' in verdict) return fail('url_refused', verdict.refused);
-  return { ok: true, request: { ...parsed.data, url: verdict.target.url.href } };
+  const request: ScreenshotRequest = { ...parsed.data, url: verdict.target.url.href };
+  if (request.callbackUrl !== undefined) {
+    // The same policy as the browser's: no webhooks into the private network.
+    const callback = refuseUnsafeUrl(request.callbackUrl, allow);
+    if ('refused' in callback) return fail('url_refused', callback.refused.replace(/^url/, 'callbackUrl'));
+    request.callbackUrl = callback.target.url.href;
+  }
+  return { ok: true, request };
 }
 
 function fail(code: RequestProblem['code'], message: string) {
@@ -60,10 +164,23 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
       if (issue.code === 'unrecognized_keys') {
-        const known = Object.keys(screenshotRequestSchema.shape).join(', ');
-        return `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; allowed fields are ${known}`;
+        return `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; allowed fields are ${REQUEST_FIELDS.join(', ')}`;
       }
       return issue.message;
     })
     .join('; ');
 }
+
+/** The quality the encoder gets: the default for lossy formats, none for png. */
+export const effectiveQuality = (o: Pick<ScreenshotOptions, 'format' | 'quality'>): number | undefined =>
+  o.format === 'png' ? undefined : (o.quality ?? LIMITS.quality.default);
+
+/** Cache TTL in seconds, or 0 for no caching. */
+export const cacheTtlSeconds = (cache: ScreenshotOptions['cache']): number =>
+  cache === true ? LIMITS.cacheTtl.default : cache === false ? 0 : cache;
+
+export const FORMAT_INFO: Record<ImageFormat, { contentType: string; extension: string }> = {
+  png: { contentType: 'image/png', extension: 'png' },
+  jpeg: { contentType: 'image/jpeg', extension: 'jpg' },
+  webp: { contentType: 'image/webp', extension: 'webp' },
+};

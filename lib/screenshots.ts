@@ -3,15 +3,17 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { clientSettings } from './aws.js';
 import type { Config } from './config.js';
+import { cacheKey, isFresh, S3ResultCache, type ResultCache } from './cache.js';
 import { newJob, type Job } from './job.js';
 import { SqsJobQueue, type JobQueue } from './queue.js';
-import type { ScreenshotRequest } from './request.js';
+import { cacheTtlSeconds, screenshotOptionsSchema, type ScreenshotRequest } from './request.js';
 import { S3ScreenshotStore, type JobStatus, type ScreenshotStore } from './store.js';
 
 export interface ApiDeps {
   store: ScreenshotStore;
   queue: JobQueue;
   presignTtlS: number;
+  cache?: ResultCache;
 }
 
 export function createApiDeps(cfg: Config): ApiDeps {
@@ -20,6 +22,7 @@ export function createApiDeps(cfg: Config): ApiDeps {
     store: new S3ScreenshotStore(new S3Client(settings), cfg.bucket),
     queue: new SqsJobQueue(new SQSClient(settings), cfg.queueUrl),
     presignTtlS: cfg.presignTtlS,
+    cache: new S3ResultCache(new S3Client(settings), cfg.bucket),
   };
 }
 
@@ -58,4 +61,19 @@ export async function readScreenshot(id: string, deps: ApiDeps): Promise<StatusB
     return { ...body, imageUrl: await deps.store.presignImage(imageKey, deps.presignTtlS) };
   }
   return body;
+}
+
+/**
+ * A request with `cache` whose identical earlier result exists and is fresh: that job's done
+ * status, so the API can answer at once without rendering. undefined: queue a new job.
+ */
+export async function findCachedScreenshot(request: ScreenshotRequest, deps: ApiDeps, now = new Date()): Promise<(StatusBody & { cached: true }) | undefined> {
+  const ttl = cacheTtlSeconds(request.cache);
+  if (!deps.cache || ttl === 0) return undefined;
+  const { url, ...options } = request;
+  const entry = await deps.cache.get(cacheKey(url, screenshotOptionsSchema.parse(options)));
+  if (!entry || !isFresh(entry, ttl, now)) return undefined;
+  // The index points at a job; that job's record (same lifecycle as its image) must still say done.
+  const body = await readScreenshot(entry.id, deps);
+  return body?.status === 'done' && body.imageUrl ? { ...body, cached: true } : undefined;
 }

@@ -3,10 +3,13 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import { clientSettings } from './aws.js';
-import { BrowserHost } from './browser.js';
+import { BrowserHost, type BrowserSettings } from './browser.js';
 import type { Config } from './config.js';
 import { EgressGuard, startEgressProxy, type EgressProxy, type Resolver } from './egress.js';
 import { renderScreenshot } from './render.js';
+import { S3ResultCache, type ResultCache } from './cache.js';
+import { useBundledFonts } from './fonts.js';
+import { onSettled, type OnSettledDeps } from './on-settled.js';
 import { settleJob, type Delivery, type Outcome } from './settle.js';
 import { S3ScreenshotStore, type ScreenshotStore } from './store.js';
 import { EgressAllowList } from './url-policy.js';
@@ -20,12 +23,26 @@ export interface WorkerRuntime {
 
 export async function createWorkerRuntime(
   cfg: Config,
-  overrides: { store?: ScreenshotStore; resolver?: Resolver } = {},
+  overrides: {
+    store?: ScreenshotStore;
+    resolver?: Resolver;
+    onBrowserEvent?: BrowserSettings['onEvent'];
+    cache?: ResultCache;
+    webhook?: OnSettledDeps['webhook'];
+    log?: OnSettledDeps['log'];
+  } = {},
 ): Promise<WorkerRuntime> {
   const store = overrides.store ?? new S3ScreenshotStore(new S3Client(clientSettings(cfg)), cfg.bucket);
   const guard = new EgressGuard(new EgressAllowList(cfg.egressAllow), overrides.resolver);
   const proxy = await startEgressProxy(guard);
-  const browsers = new BrowserHost({ executablePath: cfg.chromiumPath, singleProcess: cfg.singleProcess, proxy });
+  useBundledFonts(); // ./fonts (CJK, emoji, Latin) for the browser; on Lambda sparticuz's config has them
+  const browsers = new BrowserHost({
+    executablePath: cfg.chromiumPath,
+    singleProcess: cfg.singleProcess,
+    proxy,
+    scratchRoot: cfg.chromiumScratchDir,
+    onEvent: overrides.onBrowserEvent,
+  });
   // More pages at once than this only adds latency on the measured machine (field notes).
   const limit = pLimit(cfg.renderConcurrency);
   const deps = {
@@ -33,6 +50,15 @@ export async function createWorkerRuntime(
     render: (input: Parameters<typeof renderScreenshot>[0]) => renderScreenshot(input, { browsers, guard }, cfg.renderTimeoutMs),
     renderTimeoutMs: cfg.renderTimeoutMs,
     maxReceiveCount: cfg.maxReceiveCount,
+    onSettled: onSettled({
+      store,
+      cache: overrides.cache ?? new S3ResultCache(new S3Client(clientSettings(cfg)), cfg.bucket),
+      guard,
+      webhookSecret: cfg.webhookSecret,
+      presignTtlS: cfg.presignTtlS,
+      webhook: overrides.webhook,
+      log: overrides.log,
+    }),
   };
   return {
     settle: (delivery) => limit(() => settleJob(delivery, deps)),

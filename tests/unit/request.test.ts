@@ -9,7 +9,19 @@ describe('screenshot request schema', () => {
   it('fills the documented defaults', () => {
     expect(parse({ url: 'https://example.com' })).toEqual({
       ok: true,
-      request: { url: 'https://example.com/', width: 1280, height: 800, fullPage: false },
+      request: {
+        url: 'https://example.com/',
+        width: 1280,
+        height: 800,
+        deviceScaleFactor: 1,
+        fullPage: false,
+        format: 'png',
+        waitUntil: 'load',
+        delay: 0,
+        darkMode: false,
+        hideSelectors: [],
+        cache: false,
+      },
     });
   });
 

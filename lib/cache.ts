@@ -1,0 +1,86 @@
+// The result cache: a deterministic key from the normalised request, and an index in S3
+// (cache/<key>.json) that points at the image of the job that rendered it. The worker writes the
+// index when a job asked for caching and is done; the API reads it before queueing a new job.
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { effectiveQuality, type ScreenshotOptions } from './request.js';
+
+export interface CacheEntry {
+  /** The job whose image this is. */
+  id: string;
+  imageKey: string;
+  contentType: string;
+  /** When the image was rendered (ISO 8601). */
+  renderedAt: string;
+}
+
+/**
+ * The URL in WHATWG canonical form (scheme and host lower-cased, default port dropped, dot
+ * segments resolved, percent-encoding normalised, IDN in punycode), without an empty "#".
+ * The query order and the fragment are kept: pages may depend on both.
+ */
+export function normaliseUrl(raw: string): string {
+  const url = new URL(raw);
+  return url.href.endsWith('#') ? url.href.slice(0, -1) : url.href;
+}
+
+/** Every option that changes the image, with defaults applied; never cache or callbackUrl. */
+export function cacheKey(url: string, o: ScreenshotOptions): string {
+  const canonical = {
+    url: normaliseUrl(url),
+    width: o.width,
+    height: o.height,
+    deviceScaleFactor: o.deviceScaleFactor,
+    fullPage: o.fullPage,
+    format: o.format,
+    quality: effectiveQuality(o) ?? null,
+    waitUntil: o.waitUntil,
+    delay: o.delay,
+    waitForSelector: o.waitForSelector ?? null,
+    selector: o.selector ?? null,
+    darkMode: o.darkMode,
+    hideSelectors: o.hideSelectors,
+  };
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+}
+
+export const cacheIndexKey = (key: string): string => `cache/${key}.json`;
+
+export interface ResultCache {
+  get(key: string): Promise<CacheEntry | undefined>;
+  put(key: string, entry: CacheEntry): Promise<void>;
+}
+
+export class S3ResultCache implements ResultCache {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: cacheIndexKey(key) }));
+      return JSON.parse(await out.Body!.transformToString()) as CacheEntry;
+    } catch (error) {
+      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return undefined;
+      throw error;
+    }
+  }
+
+  async put(key: string, entry: CacheEntry): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: cacheIndexKey(key),
+        Body: JSON.stringify(entry),
+        ContentType: 'application/json',
+        // The index changes whenever a newer render replaces it: never cached by a client.
+        CacheControl: 'no-cache',
+      }),
+    );
+  }
+}
+
+/** Whether an entry rendered at `renderedAt` is within a TTL of `ttlSeconds` at `now`. */
+export const isFresh = (entry: CacheEntry, ttlSeconds: number, now = new Date()): boolean =>
+  ttlSeconds > 0 && now.getTime() - Date.parse(entry.renderedAt) <= ttlSeconds * 1000;

@@ -1,0 +1,103 @@
+// The webhook: when a job with a callbackUrl settles, POST { id, status, imageUrl?, error? } to it,
+// signed, retried with backoff, and under the same egress policy as the browser: the host is
+// resolved once, every address checked, and the connection made to that exact address.
+//
+// Signature (how a receiver verifies, see README "Webhooks"):
+//   x-url2png-timestamp: <unix seconds>
+//   x-url2png-signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
+// Recompute over the raw body, compare in constant time, reject timestamps older than 5 minutes.
+import { createHmac, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import { isIP } from 'node:net';
+import type { EgressGuard } from './egress.js';
+import { defaultPort } from './url-policy.js';
+
+export interface WebhookPayload {
+  id: string;
+  status: 'done' | 'failed';
+  imageUrl?: string;
+  error?: { code: string; message: string };
+}
+
+export const SIGNATURE_HEADER = 'x-url2png-signature';
+export const TIMESTAMP_HEADER = 'x-url2png-timestamp';
+export const DELIVERY_HEADER = 'x-url2png-delivery';
+
+/** `v1=<hex>`: HMAC-SHA256 over "<timestamp>.<body>". */
+export function signWebhook(secret: string, timestamp: number, body: string): string {
+  return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+export interface WebhookSettings {
+  secret: string;
+  guard: EgressGuard;
+  /** Attempts in all (first try included). */
+  attempts?: number;
+  /** Wait before the second attempt; doubled for each one after it. */
+  backoffMs?: number;
+  /** Per attempt, connect to last byte. */
+  timeoutMs?: number;
+}
+
+export type DeliveryResult =
+  | { delivered: true; attempts: number; status: number }
+  | { delivered: false; attempts: number; reason: string };
+
+/** Delivers one payload; never throws (the job is already settled, a webhook cannot undo it). */
+export async function deliverWebhook(callbackUrl: string, payload: WebhookPayload, s: WebhookSettings): Promise<DeliveryResult> {
+  const attempts = s.attempts ?? 4;
+  const body = JSON.stringify(payload);
+  const deliveryId = randomUUID();
+  let reason = 'not attempted';
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (attempt > 1) await new Promise((r) => setTimeout(r, (s.backoffMs ?? 1000) * 2 ** (attempt - 2)));
+    const url = new URL(callbackUrl);
+    const port = url.port ? Number(url.port) : defaultPort(url.protocol);
+    // Checked on every attempt: a name that now resolves somewhere private is refused.
+    const verdict = await s.guard.check(url.hostname, port);
+    if (!verdict.allowed) return { delivered: false, attempts: attempt, reason: `refused by the egress policy: ${verdict.reason}` };
+    const timestamp = Math.floor(Date.now() / 1000);
+    try {
+      const status = await post(url, verdict.address, port, body, {
+        'content-type': 'application/json',
+        'user-agent': 'url2png-webhook/1',
+        [TIMESTAMP_HEADER]: String(timestamp),
+        [SIGNATURE_HEADER]: signWebhook(s.secret, timestamp, body),
+        [DELIVERY_HEADER]: deliveryId,
+      }, s.timeoutMs ?? 5000);
+      if (status >= 200 && status < 300) return { delivered: true, attempts: attempt, status };
+      reason = `the receiver answered ${status}`;
+      // A receiver that says the request itself is wrong will say so again; 408/429 mean "later".
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) return { delivered: false, attempts: attempt, reason };
+    } catch (error) {
+      reason = (error as Error).message;
+    }
+  }
+  return { delivered: false, attempts, reason };
+}
+
+function post(url: URL, address: string, port: number, body: string, headers: Record<string, string>, timeoutMs: number): Promise<number> {
+  const secure = url.protocol === 'https:';
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).request(
+      {
+        host: address, // the checked address, not the name: no second lookup to rebind
+        port,
+        method: 'POST',
+        path: url.pathname + url.search,
+        headers: { ...headers, host: url.host, 'content-length': String(Buffer.byteLength(body)) },
+        ...(secure && !isIP(url.hostname.replace(/^\[(.*)\]$/, '$1')) ? { servername: url.hostname } : {}),
+        timeout: timeoutMs,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}

@@ -1,0 +1,221 @@
+// The result cache, the signed webhook and the OpenAPI document, through the local stack's HTTP API.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cacheIndexKey, cacheKey } from '../../lib/cache.js';
+import { EgressGuard } from '../../lib/egress.js';
+import { LIMITS, REQUEST_FIELDS, screenshotOptionsSchema, VIEWPORT } from '../../lib/request.js';
+import { EgressAllowList } from '../../lib/url-policy.js';
+import { deliverWebhook } from '../../lib/webhook.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
+import type { LocalStack } from '../../local/stack.js';
+import { html, servePages, type PageServer } from '../support/pages.js';
+import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
+import { sniffFormat } from './images.js';
+import { shoot } from './shoot.js';
+
+const SECRET = 'test-webhook-secret-0123456789';
+
+interface Received {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  raw: string;
+  status: number;
+}
+
+/** A webhook receiver on 127.0.0.1 that records every call; /flaky answers 503 to its first. */
+async function startReceiver() {
+  const calls: Received[] = [];
+  let flakyCalls = 0;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = req.url ?? '/';
+      const status = path === '/flaky' && flakyCalls++ === 0 ? 503 : 204;
+      calls.push({ path, headers: req.headers, raw: Buffer.concat(chunks).toString('utf8'), status });
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    hostPort: `127.0.0.1:${port}`,
+    url: (path: string) => `http://127.0.0.1:${port}${path}`,
+    calls,
+    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
+}
+type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
+/** The README's verification recipe, verbatim in spirit: recompute, compare in constant time, check age. */
+function verify(secret: string, call: Received, maxAgeS = 300): boolean {
+  const timestamp = String(call.headers['x-url2png-timestamp'] ?? '');
+  const signature = String(call.headers['x-url2png-signature'] ?? '');
+  if (!/^\d+$/.test(timestamp) || Math.abs(Date.now() / 1000 - Number(timestamp)) > maxAgeS) return false;
+  const expected = `v1=${createHmac('sha256', secret).update(`${timestamp}.${call.raw}`).digest('hex')}`;
+  return signature.length === expected.length && timingSafeEqual(Buffer.from(signature), Buffer.from(expected));
+}
+
+const until = async (check: () => boolean, ms = 20_000) => {
+  const end = Date.now() + ms;
+  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+};
+
+let pages: PageServer;
+let receiver: Receiver;
+let stack: LocalStack;
+
+beforeAll(async () => {
+  pages = await servePages({
+    '/cached': html('<h1>cache me</h1>'),
+    '/short': html('<h1>short ttl</h1>'),
+    '/hooked': html('<h1>webhook</h1>'),
+  });
+  receiver = await startReceiver();
+  stack = await startTestStack({ allow: [pages.hostPort, receiver.hostPort], env: { URL2PNG_WEBHOOK_SECRET: SECRET } });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await receiver?.close();
+  await pages?.close();
+});
+
+describe('cache', () => {
+  it('two identical cached requests render once: the second answers 200 done at once', async () => {
+    const body = { url: `${pages.origin}/cached`, cache: true, width: 800, height: 600 };
+    const first = await shoot(stack.apiUrl, body);
+    expect(pages.hits.get('/cached')).toBe(1);
+
+    // Same request, URL in another spelling of the same canonical form, defaults written out.
+    const again = await postScreenshot(stack.apiUrl, { ...body, url: `${pages.origin}/x/../cached`, format: 'png', delay: 0 });
+    expect(again.res.status).toBe(200);
+    expect(again.json).toMatchObject({ id: first.status.id, status: 'done', cached: true, contentType: 'image/png' });
+    expect(again.res.headers.get('location')).toBe(again.json.statusUrl);
+    const image = await fetch(String(again.json.imageUrl));
+    expect(sniffFormat(new Uint8Array(await image.arrayBuffer()))).toBe('png');
+    expect(pages.hits.get('/cached')).toBe(1); // the page was not fetched again
+  });
+
+  it('a different option, or no cache, renders again', async () => {
+    const before = pages.hits.get('/cached') ?? 0;
+    const other = await postScreenshot(stack.apiUrl, { url: `${pages.origin}/cached`, cache: true, width: 801, height: 600 });
+    expect(other.res.status).toBe(202);
+    const uncached = await postScreenshot(stack.apiUrl, { url: `${pages.origin}/cached`, width: 800, height: 600 });
+    expect(uncached.res.status).toBe(202);
+    await Promise.all([waitForSettled(String(other.json.statusUrl)), waitForSettled(String(uncached.json.statusUrl))]);
+    expect(pages.hits.get('/cached')).toBe(before + 2);
+  });
+
+  it('a result older than the request TTL (seconds) is not reused', async () => {
+    const body = { url: `${pages.origin}/short`, cache: 1 };
+    await shoot(stack.apiUrl, body);
+    await new Promise((r) => setTimeout(r, 1300));
+    const again = await postScreenshot(stack.apiUrl, body);
+    expect(again.res.status).toBe(202);
+    await waitForSettled(String(again.json.statusUrl));
+    expect(pages.hits.get('/short')).toBe(2);
+  });
+
+  it('objects carry Cache-Control: image immutable, cache index no-cache', async () => {
+    const s3 = new S3Client({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+    const options = screenshotOptionsSchema.parse({ cache: true, width: 800, height: 600 });
+    const index = await s3.send(new GetObjectCommand({ Bucket: stack.emulator.bucket, Key: cacheIndexKey(cacheKey(`${pages.origin}/cached`, options)) }));
+    expect(index.CacheControl).toBe('no-cache');
+    const entry = JSON.parse(await index.Body!.transformToString()) as { imageKey: string };
+    const image = await s3.send(new GetObjectCommand({ Bucket: stack.emulator.bucket, Key: entry.imageKey }));
+    expect(image.CacheControl).toMatch(/immutable/);
+    expect(image.ContentType).toBe('image/png');
+  });
+});
+
+describe('webhook', () => {
+  it('a done job: one correctly signed call with { id, status, imageUrl }', async () => {
+    const shot = await shoot(stack.apiUrl, { url: `${pages.origin}/hooked`, callbackUrl: receiver.url('/done') });
+    await until(() => receiver.calls.some((c) => c.path === '/done'));
+    await new Promise((r) => setTimeout(r, 1000)); // and no second call
+    const calls = receiver.calls.filter((c) => c.path === '/done');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.headers['content-type']).toBe('application/json');
+    expect(verify(SECRET, calls[0]!)).toBe(true);
+    expect(verify('another-secret', calls[0]!)).toBe(false);
+    const payload = JSON.parse(calls[0]!.raw);
+    expect(payload).toEqual({ id: shot.status.id, status: 'done', imageUrl: expect.any(String) });
+    expect(sniffFormat(new Uint8Array(await (await fetch(payload.imageUrl)).arrayBuffer()))).toBe('png');
+  });
+
+  it('a failed job: one signed call with { id, status: failed, error }', async () => {
+    const { json } = await postScreenshot(stack.apiUrl, { url: `${pages.origin}/hooked`, selector: '#nothing', callbackUrl: receiver.url('/failed') });
+    await until(() => receiver.calls.some((c) => c.path === '/failed'));
+    await new Promise((r) => setTimeout(r, 1000));
+    const calls = receiver.calls.filter((c) => c.path === '/failed');
+    expect(calls).toHaveLength(1);
+    expect(verify(SECRET, calls[0]!)).toBe(true);
+    expect(JSON.parse(calls[0]!.raw)).toEqual({ id: json.id, status: 'failed', error: { code: 'selector_not_found', message: expect.any(String) } });
+  });
+
+  it('a receiver that answers 503 gets the same signed delivery again after a backoff', async () => {
+    await postScreenshot(stack.apiUrl, { url: `${pages.origin}/hooked`, callbackUrl: receiver.url('/flaky') });
+    await until(() => receiver.calls.filter((c) => c.path === '/flaky').length >= 2);
+    const calls = receiver.calls.filter((c) => c.path === '/flaky');
+    expect(calls.map((c) => c.status)).toEqual([503, 204]);
+    expect(calls.every((c) => verify(SECRET, c))).toBe(true);
+    expect(calls[0]!.headers['x-url2png-delivery']).toBe(calls[1]!.headers['x-url2png-delivery']);
+    expect(calls[0]!.raw).toBe(calls[1]!.raw);
+  });
+
+  it('egress policy: the name is resolved once, checked, and the call goes to that address', async () => {
+    const payload = { id: '00000000-0000-4000-8000-000000000000', status: 'done' as const };
+    const resolvesToLoopback = async () => ['127.0.0.1'];
+    // Not allow-listed: hooks.example.com resolves to loopback, so nothing is sent.
+    const before = receiver.calls.length;
+    const refused = await deliverWebhook(`http://hooks.example.com:${receiver.port}/policy`, payload, {
+      secret: SECRET,
+      guard: new EgressGuard(new EgressAllowList([]), resolvesToLoopback),
+    });
+    expect(refused).toMatchObject({ delivered: false, reason: expect.stringMatching(/refused by the egress policy.*loopback/) });
+    expect(receiver.calls.length).toBe(before);
+    // Allow-listed by name: delivered to the resolved address, with the name as Host.
+    const sent = await deliverWebhook(`http://hooks.example.com:${receiver.port}/policy`, payload, {
+      secret: SECRET,
+      guard: new EgressGuard(new EgressAllowList([`hooks.example.com:${receiver.port}`]), resolvesToLoopback),
+    });
+    expect(sent).toMatchObject({ delivered: true, attempts: 1 });
+    const call = receiver.calls.at(-1)!;
+    expect(call.headers.host).toBe(`hooks.example.com:${receiver.port}`);
+    expect(verify(SECRET, call)).toBe(true);
+  });
+});
+
+describe('GET /openapi.json', () => {
+  it('is an OpenAPI 3.1 document whose request schema is the one the API validates with', async () => {
+    const res = await fetch(`${stack.apiUrl}/openapi.json`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const doc = (await res.json()) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/screenshots', '/screenshots/{id}', '/openapi.json']));
+    expect(doc.paths['/screenshots'].post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/ScreenshotRequest');
+    const schema = doc.components.schemas.ScreenshotRequest;
+    expect(Object.keys(schema.properties).sort()).toEqual([...REQUEST_FIELDS].sort());
+    expect(schema.required).toEqual(['url']);
+    expect(schema.additionalProperties).toBe(false);
+    const p = schema.properties;
+    expect(p.width).toMatchObject({ type: 'integer', minimum: VIEWPORT.width.min, maximum: VIEWPORT.width.max, default: 1280 });
+    expect(p.height).toMatchObject({ minimum: 200, maximum: 2160, default: 800 });
+    expect(p.deviceScaleFactor).toMatchObject({ type: 'number', minimum: 1, maximum: 3, default: 1 });
+    expect(p.format).toMatchObject({ enum: ['png', 'jpeg', 'webp'], default: 'png' });
+    expect(p.quality).toMatchObject({ minimum: 1, maximum: 100, default: LIMITS.quality.default });
+    expect(p.waitUntil).toMatchObject({ enum: ['load', 'domcontentloaded', 'networkidle'], default: 'load' });
+    expect(p.delay).toMatchObject({ minimum: 0, maximum: 10000, default: 0 });
+    expect(p.hideSelectors).toMatchObject({ type: 'array', maxItems: 20, default: [] });
+    expect(p.cache.anyOf).toEqual([{ type: 'boolean' }, { type: 'integer', minimum: 1, maximum: 604800 }]);
+    expect(p.fullPage.description).toMatch(/16384/);
+    for (const field of REQUEST_FIELDS) expect(p[field].description, field).toBeTruthy();
+    expect(doc.paths['/screenshots'].post.callbacks.settled).toBeDefined();
+  });
+});

@@ -8,9 +8,11 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { config } from '../lib/config.js';
 import { isJobId } from '../lib/job.js';
 import { parseScreenshotRequest } from '../lib/request.js';
-import { createApiDeps, readScreenshot, submitScreenshot, type ApiDeps } from '../lib/screenshots.js';
+import { openApiDocument } from '../lib/openapi.js';
+import { createApiDeps, findCachedScreenshot, readScreenshot, submitScreenshot, type ApiDeps } from '../lib/screenshots.js';
 import { EgressAllowList } from '../lib/url-policy.js';
 import { ApiError, bodyLimit, jsonErrors, jsonResponse } from './http/errors.js';
+import { webPageResponse } from './http/page.js';
 
 const logger = new Logger({ serviceName: 'url2png-api' });
 const MAX_BODY_BYTES = 64 * 1024;
@@ -39,6 +41,14 @@ const postScreenshot = middy<Event, APIGatewayProxyResult>()
     const { api, allow } = getDeps();
     const parsed = parseScreenshotRequest(event.body as unknown, allow);
     if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
+    if (parsed.request.callbackUrl && !config().webhookSecret) {
+      throw new ApiError(400, 'callbacks_disabled', 'this deployment has no webhook secret (URL2PNG_WEBHOOK_SECRET), so callbackUrl is not available; poll statusUrl instead');
+    }
+    const cached = await findCachedScreenshot(parsed.request, api);
+    if (cached) {
+      const cachedStatusUrl = `${baseUrl(event)}/screenshots/${cached.id}`;
+      return jsonResponse(200, { ...cached, statusUrl: cachedStatusUrl }, { location: cachedStatusUrl, 'cache-control': 'no-store' });
+    }
     const job = await submitScreenshot(parsed.request, api);
     const statusUrl = `${baseUrl(event)}/screenshots/${job.id}`;
     logger.info('job queued', { jobId: job.id, url: job.url });
@@ -62,6 +72,10 @@ const getScreenshot = async (event: Event): Promise<APIGatewayProxyResult> => {
 const routes: Route<Event, APIGatewayProxyResult>[] = [
   { method: 'POST', path: '/screenshots', handler: postScreenshot },
   { method: 'GET', path: '/screenshots/{id}', handler: getScreenshot },
+  // Generated from lib/request.ts, the schema that validates POST /screenshots.
+  { method: 'GET', path: '/openapi.json', handler: async (event: Event) => jsonResponse(200, openApiDocument(baseUrl(event)), { 'cache-control': 'public, max-age=300' }) },
+  // The web page: same origin as the API; its script calls the routes above under the stage's path prefix.
+  { method: 'GET', path: '/', handler: async (event: Event) => webPageResponse(new URL(baseUrl(event)).pathname) },
 ];
 
 const KNOWN_PATHS = [/^\/screenshots\/?$/, /^\/screenshots\/[^/]+\/?$/];

@@ -1,0 +1,336 @@
+// url2png <url> [-o file] [options]: submit a screenshot, follow it, save the image.
+// Progress goes to stderr (a spinner on a TTY, plain lines otherwise); stdout carries only the
+// result (the file path, the status URL with --no-wait, or one JSON object with --json).
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import ora, { type Ora } from 'ora';
+import type { LocalStack } from '../local/stack.js';
+import {
+  CliError,
+  defaultFileName,
+  download,
+  EXIT,
+  extensionFor,
+  isLoopbackEndpoint,
+  normaliseUrl,
+  submit,
+  Unreachable,
+  waitForJob,
+  type JobStatus,
+  type Submitted,
+} from './client.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+interface Options {
+  output?: string;
+  endpoint?: string;
+  width?: number;
+  height?: number;
+  fullPage?: boolean;
+  format?: 'png' | 'jpeg' | 'webp';
+  quality?: number;
+  option?: Record<string, unknown>;
+  wait: boolean;
+  json?: boolean;
+  apiKey?: string;
+  timeout: number;
+  fallback: boolean;
+  quiet?: boolean;
+}
+
+const wholeNumber = (value: string) => {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number.');
+  return Number(value);
+};
+const seconds = (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds greater than 0.');
+  return n;
+};
+/** -O name=value, repeatable; the value is JSON when it parses as JSON (numbers, true/false), else a string. */
+const field = (pair: string, previous: Record<string, unknown> | undefined) => {
+  const match = /^([A-Za-z][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
+  if (!match) throw new InvalidArgumentError('expected name=value, e.g. -O waitUntil=networkidle0 or -O darkMode=true.');
+  const [, name, raw] = match as unknown as [string, string, string];
+  if (name === 'url') throw new InvalidArgumentError('the URL is the first argument, not an option.');
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    /* a plain string */
+  }
+  return { ...previous, [name]: value };
+};
+
+function program(): Command {
+  return new Command('url2png')
+    .version(VERSION, '-V, --version')
+    .description('Take a screenshot of a web page with the url2png service and save the image.')
+    .argument('<url>', 'the page to capture (http or https; without a scheme, https:// is assumed)')
+    .option('-o, --output <file>', 'where to write the image (default: <host>-<id>.<ext> in the current directory)')
+    .option(
+      '--endpoint <url>',
+      'the url2png API (default: $URL2PNG_ENDPOINT, else http://127.0.0.1:$PORT or :3000; when that is a local address and nothing answers, the command runs the whole pipeline itself)',
+    )
+    .option('--width <px>', 'viewport width in CSS pixels (service default 1280)', wholeNumber)
+    .option('--height <px>', 'viewport height in CSS pixels (service default 800)', wholeNumber)
+    .option('--full-page', 'capture the whole scroll height, not just the viewport')
+    .addOption(new Option('--format <format>', 'image format (service default png)').choices(['png', 'jpeg', 'webp']))
+    .option('--quality <n>', 'jpeg/webp quality, 1-100 (service default 80)', wholeNumber)
+    .option('-O, --option <name=value>', 'any other request field, repeatable (e.g. -O deviceScaleFactor=2 -O darkMode=true)', field)
+    .option('--no-wait', 'print the status URL (or the queued job as JSON) and exit without waiting')
+    .option('--json', 'print one JSON object with the outcome on stdout (also on failure)')
+    .option('--api-key <key>', 'API key for a deployed stage, sent as x-api-key (default: $URL2PNG_API_KEY)')
+    .option('--timeout <seconds>', 'how long to wait for the job to settle', seconds, 120)
+    .option('--no-fallback', 'never run the pipeline in-process; fail when no service answers')
+    .option('-q, --quiet', 'no progress output on stderr (errors are still printed)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 done, 1 the job failed (or the file could not be written), 2 usage or request refused
+by the service, 3 timed out, 4 no service answered / service error.
+
+Examples:
+  npx url2png https://example.com
+  npx url2png https://example.com -o shot.webp --format webp --quality 80 --full-page
+  URL2PNG_EGRESS_ALLOW=127.0.0.1:8080 npx url2png http://127.0.0.1:8080/ -o local.png`,
+    )
+    .showHelpAfterError('(run url2png --help for the options)')
+    .exitOverride();
+}
+
+/** What the user sees while the job runs: a spinner on a TTY, a line per change otherwise. */
+class Progress {
+  private spinner: Ora | undefined;
+  private last = '';
+  private timer: NodeJS.Timeout | undefined;
+  private phase = '';
+  private since = Date.now();
+
+  constructor(private readonly mode: 'tty' | 'lines' | 'quiet') {}
+
+  /** A new phase; on a TTY the elapsed time ticks beside it. */
+  step(phase: string, since = this.since): void {
+    this.phase = phase;
+    this.since = since;
+    if (this.mode === 'tty') {
+      this.spinner ??= ora({ stream: process.stderr, discardStdin: false }).start();
+      this.render();
+      this.timer ??= setInterval(() => this.render(), 100);
+    } else if (this.mode === 'lines' && phase !== this.last) {
+      process.stderr.write(`url2png: ${phase}\n`);
+    }
+    this.last = phase;
+  }
+
+  private render() {
+    if (this.spinner) this.spinner.text = `${this.phase} ${elapsed(Date.now() - this.since)}`;
+  }
+
+  note(text: string): void {
+    if (this.mode === 'quiet') return;
+    if (this.spinner?.isSpinning) {
+      this.spinner.stopAndPersist({ symbol: 'i', text });
+      this.spinner.start();
+    } else process.stderr.write(`url2png: ${text}\n`);
+  }
+
+  end(ok: boolean, text: string): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.spinner) {
+      if (ok) this.spinner.succeed(text);
+      else this.spinner.fail(text);
+      this.spinner = undefined;
+    } else if (this.mode === 'lines' || !ok) {
+      process.stderr.write(`url2png: ${text}\n`);
+    }
+  }
+}
+
+const elapsed = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+const kilobytes = (n: number) => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} kB`);
+
+function buildRequest(rawUrl: string, o: Options): Record<string, unknown> {
+  const request: Record<string, unknown> = { ...o.option, url: normaliseUrl(rawUrl) };
+  if (o.width !== undefined) request.width = o.width;
+  if (o.height !== undefined) request.height = o.height;
+  if (o.fullPage) request.fullPage = true;
+  if (o.format !== undefined) request.format = o.format;
+  if (o.quality !== undefined) request.quality = o.quality;
+  return request;
+}
+
+function defaultEndpoint(): string {
+  return process.env.URL2PNG_ENDPOINT || `http://127.0.0.1:${process.env.PORT || 3000}`;
+}
+
+function checkEndpoint(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new CliError(EXIT.usage, `--endpoint "${raw}" is not a URL; use e.g. http://127.0.0.1:3000 or https://abc123.execute-api.us-east-1.amazonaws.com/prod`, 'usage');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(EXIT.usage, `--endpoint must be http or https (got ${url.protocol})`, 'usage');
+  return url.href.replace(/\/+$/, '');
+}
+
+/** The emulator uses node:sqlite, which Node 22 flags as experimental on every start; other warnings still print. */
+function quietExperimentalWarnings() {
+  for (const listener of process.listeners('warning')) process.off('warning', listener);
+  process.on('warning', (warning) => {
+    if (warning.name === 'ExperimentalWarning' && /SQLite/i.test(warning.message)) return;
+    process.stderr.write(`(node) ${warning.name}: ${warning.message}\n`);
+  });
+}
+
+/** The whole service for this one command, on free ports: emulator, API, worker (local/stack.ts), Chromium. */
+async function startInProcess(progress: Progress): Promise<LocalStack> {
+  progress.step('starting the pipeline here (emulator, API, worker, Chromium)', Date.now());
+  // This process's stdout is the user's (a file path or --json): keep the service's own output off it.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  quietExperimentalWarnings();
+  const { startLocalStack } = await import('../local/stack.js');
+  return startLocalStack({ port: 0, emulatorPort: 0, log: (line) => progress.note(line) });
+}
+
+interface Outcome {
+  exitCode: number;
+  json: Record<string, unknown>;
+  stdout?: string;
+}
+
+async function run(rawUrl: string, o: Options, progress: Progress, stacks: { current?: LocalStack }): Promise<Outcome> {
+  const request = buildRequest(rawUrl, o);
+  const client = { apiKey: o.apiKey || process.env.URL2PNG_API_KEY || undefined };
+  let endpoint = checkEndpoint(o.endpoint ?? defaultEndpoint());
+  // Elapsed time counts from the submission (after the in-process start-up, when there is one).
+  let t0 = Date.now();
+
+  progress.step(`submitting ${String(request.url)} to ${endpoint}`, t0);
+  let job: Submitted;
+  try {
+    job = await submit(endpoint, request, client);
+  } catch (error) {
+    if (!(error instanceof Unreachable)) throw error;
+    if (!o.fallback || !isLoopbackEndpoint(endpoint)) {
+      const hint = isLoopbackEndpoint(endpoint) ? 'start it with npm start, or drop --no-fallback' : 'check --endpoint or URL2PNG_ENDPOINT';
+      throw new CliError(EXIT.unavailable, `${error.message}; ${hint}`, 'unreachable');
+    }
+    progress.note(`${error.message}; running the whole pipeline in-process for this command`);
+    if (!o.wait) progress.note('--no-wait ignored: the in-process pipeline lives only as long as this command');
+    stacks.current = await startInProcess(progress);
+    endpoint = stacks.current.apiUrl;
+    t0 = Date.now();
+    progress.step(`submitting ${String(request.url)}`, t0);
+    job = await submit(endpoint, request, client);
+  }
+  const inProcess = stacks.current !== undefined;
+  const base = { id: job.id, url: job.url, statusUrl: job.statusUrl, endpoint, inProcess };
+
+  if (!o.wait && !inProcess) {
+    progress.end(true, `queued ${job.id}; follow it at ${job.statusUrl}`);
+    return { exitCode: EXIT.ok, json: { ...base, status: job.status }, stdout: job.statusUrl };
+  }
+
+  let status: JobStatus;
+  try {
+    status = await waitForJob(job.statusUrl, {
+      ...client,
+      deadline: Date.now() + o.timeout * 1000,
+      onStatus: (s) => {
+        const phase = s.status === 'queued' ? `queued ${s.id.slice(0, 8)}: waiting for a browser` : s.status === 'done' || s.status === 'failed' ? '' : `${s.status} ${s.id.slice(0, 8)}`;
+        if (phase) progress.step(phase, t0);
+      },
+    });
+  } catch (error) {
+    if (error instanceof CliError && error.code === 'timeout') {
+      return failure(EXIT.timeout, `timed out after ${o.timeout}s: ${error.message}`, { ...base, status: 'timeout', elapsedMs: Date.now() - t0 }, { code: 'timeout', message: error.message });
+    }
+    throw error;
+  }
+
+  if (status.status === 'failed') {
+    const err = status.error ?? { code: 'failed', message: 'the job failed without a reason' };
+    return failure(EXIT.failed, `failed: ${err.message} (${err.code})`, { ...base, status: 'failed', elapsedMs: Date.now() - t0 }, err);
+  }
+  if (!status.imageUrl) throw new CliError(EXIT.unavailable, `the job ${job.id} is done but the service gave no imageUrl`, 'no_image');
+
+  progress.step('downloading the image', t0);
+  const image = await download(status.imageUrl);
+  const file = resolve(o.output ?? defaultFileName(job.url, job.id, extensionFor(image.contentType ?? status.contentType, o.format)));
+  try {
+    await writeFile(file, image.bytes);
+  } catch (error) {
+    throw new CliError(EXIT.failed, `could not write ${file}: ${(error as Error).message}`, 'write_failed');
+  }
+  const elapsedMs = Date.now() - t0;
+  progress.end(true, `done in ${elapsed(elapsedMs)}: ${file} (${kilobytes(image.bytes.length)}, ${image.contentType})`);
+  return {
+    exitCode: EXIT.ok,
+    json: { ...base, status: 'done', imageUrl: status.imageUrl, contentType: image.contentType, file, bytes: image.bytes.length, elapsedMs },
+    stdout: file,
+  };
+
+  function failure(exitCode: number, text: string, json: Record<string, unknown>, error: { code: string; message: string }): Outcome {
+    progress.end(false, text);
+    return { exitCode, json: { ...json, error } };
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const cmd = program();
+  try {
+    cmd.parse(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    throw error;
+  }
+  const o = cmd.opts<Options>();
+  const rawUrl = cmd.args[0]!;
+  // A terminal that reports no width (some ptys) would make the spinner's redraw misbehave: use lines.
+  const mode = o.quiet ? 'quiet' : process.stderr.isTTY && (process.stderr.columns ?? 0) > 0 ? 'tty' : 'lines';
+  const progress = new Progress(mode);
+  const stacks: { current?: LocalStack } = {};
+
+  // Ctrl-C: stop the in-process pipeline (browser included) before leaving, never leave it orphaned.
+  let interrupted = false;
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= (async () => void (await stacks.current?.stop()))());
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    progress.end(false, `${signal}: stopping`);
+    setTimeout(() => process.exit(130), 10_000).unref();
+    void stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  let outcome: Outcome;
+  try {
+    outcome = await run(rawUrl, o, progress, stacks);
+  } catch (error) {
+    if (interrupted) {
+      await stop();
+      return 130;
+    }
+    const e = error instanceof CliError ? error : new CliError(EXIT.unavailable, (error as Error).message ?? String(error), 'error');
+    progress.end(false, e.message);
+    outcome = { exitCode: e.exitCode, json: { url: normaliseUrl(rawUrl), status: 'error', error: { code: e.code, message: e.message } } };
+  } finally {
+    await stop();
+  }
+  if (o.json) process.stdout.write(`${JSON.stringify(outcome.json)}\n`);
+  else if (outcome.stdout) process.stdout.write(`${outcome.stdout}\n`);
+  return outcome.exitCode;
+}
+
+process.exit(await main(process.argv));

@@ -1,0 +1,187 @@
+/// <reference lib="dom" />
+// The web page at GET /, driven in a real Chromium (puppeteer-core) against a local stack, where
+// the page and the API share an origin.
+import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../local/stack.js';
+import { html, servePages, type PageServer } from '../support/pages.js';
+import { startTestStack } from '../support/stack.js';
+
+let pages: PageServer;
+let stack: LocalStack;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let requested: string[];
+let consoleErrors: string[];
+
+beforeAll(async () => {
+  pages = await servePages({ '/hello': html('<h1 style="color:#fff;background:#06c;margin:0;padding:40px">Hello from the page test</h1>') });
+  stack = await startTestStack({ allow: [pages.hostPort] });
+  browser = await puppeteer.launch({ executablePath: process.env.CHROMIUM_PATH, headless: 'shell', args: ['--no-sandbox'] });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await pages?.close();
+});
+
+beforeEach(async () => {
+  // A context per test: its own localStorage, so each test starts with no recent shots.
+  context = await browser.createBrowserContext();
+  page = await context.newPage();
+  requested = [];
+  consoleErrors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
+  page.on('request', (request) => {
+    requested.push(request.url());
+  });
+  await page.goto(`${stack.apiUrl}/`, { waitUntil: 'load' });
+});
+
+afterEach(async () => {
+  await context?.close();
+});
+
+const text = (selector: string) => page.$eval(selector, (el) => (el as HTMLElement).innerText.trim());
+const hidden = (selector: string) => page.$eval(selector, (el) => (el as HTMLElement).hidden);
+
+/** Types into the URL field (focused on load) and submits with Enter, as a keyboard user would. */
+async function submitUrl(url: string) {
+  await page.$eval('#url', (el) => ((el as HTMLInputElement).value = ''));
+  await page.focus('#url');
+  await page.keyboard.type(url);
+  await page.keyboard.press('Enter');
+}
+
+async function waitForImage() {
+  await page.waitForFunction(() => {
+    const img = document.querySelector<HTMLImageElement>('#shot');
+    return !!img && img.complete && img.naturalWidth > 0 && !document.querySelector<HTMLElement>('#result')!.hidden;
+  }, { timeout: 30_000 });
+  return page.$eval('#shot', (img) => ({ width: (img as HTMLImageElement).naturalWidth, height: (img as HTMLImageElement).naturalHeight, alt: (img as HTMLImageElement).alt, src: (img as HTMLImageElement).src }));
+}
+
+describe('the web page', () => {
+  it('is one self-contained HTML document with a CSP and no external resource', async () => {
+    const res = await fetch(`${stack.apiUrl}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'sha256-[^']+'; style-src 'sha256-[^']+'/);
+    const body = await res.text();
+    expect(body).toMatch(/^<!doctype html>/);
+    expect(body).not.toMatch(/(src|href)=["']?(https?:)?\/\//i);
+    expect(body).not.toMatch(/@import|url\(\s*['"]?(https?:)?\/\//i);
+    expect(requested).toEqual([`${stack.apiUrl}/`]);
+    // The inline script runs under that CSP (the hashes match): Enter on an empty field is answered by it.
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => !document.querySelector<HTMLElement>('#error')!.hidden);
+    expect(await text('#error')).toBe('Type the address of a page, e.g. https://example.com');
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('labels every control, starts focused on the URL field, and has a live status region', async () => {
+    const labelled = await page.$$eval('input, select', (els) =>
+      els.map((el) => ({ id: el.id, label: document.querySelector(`label[for="${el.id}"]`)?.textContent?.trim() ?? '' })),
+    );
+    expect(labelled).toEqual([
+      { id: 'url', label: 'Page URL' },
+      { id: 'width', label: 'Width (px)' },
+      { id: 'height', label: 'Height (px)' },
+      { id: 'format', label: 'Format' },
+      { id: 'fullPage', label: 'Whole page (scroll height)' },
+      { id: 'apiKey', label: 'API key (deployed stages)' },
+    ]);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('url');
+    expect(await page.$eval('#status', (el) => [el.getAttribute('role'), el.getAttribute('aria-live')])).toEqual(['status', 'polite']);
+    expect(await page.$eval('#error', (el) => el.getAttribute('role'))).toBe('alert');
+    // Tab order: URL field, then the submit button.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Take screenshot');
+  });
+
+  it('type a URL, press Enter: live status, then the screenshot with a download link, listed in recent shots', async () => {
+    await submitUrl(`${pages.origin}/hello`);
+    await page.waitForFunction(() => /^(Submitting|Queued|Loading|Done)/.test(document.querySelector('#status')!.textContent ?? ''));
+    const image = await waitForImage();
+    expect(image.width).toBe(1280);
+    expect(image.height).toBe(800);
+    expect(image.alt).toBe(`Screenshot of ${pages.origin}/hello`);
+    expect(await text('#status')).toBe(`Done: ${pages.origin}/hello`);
+    expect(await text('#elapsed')).toMatch(/^\d+\.\d s$/);
+    expect(await hidden('#error')).toBe(true);
+    const link = await page.$eval('#download', (a) => ({ href: (a as HTMLAnchorElement).href, download: a.getAttribute('download') }));
+    expect(link.href).toBe(image.src);
+    expect(link.download).toMatch(/^127\.0\.0\.1-[0-9a-f]{8}\.png$/);
+    const downloaded = await fetch(link.href);
+    expect(downloaded.headers.get('content-type')).toBe('image/png');
+    // Every request stayed on the two local origins: the page's own and the bucket's (emulator).
+    for (const url of requested) expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+
+    expect(await hidden('#history-card')).toBe(false);
+    expect(await page.$$eval('#history li .url', (els) => els.map((el) => el.textContent))).toEqual([`${pages.origin}/hello`]);
+
+    // The list survives a reload (localStorage), and Show brings the shot back.
+    await page.reload({ waitUntil: 'load' });
+    expect(await page.$$eval('#history li .url', (els) => els.map((el) => el.textContent))).toEqual([`${pages.origin}/hello`]);
+    expect(await text('#history li .meta')).toMatch(/done$/);
+    await page.click('#history li button');
+    expect((await waitForImage()).width).toBe(1280);
+    expect(await text('#status')).toBe(`Shot of ${pages.origin}/hello`);
+  });
+
+  it('sends the chosen options: 640x480 JPEG', async () => {
+    await page.type('#width', '640');
+    await page.type('#height', '480');
+    await page.select('#format', 'jpeg');
+    await submitUrl(`${pages.origin}/hello`);
+    const image = await waitForImage();
+    expect([image.width, image.height]).toEqual([640, 480]);
+    expect(await page.$eval('#download', (a) => a.getAttribute('download'))).toMatch(/\.jpg$/);
+  });
+
+  it('sends the API key typed in Options as x-api-key (deployed stages require one on POST)', async () => {
+    const sent: Array<string | undefined> = [];
+    const onRequest = (req: { method(): string; url(): string; headers(): Record<string, string> }) => {
+      if (req.method() === 'POST' && req.url().endsWith('/screenshots')) sent.push(req.headers()['x-api-key']);
+    };
+    page.on('request', onRequest);
+    await page.type('#apiKey', 'k-123');
+    await submitUrl(`${pages.origin}/hello`);
+    expect((await waitForImage()).width).toBe(1280);
+    page.off('request', onRequest);
+    expect(sent).toEqual(['k-123']);
+  });
+
+  it('a link with ?url=...&run=1 fills the field and takes the shot at once', async () => {
+    await page.goto(`${stack.apiUrl}/?url=${encodeURIComponent(`${pages.origin}/hello`)}&run=1`, { waitUntil: 'load' });
+    expect(await page.$eval('#url', (el) => (el as HTMLInputElement).value)).toBe(`${pages.origin}/hello`);
+    expect((await waitForImage()).width).toBe(1280);
+  });
+
+  it('shows the error for a URL the service refuses, and no image', async () => {
+    await submitUrl('ftp://x');
+    await page.waitForFunction(() => !document.querySelector<HTMLElement>('#error')!.hidden);
+    expect(await text('#error')).toMatch(/url scheme "ftp" is not allowed; use http or https/);
+    expect(await text('#status')).toBe('Refused');
+    expect(await hidden('#result')).toBe(true);
+
+    await submitUrl('http://10.0.0.1/');
+    await page.waitForFunction(() => /private or reserved/.test(document.querySelector('#error')!.textContent ?? ''));
+    expect(await hidden('#result')).toBe(true);
+    // Refused requests never became jobs: nothing to list.
+    expect(await hidden('#history-card')).toBe(true);
+  });
+
+  it('shows the job error when the screenshot fails', async () => {
+    await submitUrl('http://no-such-host.invalid/');
+    await page.waitForFunction(() => !document.querySelector<HTMLElement>('#error')!.hidden, { timeout: 30_000 });
+    expect(await text('#status')).toBe('Failed: http://no-such-host.invalid/');
+    expect(await text('#error')).toMatch(/no-such-host\.invalid/);
+    expect(await hidden('#result')).toBe(true);
+    expect(await text('#history li .meta')).toMatch(/failed$/);
+  });
+});

@@ -1,5 +1,6 @@
 // Environment -> typed config, read once. Lambda sets the variables from serverless.yml; the
 // local runtime sets the same names before it imports the handlers.
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { TUNING } from './tuning.js';
 
@@ -15,7 +16,10 @@ const envSchema = z.object({
   URL2PNG_BUCKET: z.string().default(''),
   URL2PNG_EGRESS_ALLOW: z.string().default(''),
   URL2PNG_RENDER_TIMEOUT_MS: intFrom(TUNING.renderTimeoutMs, 100, 900_000),
-  URL2PNG_RENDER_CONCURRENCY: intFrom(TUNING.renderConcurrency, 1, 16),
+  /** Pages rendered at once; default derived from the CPU the function has (renderConcurrency). */
+  URL2PNG_RENDER_CONCURRENCY: z.coerce.number().int().min(1).max(16).optional(),
+  /** Set by Lambda: the function's memory, which fixes its CPU share. */
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.coerce.number().int().positive().optional(),
   URL2PNG_MAX_RECEIVE_COUNT: intFrom(TUNING.maxReceiveCount, 1, 1000),
   URL2PNG_VISIBILITY_TIMEOUT_S: intFrom(TUNING.visibilityTimeoutSeconds, 0, 43_200),
   URL2PNG_PRESIGN_TTL_S: intFrom(TUNING.presignTtlSeconds, 1, 604_800),
@@ -58,7 +62,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     bucket: e.URL2PNG_BUCKET,
     egressAllow: e.URL2PNG_EGRESS_ALLOW.split(',').map((s) => s.trim()).filter(Boolean),
     renderTimeoutMs: e.URL2PNG_RENDER_TIMEOUT_MS,
-    renderConcurrency: e.URL2PNG_RENDER_CONCURRENCY,
+    renderConcurrency: e.URL2PNG_RENDER_CONCURRENCY ?? renderConcurrency(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
     maxReceiveCount: e.URL2PNG_MAX_RECEIVE_COUNT,
     visibilityTimeoutS: e.URL2PNG_VISIBILITY_TIMEOUT_S,
     presignTtlS: e.URL2PNG_PRESIGN_TTL_S,
@@ -68,6 +72,19 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     singleProcess: e.URL2PNG_CHROMIUM_SINGLE_PROCESS === '1',
     webhookSecret: e.URL2PNG_WEBHOOK_SECRET,
   };
+}
+
+/** Lambda gives one vCPU per 1769 MB of memory (AWS's documented ratio). */
+const MB_PER_VCPU = 1769;
+
+/**
+ * Pages at once for the CPU at hand: on 2 cores throughput levels off at 2-4 pages and more only
+ * adds latency (bench/, field notes), so TUNING.renderPagesPerVcpu pages per vCPU, at least 2
+ * (one page's network waits overlap another's rendering) and at most 8.
+ */
+export function renderConcurrency(lambdaMemoryMb?: number, cpus = availableParallelism()): number {
+  const vcpus = lambdaMemoryMb ? lambdaMemoryMb / MB_PER_VCPU : cpus;
+  return Math.min(8, Math.max(2, Math.ceil(vcpus * TUNING.renderPagesPerVcpu)));
 }
 
 let cached: Config | undefined;

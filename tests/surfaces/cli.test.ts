@@ -8,9 +8,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
-import { pngSize } from '../support/png.js';
+import { imageSize as pngSize } from '../support/images.js';
 import { startTestStack, waitForSettled } from '../support/stack.js';
-import { closedPort, imageFormat, jpegSize, ROOT, runCli } from './support.js';
+import { imageSize, sniffFormat } from '../support/images.js';
+import { closedPort, ROOT, runCli } from './support.js';
 
 let pages: PageServer;
 let stack: LocalStack;
@@ -20,6 +21,10 @@ beforeAll(async () => {
   pages = await servePages({
     '/hello': html('<h1 style="color:#fff;background:#06c;margin:0;padding:40px">Hello from the CLI test</h1>'),
     '/hang': hangingPage,
+    // Answers after 1.5 s: long enough that a terminal always shows spinner frames.
+    '/slow': (_req, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end(html('<h1>slow</h1>')), 1500);
+    },
   });
   // A short render deadline so the hanging page frees its worker soon after the timeout test.
   stack = await startTestStack({ allow: [pages.hostPort], env: { URL2PNG_RENDER_TIMEOUT_MS: '4000' } });
@@ -55,8 +60,8 @@ describe('url2png against a running local stack', () => {
     expect(json.statusUrl).toBe(`${stack.apiUrl}/screenshots/${json.id}`);
     const bytes = readFileSync(out);
     expect(json.bytes).toBe(bytes.length);
-    expect(imageFormat(bytes)).toBe('jpeg');
-    expect(jpegSize(bytes)).toEqual({ width: 640, height: 480 });
+    expect(sniffFormat(bytes)).toBe('jpeg');
+    expect(imageSize(bytes)).toEqual({ width: 640, height: 480 });
   });
 
   it('without -o names the file from the host and the id; URL2PNG_ENDPOINT picks the service', async () => {
@@ -67,7 +72,7 @@ describe('url2png against a running local stack', () => {
     const expected = `127.0.0.1-${String(json.id).slice(0, 8)}.webp`;
     expect(readdirSync(cwd)).toEqual([expected]);
     expect(json.file).toBe(join(cwd, expected));
-    expect(imageFormat(readFileSync(join(cwd, expected)))).toBe('webp');
+    expect(sniffFormat(readFileSync(join(cwd, expected)))).toBe('webp');
   });
 
   it('passes other request fields through with -O name=value', async () => {
@@ -122,7 +127,7 @@ describe('url2png against a running local stack', () => {
   it('on a terminal: a spinner with the elapsed time, then a check mark', async () => {
     const out = join(dir, 'tty.png');
     // script(1) gives the child a pseudo-terminal; stty gives it a width as a real terminal has.
-    const command = `stty cols 120; '${process.execPath}' bin/url2png.js '${pages.origin}/hello' -o '${out}' --endpoint ${stack.apiUrl}`;
+    const command = `stty cols 120; '${process.execPath}' bin/url2png.js '${pages.origin}/slow' -o '${out}' --endpoint ${stack.apiUrl}`;
     const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: { ...process.env, TERM: 'xterm' }, timeout: 60_000 });
     const screen = stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
     expect(screen).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] (submitting|queued) .* \d+\.\ds/);

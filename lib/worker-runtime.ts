@@ -32,7 +32,8 @@ export async function createWorkerRuntime(
     log?: OnSettledDeps['log'];
   } = {},
 ): Promise<WorkerRuntime> {
-  const store = overrides.store ?? new S3ScreenshotStore(new S3Client(clientSettings(cfg)), cfg.bucket);
+  const s3 = new S3Client(clientSettings(cfg));
+  const store = overrides.store ?? new S3ScreenshotStore(s3, cfg.bucket);
   const guard = new EgressGuard(new EgressAllowList(cfg.egressAllow), overrides.resolver);
   const proxy = await startEgressProxy(guard);
   useBundledFonts(); // ./fonts (CJK, emoji, Latin) for the browser; on Lambda sparticuz's config has them
@@ -52,7 +53,7 @@ export async function createWorkerRuntime(
     maxReceiveCount: cfg.maxReceiveCount,
     onSettled: onSettled({
       store,
-      cache: overrides.cache ?? new S3ResultCache(new S3Client(clientSettings(cfg)), cfg.bucket),
+      cache: overrides.cache ?? new S3ResultCache(s3, cfg.bucket),
       guard,
       webhookSecret: cfg.webhookSecret,
       presignTtlS: cfg.presignTtlS,

@@ -1,9 +1,9 @@
 // `npm run redrive`: runs the redrive function once against the stack `npm start` is running
 // (DLQ -> jobs queue, bounded by URL2PNG_MAX_REDRIVES), as its schedule would on AWS, and prints
 // the report. Same as `npx serverless invoke local --stage local -f redrive -p events/redrive-schedule.json`.
-import { randomUUID } from 'node:crypto';
 import { LOCAL_CREDENTIALS, LOCAL_NAMES, LOCAL_REGION } from './emulator.js';
 import { lambdaContext } from './lambda-context.js';
+import { scheduledEvent } from './scheduled-event.js';
 
 const port = Number(process.env.URL2PNG_EMULATOR_PORT ?? 4566);
 const endpoint = `http://127.0.0.1:${port}`;
@@ -21,17 +21,7 @@ Object.assign(process.env, {
 });
 const { handler } = await import('../handlers/redrive.js');
 const report = await handler(
-  {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'Scheduled Event',
-    source: 'aws.events',
-    account: '000000000000',
-    time: new Date().toISOString(),
-    region: LOCAL_REGION,
-    resources: ['arn:aws:events:us-east-1:000000000000:rule/url2png-local-redrive'],
-    detail: {},
-  },
+  scheduledEvent(),
   lambdaContext('url2png-local-redrive', 120_000),
 );
 console.log(JSON.stringify(report));

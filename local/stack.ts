@@ -1,7 +1,6 @@
 // The whole service on one machine: emulator, API over HTTP, event source mapping, worker.
 // The handlers are imported exactly as Lambda imports them, after the environment that
 // serverless.yml would give them has been set.
-import { randomUUID } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { TUNING } from '../lib/tuning.js';
@@ -9,6 +8,7 @@ import { serveApi, type LocalApi } from './api-gateway.js';
 import { startEmulator, LOCAL_CREDENTIALS, LOCAL_REGION, type Emulator } from './emulator.js';
 import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping.js';
 import { lambdaContext } from './lambda-context.js';
+import { scheduledEvent } from './scheduled-event.js';
 import { startLocalWorker, type LocalWorker } from './worker-process.js';
 import type { RedriveReport } from '../lib/redrive.js';
 
@@ -98,17 +98,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     worker,
     redrive: () =>
       redriveFn.handler(
-        {
-          version: '0',
-          id: randomUUID(),
-          'detail-type': 'Scheduled Event',
-          source: 'aws.events',
-          account: '000000000000',
-          time: new Date().toISOString(),
-          region: LOCAL_REGION,
-          resources: ['arn:aws:events:us-east-1:000000000000:rule/url2png-local-redrive'],
-          detail: {},
-        },
+        scheduledEvent(),
         lambdaContext('url2png-local-redrive', TUNING.redriveTimeoutSeconds * 1000),
       ),
     async stop() {

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
-import { pngSize } from '../support/png.js';
+import { imageSize as pngSize } from '../support/images.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
 
 let pages: PageServer;

@@ -7,7 +7,7 @@ import { startEmulator, LOCAL_CREDENTIALS, type Emulator } from '../../local/emu
 import { toSqsRecord } from '../../local/event-source-mapping.js';
 import { lambdaContext } from '../../local/lambda-context.js';
 import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
-import { pngSize } from '../support/png.js';
+import { imageSize as pngSize } from '../support/images.js';
 
 let emulator: Emulator;
 let pages: PageServer;

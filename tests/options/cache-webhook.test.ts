@@ -13,7 +13,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
-import { sniffFormat } from './images.js';
+import { sniffFormat } from '../support/images.js';
 import { shoot } from './shoot.js';
 
 const SECRET = 'test-webhook-secret-0123456789';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageHandler, type PageServer } from '../support/pages.js';
 import { postScreenshot, startTestStack } from '../support/stack.js';
-import { decodePng, imageSize, near, sniffFormat } from './images.js';
+import { decodePng, imageSize, near, sniffFormat } from '../support/images.js';
 import { shoot, shootFailing } from './shoot.js';
 
 const WHITE: [number, number, number] = [255, 255, 255];

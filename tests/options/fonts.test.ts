@@ -6,7 +6,7 @@ import { BUNDLED_FONTS_DIR } from '../../lib/fonts.js';
 import type { LocalStack } from '../../local/stack.js';
 import { servePages, type PageServer } from '../support/pages.js';
 import { startTestStack } from '../support/stack.js';
-import { imageSize } from './images.js';
+import { imageSize } from '../support/images.js';
 import { expectGlyphFonts, fontsUsed, GLYPH_PAGE } from './fonts.js';
 import { shoot } from './shoot.js';
 import { readFileSync } from 'node:fs';

@@ -12,7 +12,7 @@ import { classifyFailure } from '../../lib/failures.js';
 import { renderScreenshot } from '../../lib/render.js';
 import { EgressAllowList } from '../../lib/url-policy.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
-import { pngSize } from '../support/png.js';
+import { imageSize as pngSize } from '../support/images.js';
 import { eventually, inGroup, processes, zombiesOf } from './procs.js';
 
 let pages: PageServer;

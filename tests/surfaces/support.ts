@@ -47,27 +47,3 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((r) => server.close(() => r()));
   return port;
 }
-
-export function imageFormat(bytes: Uint8Array): 'png' | 'jpeg' | 'webp' | 'unknown' {
-  const b = Buffer.from(bytes);
-  if (b.subarray(0, 8).toString('hex') === '89504e470d0a1a0a') return 'png';
-  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
-  if (b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP') return 'webp';
-  return 'unknown';
-}
-
-/** Width and height from a baseline or progressive JPEG's SOF segment. */
-export function jpegSize(bytes: Uint8Array): { width: number; height: number } {
-  const b = Buffer.from(bytes);
-  let i = 2;
-  while (i < b.length) {
-    if (b[i] !== 0xff) throw new Error('not a JPEG segment');
-    const marker = b[i + 1]!;
-    const length = b.readUInt16BE(i + 2);
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
-    }
-    i += 2 + length;
-  }
-  throw new Error('no SOF segment');
-}

@@ -83,7 +83,8 @@ async function openIsolatedPage(browser: Browser, singleProcess: boolean) {
 // render deadline (`until`), so a page can slow a job down but never hang it.
 async function capture(page: Page, url: string, o: ScreenshotOptions, until: number): Promise<Uint8Array> {
   await page.setViewport({ width: o.width, height: o.height, deviceScaleFactor: o.deviceScaleFactor });
-  await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: o.darkMode ? 'dark' : 'light' }]);
+  // A fresh headless page already prefers light: only dark mode costs a DevTools round trip.
+  if (o.darkMode) await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
 
   const response = await page.goto(url, {
     waitUntil: o.waitUntil === 'domcontentloaded' ? 'domcontentloaded' : 'load',

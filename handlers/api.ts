@@ -1,6 +1,7 @@
 // API Lambda: POST /screenshots, GET /screenshots/{id}. Adapts API Gateway events to lib/.
 import { Logger } from '@aws-lambda-powertools/logger';
 import middy from '@middy/core';
+import httpCors from '@middy/http-cors';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpRouterHandler, { type Route } from '@middy/http-router';
@@ -89,5 +90,7 @@ function notFoundResponse({ method, path }: { method: string; path: string }): n
 
 export const handler = middy<Event, APIGatewayProxyResult>()
   .use(httpHeaderNormalizer())
+  // API Gateway answers the preflight; the actual responses must carry the CORS headers too.
+  .use(httpCors({ origin: config().corsOrigin, exposeHeaders: 'Location', credentials: false }))
   .use(jsonErrors((message, error) => logger.error(message, error as Error)))
   .handler(httpRouterHandler({ routes, notFoundResponse }));

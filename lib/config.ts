@@ -28,6 +28,8 @@ const envSchema = z.object({
   URL2PNG_CHROMIUM_SCRATCH_DIR: z.string().optional(),
   /** HMAC-SHA256 key for webhook signatures; without it callbackUrl is refused (lib/webhook.ts). */
   URL2PNG_WEBHOOK_SECRET: z.string().default(''),
+  /** The origin allowed to call the API from another site's page (CORS); `*` by default. */
+  URL2PNG_CORS_ORIGIN: z.string().min(1).default('*'),
   CHROMIUM_PATH: z.string().optional(),
   /** "1" keeps @sparticuz/chromium's --single-process (no contexts); default is multi-process. */
   URL2PNG_CHROMIUM_SINGLE_PROCESS: z.enum(['0', '1']).default('0'),
@@ -42,6 +44,7 @@ export interface Config {
   egressAllow: string[];
   renderTimeoutMs: number;
   renderConcurrency: number;
+  corsOrigin: string;
   maxReceiveCount: number;
   visibilityTimeoutS: number;
   presignTtlS: number;
@@ -71,6 +74,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     chromiumPath: e.CHROMIUM_PATH || undefined,
     singleProcess: e.URL2PNG_CHROMIUM_SINGLE_PROCESS === '1',
     webhookSecret: e.URL2PNG_WEBHOOK_SECRET,
+    corsOrigin: e.URL2PNG_CORS_ORIGIN,
   };
 }
 

@@ -25,6 +25,9 @@ describe('local stack, end to end', () => {
     expect(json.status).toBe('queued');
     expect(res.headers.get('location')).toBe(json.statusUrl);
     expect(json.statusUrl).toBe(`${stack.apiUrl}/screenshots/${json.id}`);
+    // A page on another origin may call the API and read the Location header.
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-expose-headers')).toBe('Location');
 
     const settled = await waitForSettled(String(json.statusUrl));
     expect(settled.status).toBe('done');
@@ -46,6 +49,7 @@ describe('local stack, end to end', () => {
     const { res, json } = await postScreenshot(stack.apiUrl, { url: 'ftp://example.com/x' });
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*'); // errors are readable cross-origin too
     expect(json).toEqual({ error: { code: 'url_refused', message: expect.stringMatching(/use http or https/) } });
   });
 

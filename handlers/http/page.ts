@@ -23,8 +23,9 @@ label { font-weight: 600; display: block; margin-bottom: .25rem; }
 .row { display: flex; gap: .5rem; flex-wrap: wrap; }
 .row input[type=url] { flex: 1 1 20rem; }
 input, select, button { font: inherit; color: inherit; }
-input[type=url], input[type=number], select { padding: .5rem .6rem; border: 1px solid var(--line); border-radius: .375rem; background: var(--bg); }
+input[type=url], input[type=number], input[type=password], select { padding: .5rem .6rem; border: 1px solid var(--line); border-radius: .375rem; background: var(--bg); }
 input[type=number] { width: 7rem; }
+input[type=password] { width: 12rem; }
 button { padding: .5rem 1rem; border-radius: .375rem; border: 1px solid var(--line); background: var(--bg); cursor: pointer; }
 button.primary { background: var(--accent); color: var(--accent-fg); border-color: var(--accent); font-weight: 600; }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }

@@ -128,7 +128,10 @@ describe('url2png against a running local stack', () => {
     const out = join(dir, 'tty.png');
     // script(1) gives the child a pseudo-terminal; stty gives it a width as a real terminal has.
     const command = `stty cols 120; '${process.execPath}' bin/url2png.js '${pages.origin}/slow' -o '${out}' --endpoint ${stack.apiUrl}`;
-    const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: { ...process.env, TERM: 'xterm' }, timeout: 60_000 });
+    // ora (via is-interactive) never animates when CI is set, as it is in CI runs: a person's
+    // terminal has no CI variable.
+    const { CI: _ci, ...personEnv } = process.env;
+    const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: { ...personEnv, TERM: 'xterm' }, timeout: 60_000 });
     const screen = stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
     expect(screen).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] (submitting|queued) .* \d+\.\ds/);
     expect(screen).toMatch(/✔ done in \d+\.\ds: /);

@@ -2,8 +2,9 @@
 // (cache/<key>.json) that points at the image of the job that rendered it. The worker writes the
 // index when a job asked for caching and is done; the API reads it before queueing a new job.
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { effectiveQuality, type ScreenshotOptions } from './request.js';
+import { readJson, writeJson } from './s3-json.js';
 
 export interface CacheEntry {
   /** The job whose image this is. */
@@ -57,27 +58,13 @@ export class S3ResultCache implements ResultCache {
     private readonly bucket: string,
   ) {}
 
-  async get(key: string): Promise<CacheEntry | undefined> {
-    try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: cacheIndexKey(key) }));
-      return JSON.parse(await out.Body!.transformToString()) as CacheEntry;
-    } catch (error) {
-      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return undefined;
-      throw error;
-    }
+  get(key: string): Promise<CacheEntry | undefined> {
+    return readJson<CacheEntry>(this.s3, this.bucket, cacheIndexKey(key));
   }
 
-  async put(key: string, entry: CacheEntry): Promise<void> {
-    await this.s3.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: cacheIndexKey(key),
-        Body: JSON.stringify(entry),
-        ContentType: 'application/json',
-        // The index changes whenever a newer render replaces it: never cached by a client.
-        CacheControl: 'no-cache',
-      }),
-    );
+  put(key: string, entry: CacheEntry): Promise<void> {
+    // The index changes whenever a newer render replaces it: never cached by a client.
+    return writeJson(this.s3, this.bucket, cacheIndexKey(key), entry, 'no-cache');
   }
 }
 

@@ -1,8 +1,9 @@
 // S3: images, status records and the presigned URLs that hand images out. The bucket is private;
 // nothing here makes an object public.
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { imageKey, statusKey } from './job.js';
+import { readJson, writeJson } from './s3-json.js';
 
 export type JobStatus = 'queued' | 'done' | 'failed';
 
@@ -44,26 +45,12 @@ export class S3ScreenshotStore implements ScreenshotStore {
     return key;
   }
 
-  async putStatus(record: StatusRecord): Promise<void> {
-    await this.s3.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: statusKey(record.id),
-        Body: JSON.stringify(record),
-        ContentType: 'application/json',
-        CacheControl: 'no-store',
-      }),
-    );
+  putStatus(record: StatusRecord): Promise<void> {
+    return writeJson(this.s3, this.bucket, statusKey(record.id), record, 'no-store');
   }
 
-  async getStatus(id: string): Promise<StatusRecord | undefined> {
-    try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: statusKey(id) }));
-      return JSON.parse(await out.Body!.transformToString()) as StatusRecord;
-    } catch (error) {
-      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return undefined;
-      throw error;
-    }
+  getStatus(id: string): Promise<StatusRecord | undefined> {
+    return readJson<StatusRecord>(this.s3, this.bucket, statusKey(id));
   }
 
   presignImage(key: string, ttlSeconds: number): Promise<string> {

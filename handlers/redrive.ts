@@ -24,7 +24,6 @@ export type RedriveEvent = EventBridgeEvent<string, AlarmDetail | Record<string,
 
 async function lambdaHandler(event: RedriveEvent, _context: Context): Promise<RedriveReport> {
   const cfg = config();
-  const settings = clientSettings(cfg);
   const detail = (event?.detail ?? {}) as AlarmDetail;
   const state = detail.state?.value;
   // An alarm going back to OK needs no work; ALARM, INSUFFICIENT_DATA and the schedule do.
@@ -32,24 +31,28 @@ async function lambdaHandler(event: RedriveEvent, _context: Context): Promise<Re
     logger.info('DLQ alarm back to OK; nothing to redrive', { alarm: detail.alarmName });
     return { moved: 0, exhausted: 0, alreadyDone: 0, undecodable: 0, remaining: 0 };
   }
-  const sqs = new SQSClient(settings);
-  const s3 = new S3Client(settings);
-  try {
-    const report = await redriveDeadLetters({
-      queues: new SqsRedriveQueues(sqs, cfg.queueUrl, cfg.dlqUrl),
-      store: new S3ScreenshotStore(s3, cfg.bucket),
-      maxRedrives: cfg.maxRedrives,
-      limit: TUNING.redriveBatchLimit,
-      log: (message, detail) => logger.info(message, detail),
-    });
-    metrics.addMetric('JobsRedriven', MetricUnit.Count, report.moved);
-    metrics.addMetric('JobsRedriveExhausted', MetricUnit.Count, report.exhausted);
-    logger.info('redrive finished', { trigger: event?.['detail-type'] ?? 'manual', ...report });
-    return report;
-  } finally {
-    sqs.destroy();
-    s3.destroy();
-  }
+  const report = await redriveDeadLetters({
+    ...redriveClients(),
+    maxRedrives: cfg.maxRedrives,
+    limit: TUNING.redriveBatchLimit,
+    log: (message, detail) => logger.info(message, detail),
+  });
+  metrics.addMetric('JobsRedriven', MetricUnit.Count, report.moved);
+  metrics.addMetric('JobsRedriveExhausted', MetricUnit.Count, report.exhausted);
+  logger.info('redrive finished', { trigger: event?.['detail-type'] ?? 'manual', ...report });
+  return report;
+}
+
+// Built on the first invocation and kept for the container's life, like every SDK client.
+let clients: { queues: SqsRedriveQueues; store: S3ScreenshotStore } | undefined;
+function redriveClients() {
+  const cfg = config();
+  const settings = clientSettings(cfg);
+  clients ??= {
+    queues: new SqsRedriveQueues(new SQSClient(settings), cfg.queueUrl, cfg.dlqUrl),
+    store: new S3ScreenshotStore(new S3Client(settings), cfg.bucket),
+  };
+  return clients;
 }
 
 export const handler = middy(lambdaHandler).use(injectLambdaContext(logger)).use(logMetrics(metrics));

@@ -60,9 +60,8 @@ async function lambdaHandler(event: SQSEvent, context: Context): Promise<SQSBatc
       }
       log.info('job settled', { outcome: outcome.status, code: outcome.code, renderMs: outcome.renderMs, sinceRequestMs: outcome.sinceRequestMs });
     } catch (error) {
-      const { code = 'internal_error', message } = error as Error & { code?: string };
-      const last = receiveCount >= config().maxReceiveCount;
-      // The last receive has written `failed` (lib/settle.ts); SQS now moves the message to the DLQ.
+      const { code = 'internal_error', message, lastTry: last = false } = error as Error & { code?: string; lastTry?: boolean };
+      // On the last receive lib/settle.ts has written `failed`; SQS now moves the message to the DLQ.
       countFailure(last ? 'JobsFailed' : 'JobsRetried', code);
       log.warn(last ? 'job failed on its last receive; the DLQ takes it' : 'job will be retried', { code, reason: message });
       throw error;

@@ -56,13 +56,17 @@ export class PermanentFailure extends Error {
 
 /** A job that may succeed on a later delivery: report it in batchItemFailures. */
 export class TransientFailure extends Error {
+  /** Thrown on the last allowed receive: `failed` is recorded and SQS moves the message to the DLQ. */
+  readonly lastTry: boolean;
+
   constructor(
     readonly code: FailureCode | (string & {}),
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; lastTry?: boolean },
   ) {
     super(message, options);
     this.name = 'TransientFailure';
+    this.lastTry = options?.lastTry ?? false;
   }
 }
 

@@ -4,10 +4,9 @@
 // message attribute); after that its status becomes `failed` (redrive_exhausted) and the message
 // is deleted. Order: send, then delete: a crash in between duplicates a job (the worker is
 // idempotent), it never loses one.
-import { classifyFailure } from './failures.js';
-import { decodeJob, salvageJobId } from './job.js';
+import { decodeJob } from './job.js';
 import type { RedriveQueues } from './queue.js';
-import { writeFailed } from './settle.js';
+import { recordUndecodable, writeFailed } from './settle.js';
 import type { ScreenshotStore } from './store.js';
 
 export interface RedriveDeps {
@@ -47,12 +46,10 @@ export async function redriveDeadLetters(deps: RedriveDeps): Promise<RedriveRepo
       try {
         job = decodeJob(letter.body);
       } catch (error) {
-        const id = salvageJobId(letter.body);
-        const failure = classifyFailure(error);
-        if (id) await writeFailed(deps.store, { id, url: '', requestedAt: now().toISOString() }, failure, now());
+        const { id, code } = await recordUndecodable(deps.store, letter.body, error, now());
         await deps.queues.deleteDeadLetter(letter.receiptHandle);
         report.undecodable++;
-        log('dead letter is not a job; dropped', { jobId: id ?? 'undecodable', code: failure.code });
+        log('dead letter is not a job; dropped', { jobId: id ?? 'undecodable', code });
         continue;
       }
       const status = await deps.store.getStatus(job.id);

@@ -18,11 +18,12 @@ export interface ApiDeps {
 
 export function createApiDeps(cfg: Config): ApiDeps {
   const settings = clientSettings(cfg);
+  const s3 = new S3Client(settings); // one client (one connection pool) for status, images and cache
   return {
-    store: new S3ScreenshotStore(new S3Client(settings), cfg.bucket),
+    store: new S3ScreenshotStore(s3, cfg.bucket),
     queue: new SqsJobQueue(new SQSClient(settings), cfg.queueUrl),
     presignTtlS: cfg.presignTtlS,
-    cache: new S3ResultCache(new S3Client(settings), cfg.bucket),
+    cache: new S3ResultCache(s3, cfg.bucket),
   };
 }
 

@@ -50,11 +50,8 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<O
   try {
     job = decodeJob(delivery.body);
   } catch (error) {
-    const failure = classifyFailure(error);
-    const id = salvageJobId(delivery.body);
-    // An id we can read means a client may be polling it: tell them, never leave it queued.
-    if (id) await writeFailed(deps.store, { id, url: '', requestedAt: now().toISOString() }, failure, now());
-    return { status: 'failed', id, code: failure.code };
+    const { id, code } = await recordUndecodable(deps.store, delivery.body, error, now());
+    return { status: 'failed', id, code };
   }
 
   try {
@@ -92,8 +89,24 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<O
       }
     }
     if (failure.kind === 'permanent') return { status: 'failed', id: job.id, code: failure.code };
-    throw new TransientFailure(failure.code, failure.message, { cause: error });
+    throw new TransientFailure(failure.code, failure.message, { cause: error, lastTry });
   }
+}
+
+/**
+ * A message that is not a job can never succeed. An id we can read means a client may be polling
+ * it: record `failed` for it, never leave it queued.
+ */
+export async function recordUndecodable(
+  store: ScreenshotStore,
+  body: string,
+  error: unknown,
+  at: Date,
+): Promise<{ id?: string; code: Failure['code'] }> {
+  const failure = classifyFailure(error);
+  const id = salvageJobId(body);
+  if (id) await writeFailed(store, { id, url: '', requestedAt: at.toISOString() }, failure, at);
+  return { id, code: failure.code };
 }
 
 /**

@@ -1,11 +1,19 @@
 // Extracts @sparticuz/chromium's binary once, before any worker starts: two processes extracting
 // at once fail with `spawn ETXTBSY` (field notes). Workers inherit CHROMIUM_PATH.
+// Also gives the run one scratch directory (URL2PNG_TEST_SCRATCH) for the service copies that
+// packaging needs (~160 MB each), removed at the end: test workers end without an 'exit' event.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { resolveExecutable } from '../lib/browser.js';
 
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => void> {
+  const scratch = mkdtempSync(join(tmpdir(), 'url2png-tests-'));
+  process.env.URL2PNG_TEST_SCRATCH = scratch;
   process.env.CHROMIUM_PATH = await resolveExecutable(process.env.CHROMIUM_PATH || undefined);
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   process.env.POWERTOOLS_DEV ??= 'false';
   // EMF metrics are JSON lines on stdout; tests that assert them turn them back on for the worker.
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  return () => rmSync(scratch, { recursive: true, force: true });
 }

@@ -1,7 +1,7 @@
 // Runs the real serverless CLI (osls) on a private copy of the service, so several test files
 // (and several people) can package at once without sharing .esbuild/ or .serverless/.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,7 +12,8 @@ const COPIED = ['serverless.yml', 'tuning.json', 'package.json', 'package-lock.j
 
 /** A scratch copy of the service with node_modules linked (not copied). */
 export function copyService(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'url2png-sls-'));
+  // Under the test run's scratch directory when there is one (tests/global-setup.ts removes it).
+  const dir = mkdtempSync(join(process.env.URL2PNG_TEST_SCRATCH ?? tmpdir(), 'url2png-sls-'));
   for (const entry of COPIED) {
     try {
       cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
@@ -21,7 +22,8 @@ export function copyService(): string {
     }
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  // Each copy carries the fonts and a packaged Chromium (~160 MB): gone when the process ends.
+  // Each copy carries the fonts and a packaged Chromium (~160 MB): gone when the process ends
+  // (outside vitest, e.g. `npm run bench`).
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
@@ -55,7 +57,11 @@ export function packageService(stage = 'prod', env: Record<string, string> = {})
       key,
       (async () => {
         const dir = copyService();
-        await serverless(dir, ['package', '--stage', stage], env);
+        // serverless-esbuild leaves a ~130 MB staging directory per function in TMPDIR after
+        // packaging; inside the copy it goes when the copy does.
+        const scratch = join(dir, '.tmp');
+        mkdirSync(scratch);
+        await serverless(dir, ['package', '--stage', stage], { TMPDIR: scratch, ...env });
         const out = join(dir, '.serverless');
         const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
         const artifacts: Record<string, number> = {};

@@ -1,7 +1,7 @@
 // The command-line client, run as users run it (a child process of bin/url2png.js), against a
 // local stack over HTTP and on its own (no service: the pipeline in-process).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,12 +28,21 @@ beforeAll(async () => {
   });
   // A short render deadline so the hanging page frees its worker soon after the timeout test.
   stack = await startTestStack({ allow: [pages.hostPort], env: { URL2PNG_RENDER_TIMEOUT_MS: '4000' } });
-  dir = mkdtempSync(join(tmpdir(), 'url2png-cli-'));
+  dir = scratchDir('url2png-cli-');
 });
+
+/** Scratch directories of this file, removed when it ends. */
+const scratch: string[] = [];
+function scratchDir(prefix: string): string {
+  const created = mkdtempSync(join(tmpdir(), prefix));
+  scratch.push(created);
+  return created;
+}
 
 afterAll(async () => {
   await stack?.stop();
   await pages?.close();
+  for (const d of scratch) rmSync(d, { recursive: true, force: true });
 });
 
 const parseJson = (stdout: string) => JSON.parse(stdout) as Record<string, unknown> & { error?: { code: string; message: string } };
@@ -65,7 +74,7 @@ describe('url2png against a running local stack', () => {
   });
 
   it('without -o names the file from the host and the id; URL2PNG_ENDPOINT picks the service', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'url2png-cwd-'));
+    const cwd = scratchDir('url2png-cwd-');
     const run = await runCli([`${pages.origin}/hello`, '--format', 'webp', '--json'], { cwd, env: { URL2PNG_ENDPOINT: stack.apiUrl } });
     expect(run.code, run.stderr).toBe(0);
     const json = parseJson(run.stdout);
@@ -94,7 +103,7 @@ describe('url2png against a running local stack', () => {
   });
 
   it('a job that fails: exit 1 with the job error message, no file', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'url2png-failed-'));
+    const cwd = scratchDir('url2png-failed-');
     const run = await runCli(['http://no-such-host.invalid/', '--endpoint', stack.apiUrl, '--json'], { cwd });
     expect(run.code).toBe(1);
     const json = parseJson(run.stdout);

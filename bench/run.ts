@@ -3,30 +3,29 @@
 // nothing. `--json` prints the same figures as JSON.
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import chromium from '@sparticuz/chromium';
-import puppeteer, { type Browser } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
 import { resolveExecutable } from '../lib/browser.js';
 import { encodeJob, newJob } from '../lib/job.js';
 import { startLocalStack } from '../local/stack.js';
-import { html, servePages } from '../tests/support/pages.js';
+import { servePages } from '../tests/support/pages.js';
+import { BENCH_PAGE, launchBenchBrowser, renderIsolated } from './page.js';
 import { packageService } from '../tests/support/serverless.js';
 import { sampleMemory } from './proc-memory.js';
 
 const args = new Set(process.argv.slice(2));
+/** The sample event and the unzipped bundles (~130 MB each): gone when the bench ends. */
+const scratch = mkdtempSync(join(tmpdir(), 'url2png-bench-'));
+process.once('exit', () => rmSync(scratch, { recursive: true, force: true }));
 const asJson = args.has('--json');
 const N = Number(process.env.BENCH_JOBS ?? 100);
 const log = (line: string) => {
   if (!asJson) process.stderr.write(`${line}\n`);
 };
 
-const PAGE = html(
-  `<main style="font:16px sans-serif;padding:24px"><h1 style="color:#124">url2png benchmark page</h1>` +
-    `<p>${'Some ordinary text on an ordinary page. '.repeat(40)}</p>` +
-    `<div style="width:600px;height:200px;background:linear-gradient(90deg,#c33,#36c)"></div></main>`,
-);
+
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -47,41 +46,22 @@ interface BenchResult {
     overheadOverWarmRenderMsP50: number;
     peakMemoryMb: { workerAndBrowser: number; browser: number };
   };
-  ratios: { pipelineOverFloor: number; pipelineOverChapter: number };
+  ratios: { pipelineOverFloor: number; pipelineOverChapter: number; floorOverChapter: number };
   bundles: { apiZipKb: number; workerZipKb: number };
   coldStart: { api: ColdStart; worker: ColdStart };
 }
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
-function rawArgs(): string[] {
-  chromium.setGraphicsMode = false;
-  return chromium.args.filter(
-    (a) => !['--single-process', '--no-zygote', '--disable-web-security', '--allow-running-insecure-content'].includes(a) && !a.startsWith('--headless'),
-  );
-}
-
-async function launch(executablePath: string): Promise<Browser> {
-  return puppeteer.launch({ executablePath, args: rawArgs(), headless: 'shell', pipe: true, defaultViewport: null });
-}
-
-async function renderOnce(browser: Browser, url: string): Promise<void> {
-  const page = await browser.newPage();
-  await page.setViewport({ width: 1280, height: 800 });
-  await page.goto(url, { waitUntil: 'load' });
-  await page.screenshot({ type: 'png' });
-  await page.close();
-}
-
-/** Raw floor: one warm browser, `concurrency` pages at once, no queue, no storage, no proxy. */
+/** Raw floor: one warm browser, `concurrency` jobs at once, no queue, no storage, no proxy. */
 async function floor(executablePath: string, url: string, concurrency: number, jobs: number) {
-  const browser = await launch(executablePath);
-  for (let i = 0; i < 3; i++) await renderOnce(browser, url);
+  const browser = await launchBenchBrowser(executablePath);
+  for (let i = 0; i < 3; i++) await renderIsolated(browser, url);
   let next = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next++ < jobs) await renderOnce(browser, url);
+      while (next++ < jobs) await renderIsolated(browser, url);
     }),
   );
   const seconds = (performance.now() - started) / 1000;
@@ -91,12 +71,12 @@ async function floor(executablePath: string, url: string, concurrency: number, j
 
 /** One warm render at a time: the latency floor of a single job. */
 async function warmRenderMs(executablePath: string, url: string, jobs = 20) {
-  const browser = await launch(executablePath);
-  for (let i = 0; i < 3; i++) await renderOnce(browser, url);
+  const browser = await launchBenchBrowser(executablePath);
+  for (let i = 0; i < 3; i++) await renderIsolated(browser, url);
   const times: number[] = [];
   for (let i = 0; i < jobs; i++) {
     const t = performance.now();
-    await renderOnce(browser, url);
+    await renderIsolated(browser, url);
     times.push(performance.now() - t);
   }
   await browser.close();
@@ -104,11 +84,11 @@ async function warmRenderMs(executablePath: string, url: string, jobs = 20) {
 }
 
 /** The chapter's model: launch, render, close, one job at a time. */
-async function chapterModel(executablePath: string, url: string, jobs = 8) {
+async function chapterModel(executablePath: string, url: string, jobs = 12) {
   const started = performance.now();
   for (let i = 0; i < jobs; i++) {
-    const browser = await launch(executablePath);
-    await renderOnce(browser, url);
+    const browser = await launchBenchBrowser(executablePath);
+    await renderIsolated(browser, url);
     await browser.close();
   }
   return jobs / ((performance.now() - started) / 1000);
@@ -126,7 +106,7 @@ async function status(statusUrl: string) {
 
 async function main() {
   const executablePath = await resolveExecutable(process.env.CHROMIUM_PATH || undefined);
-  const pages = await servePages({ '/page': PAGE });
+  const pages = await servePages({ '/page': BENCH_PAGE });
   const url = `${pages.origin}/page`;
 
   log('floor: warm browser, 2/3/4 pages at once...');
@@ -204,7 +184,7 @@ async function main() {
       overheadOverWarmRenderMsP50: round(pct(latencies, 50) - warmMs),
       peakMemoryMb: { workerAndBrowser: Math.round(peak.totalMb), browser: Math.round(peak.browserMb) },
     },
-    ratios: { pipelineOverFloor: round(throughput / floorBest, 2), pipelineOverChapter: round(throughput / chapter, 2) },
+    ratios: { pipelineOverFloor: round(throughput / floorBest, 2), pipelineOverChapter: round(throughput / chapter, 2), floorOverChapter: round(floorBest / chapter, 2) },
     bundles: { apiZipKb: Math.round(pkg.artifacts['api.zip']! / 1024), workerZipKb: Math.round(pkg.artifacts['worker.zip']! / 1024) },
     coldStart: cold,
   };
@@ -221,7 +201,7 @@ function apiGetEvent() {
 
 function workerEvent(url: string): string {
   const job = newJob(url, { width: 1280, height: 800, fullPage: false } as Parameters<typeof newJob>[1]);
-  const file = join(mkdtempSync(join(tmpdir(), 'url2png-bench-')), 'event.json');
+  const file = join(scratch, 'worker-event.json');
   const record = { messageId: 'bench-1', receiptHandle: 'r', body: encodeJob(job), attributes: { ApproximateReceiveCount: '1' }, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q', awsRegion: 'us-east-1' };
   writeFileSync(file, JSON.stringify({ Records: [record] }));
   return file;
@@ -232,7 +212,8 @@ function workerEvent(url: string): string {
  * Asynchronous on purpose: the emulator it talks to lives in this process.
  */
 async function coldStart(dir: string, fn: string, eventFile: string, emulator: { endpoint: string; queueUrl: string; bucket: string }, allow = ''): Promise<ColdStart> {
-  const root = mkdtempSync(join(tmpdir(), `url2png-cold-${fn}-`));
+  const root = join(scratch, `cold-${fn}`);
+  mkdirSync(root);
   execFileSync('unzip', ['-q', join(dir, '.serverless', `${fn}.zip`), '-d', root]);
   const script = `
     const t0 = performance.now();
@@ -280,6 +261,9 @@ function printTable(r: BenchResult) {
     ['cold start worker: import + first invocation (browser launch)', fmtCold(r.coldStart.worker)],
     ['ratio pipeline / floor', `${r.ratios.pipelineOverFloor}`],
     ["ratio pipeline / chapter's model", `${r.ratios.pipelineOverChapter}`],
+    // The pipeline renders with the floor's browser and a queue, a store and an API besides, on the
+    // same cores: pipeline / chapter cannot exceed this on the machine that ran it.
+    ["ceiling for that ratio: floor / chapter's model", `${r.ratios.floorOverChapter}`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`url2png benchmark (${r.machine.cores} cores)`);

@@ -1,0 +1,141 @@
+// Where a job's CPU goes inside Chromium, step by step, in one run: what an isolated page costs
+// before it renders anything, what the navigation and the capture add, what a page reused without
+// isolation would cost, and what the chapter's launch per job costs. CPU time (user + system, every
+// Chromium process and this Node process) per job, 4 jobs at once, the benchmark page on 127.0.0.1.
+//   npm run bench:page [-- jobs]
+// It explains the ceiling `npm run bench` runs into: the pipeline cannot beat the floor, and the
+// floor is mostly the price of a fresh isolated page (see README, "Benchmarks").
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Browser, CDPSession, Page } from 'puppeteer-core';
+import { resolveExecutable } from '../lib/browser.js';
+import { servePages } from '../tests/support/pages.js';
+import { BENCH_PAGE, capturePage, launchBenchBrowser, renderIsolated } from './page.js';
+
+const JOBS = Number(process.argv[2] ?? 40);
+const CONCURRENCY = 4;
+const TICK_MS = 1000 / 100; // USER_HZ on Linux
+
+const pages = await servePages({ '/page': BENCH_PAGE });
+const url = `${pages.origin}/page`;
+const executablePath = await resolveExecutable(process.env.CHROMIUM_PATH || undefined);
+
+/**
+ * CPU time, in ms, of this process and all its descendants, including those that already ended:
+ * an ended process's time is in its parent's cutime/cstime once reaped (Chromium's zygote reaps its
+ * renderers, Node reaps the browsers it launched).
+ */
+function treeCpuMs(root = process.pid): number {
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) });
+    } catch {
+      /* ended while we looked */
+    }
+  }
+  let ticks = 0;
+  for (const [pid, s] of stats) {
+    for (let p: number | undefined = pid; p; p = stats.get(p)?.ppid) {
+      if (p === root) {
+        ticks += s.ticks;
+        break;
+      }
+    }
+  }
+  return ticks * TICK_MS;
+}
+
+const launch = () => launchBenchBrowser(executablePath);
+
+interface Step {
+  name: string;
+  /** One job; `browser` is warm and shared, `cdp` a browser-level session. */
+  job?: (browser: Browser, cdp: CDPSession) => Promise<void>;
+  /** Instead of `job`: a loop that owns its own resources (one per concurrent slot). */
+  slot?: (browser: Browser, take: () => boolean) => Promise<void>;
+}
+
+async function fresh(browser: Browser, work: (page: Page) => Promise<void>) {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  await work(page);
+  await context.close();
+}
+
+const STEPS: Step[] = [
+  {
+    name: 'isolated page, no DevTools session in it (context + target)',
+    job: async (_b, cdp) => {
+      const { browserContextId } = await cdp.send('Target.createBrowserContext', {});
+      await cdp.send('Target.createTarget', { url: 'about:blank', browserContextId });
+      await new Promise((r) => setTimeout(r, 100)); // let its renderer start
+      await cdp.send('Target.disposeBrowserContext', { browserContextId });
+    },
+  },
+  {
+    name: '+ DevTools session: Page, Runtime, Network, lifecycle events (raw CDP)',
+    job: async (_b, cdp) => {
+      const { browserContextId } = await cdp.send('Target.createBrowserContext', {});
+      const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank', browserContextId });
+      const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
+      const page = cdp.connection()!.session(sessionId)!;
+      await Promise.all([page.send('Page.enable'), page.send('Runtime.enable'), page.send('Network.enable'), page.send('Page.setLifecycleEventsEnabled', { enabled: true })]);
+      await cdp.send('Target.disposeBrowserContext', { browserContextId });
+    },
+  },
+  { name: 'isolated page as puppeteer opens it: context.newPage()', job: (b) => fresh(b, async () => undefined) },
+  { name: '+ navigate to the page, wait for load', job: (b) => fresh(b, async (p) => void (await p.goto(url, { waitUntil: 'load' }))) },
+  { name: '+ screenshot: one job as the worker renders it', job: (b) => renderIsolated(b, url) },
+  {
+    name: 'not isolated: one page per slot, reused (for comparison)',
+    slot: async (b, take) => {
+      const context = await b.createBrowserContext();
+      const page = await context.newPage();
+      for (let i = 0; take(); i++) await capturePage(page, `${url}?${i}`);
+      await context.close();
+    },
+  },
+  {
+    name: "chapter's model: launch, render, close",
+    job: async () => {
+      const browser = await launch();
+      await renderIsolated(browser, url);
+      await browser.close();
+    },
+  },
+];
+
+async function measure(step: Step): Promise<{ cpuMsPerJob: number; jobsPerSecond: number }> {
+  const browser = await launch();
+  const cdp = await browser.target().createCDPSession();
+  for (let i = 0; i < 2; i++) await renderIsolated(browser, url); // warm
+  let left = JOBS;
+  const take = () => left-- > 0;
+  const cpu0 = treeCpuMs();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      if (step.slot) return step.slot(browser, take);
+      while (take()) await step.job!(browser, cdp);
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuMs = treeCpuMs() - cpu0;
+  await browser.close();
+  return { cpuMsPerJob: cpuMs / JOBS, jobsPerSecond: JOBS / seconds };
+}
+
+const rows: Array<[string, string, string]> = [];
+for (const step of STEPS) {
+  const r = await measure(step);
+  rows.push([step.name, `${r.cpuMsPerJob.toFixed(0)} ms`, `${r.jobsPerSecond.toFixed(2)}/s`]);
+  process.stderr.write(`${step.name}: ${r.cpuMsPerJob.toFixed(0)} ms CPU per job\n`);
+}
+await pages.close();
+const w = Math.max(...rows.map(([n]) => n.length));
+console.log(`CPU per job (Chromium + Node, user + system), ${CONCURRENCY} at once, ${JOBS} jobs per row`);
+for (const [n, cpu, rate] of rows) console.log(`${n.padEnd(w)}  ${cpu.padStart(7)}  ${rate.padStart(8)}`);
+process.exit(0);

@@ -1,0 +1,36 @@
+// What every benchmark renders, and how: the same page, the worker's Chromium flags and the
+// worker's lifecycle for one job, so that the floor and the chapter's model differ from the
+// pipeline only by what the pipeline adds (queue, store, API, egress proxy).
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { chromiumArgs } from '../lib/browser.js';
+import { html } from '../tests/support/pages.js';
+
+/** Text, a heading and a gradient at 1280x800. */
+export const BENCH_PAGE = html(
+  `<main style="font:16px sans-serif;padding:24px"><h1 style="color:#124">url2png benchmark page</h1>` +
+    `<p>${'Some ordinary text on an ordinary page. '.repeat(40)}</p>` +
+    `<div style="width:600px;height:200px;background:linear-gradient(90deg,#c33,#36c)"></div></main>`,
+);
+
+/** The worker's flags without the egress proxy (bench/proxy-cost.ts measures that on its own). */
+export function benchArgs(): string[] {
+  return chromiumArgs({ singleProcess: false, proxy: { url: 'http://127.0.0.1:9' } }).filter((a) => !a.startsWith('--proxy-'));
+}
+
+export function launchBenchBrowser(executablePath: string): Promise<Browser> {
+  return puppeteer.launch({ executablePath, args: benchArgs(), headless: 'shell', pipe: true, defaultViewport: null });
+}
+
+/** Viewport, navigation to `load` and a PNG capture, with the worker's settings. */
+export async function capturePage(page: Page, url: string): Promise<void> {
+  await page.setViewport({ width: 1280, height: 800 });
+  await page.goto(url, { waitUntil: 'load' });
+  await page.screenshot({ type: 'png', optimizeForSpeed: true });
+}
+
+/** One job as the worker renders it: a fresh browser context (the isolation), a page, capture, close. */
+export async function renderIsolated(browser: Browser, url: string): Promise<void> {
+  const context = await browser.createBrowserContext();
+  await capturePage(await context.newPage(), url);
+  await context.close();
+}

@@ -96,4 +96,22 @@ describe('serverless package --stage prod: reliability and operations', () => {
     expect(JSON.stringify(statements)).not.toContain('/images/');
     expect(statements.flatMap((s) => [s.Action].flat()).some((a) => a.endsWith('*'))).toBe(false);
   });
+
+  it('every alarm notifies an encrypted SNS topic, when it fires and when it clears; an email subscription only if URL2PNG_ALARM_EMAIL is set', () => {
+    const alarms = resourcesOfType(pkg.template, 'AWS::CloudWatch::Alarm');
+    expect(alarms).toHaveLength(3);
+    for (const [, a] of alarms) {
+      expect(a.Properties.AlarmActions, a.Properties.AlarmName).toEqual([{ Ref: 'AlarmTopic' }]);
+      expect(a.Properties.OKActions, a.Properties.AlarmName).toEqual([{ Ref: 'AlarmTopic' }]);
+    }
+    expect(r.AlarmTopic).toMatchObject({ Type: 'AWS::SNS::Topic', Properties: { TopicName: 'url2png-prod-alarms', KmsMasterKeyId: 'alias/aws/sns' } });
+    expect(r.AlarmEmailSubscription).toMatchObject({
+      Type: 'AWS::SNS::Subscription',
+      Condition: 'HasAlarmEmail',
+      Properties: { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: '' },
+    });
+    // Packaged without URL2PNG_ALARM_EMAIL: the condition compares '' with '', so no subscription.
+    expect(pkg.template.Conditions.HasAlarmEmail).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    expect(pkg.template.Outputs.AlarmTopicArn.Value).toEqual({ Ref: 'AlarmTopic' });
+  });
 });

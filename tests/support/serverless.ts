@@ -22,6 +22,9 @@ export function copyService(): string {
     }
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  // The CLI's TMPDIR (see serverless()): serverless-esbuild leaves a ~130 MB staging directory per
+  // function there, and `invoke local` runs the handler, with its Chromium scratch, in that process.
+  mkdirSync(join(dir, '.tmp'));
   // Each copy carries the fonts and a packaged Chromium (~160 MB): gone when the process ends
   // (outside vitest, e.g. `npm run bench`).
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +36,7 @@ const serverlessBin = join(ROOT, 'node_modules/.bin/serverless');
 export async function serverless(dir: string, args: string[], env: Record<string, string> = {}) {
   return run(serverlessBin, args, {
     cwd: dir,
-    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', ...env },
+    env: { ...process.env, TMPDIR: join(dir, '.tmp'), SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', ...env },
     maxBuffer: 64 * 1024 * 1024,
     timeout: 240_000,
   });
@@ -57,11 +60,7 @@ export function packageService(stage = 'prod', env: Record<string, string> = {})
       key,
       (async () => {
         const dir = copyService();
-        // serverless-esbuild leaves a ~130 MB staging directory per function in TMPDIR after
-        // packaging; inside the copy it goes when the copy does.
-        const scratch = join(dir, '.tmp');
-        mkdirSync(scratch);
-        await serverless(dir, ['package', '--stage', stage], { TMPDIR: scratch, ...env });
+        await serverless(dir, ['package', '--stage', stage], env);
         const out = join(dir, '.serverless');
         const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
         const artifacts: Record<string, number> = {};

@@ -5,48 +5,24 @@
 //   npm run bench:page [-- jobs]
 // It explains the ceiling `npm run bench` runs into: the pipeline cannot beat the floor, and the
 // floor is mostly the price of a fresh isolated page (see README, "Benchmarks").
-import { readdirSync, readFileSync } from 'node:fs';
-import type { Browser, CDPSession, Page } from 'puppeteer-core';
+import type { Browser, CDPSession } from 'puppeteer-core';
 import { resolveExecutable } from '../lib/browser.js';
 import { servePages } from '../tests/support/pages.js';
-import { BENCH_PAGE, capturePage, launchBenchBrowser, renderIsolated } from './page.js';
+import { TICKS_PER_SECOND, treeOf } from '../tests/support/procs.js';
+import { BENCH_PAGE, capturePage, inIsolatedPage, launchBenchBrowser, renderIsolated } from './page.js';
 
 const JOBS = Number(process.argv[2] ?? 40);
 const CONCURRENCY = 4;
-const TICK_MS = 1000 / 100; // USER_HZ on Linux
 
 const pages = await servePages({ '/page': BENCH_PAGE });
 const url = `${pages.origin}/page`;
 const executablePath = await resolveExecutable(process.env.CHROMIUM_PATH || undefined);
 
 /**
- * CPU time, in ms, of this process and all its descendants, including those that already ended:
- * an ended process's time is in its parent's cutime/cstime once reaped (Chromium's zygote reaps its
- * renderers, Node reaps the browsers it launched).
+ * CPU time, in ms, of this process and all its descendants, including those that already ended
+ * (Chromium's zygote reaps its renderers, Node the browsers it launched: see Proc.cpuTicks).
  */
-function treeCpuMs(root = process.pid): number {
-  const stats = new Map<number, { ppid: number; ticks: number }>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) });
-    } catch {
-      /* ended while we looked */
-    }
-  }
-  let ticks = 0;
-  for (const [pid, s] of stats) {
-    for (let p: number | undefined = pid; p; p = stats.get(p)?.ppid) {
-      if (p === root) {
-        ticks += s.ticks;
-        break;
-      }
-    }
-  }
-  return ticks * TICK_MS;
-}
+const treeCpuMs = () => (treeOf(process.pid).reduce((sum, p) => sum + p.cpuTicks, 0) * 1000) / TICKS_PER_SECOND;
 
 const launch = () => launchBenchBrowser(executablePath);
 
@@ -56,13 +32,6 @@ interface Step {
   job?: (browser: Browser, cdp: CDPSession) => Promise<void>;
   /** Instead of `job`: a loop that owns its own resources (one per concurrent slot). */
   slot?: (browser: Browser, take: () => boolean) => Promise<void>;
-}
-
-async function fresh(browser: Browser, work: (page: Page) => Promise<void>) {
-  const context = await browser.createBrowserContext();
-  const page = await context.newPage();
-  await work(page);
-  await context.close();
 }
 
 const STEPS: Step[] = [
@@ -86,8 +55,8 @@ const STEPS: Step[] = [
       await cdp.send('Target.disposeBrowserContext', { browserContextId });
     },
   },
-  { name: 'isolated page as puppeteer opens it: context.newPage()', job: (b) => fresh(b, async () => undefined) },
-  { name: '+ navigate to the page, wait for load', job: (b) => fresh(b, async (p) => void (await p.goto(url, { waitUntil: 'load' }))) },
+  { name: 'isolated page as puppeteer opens it: context.newPage()', job: (b) => inIsolatedPage(b, async () => undefined) },
+  { name: '+ navigate to the page, wait for load', job: (b) => inIsolatedPage(b, async (p) => void (await p.goto(url, { waitUntil: 'load' }))) },
   { name: '+ screenshot: one job as the worker renders it', job: (b) => renderIsolated(b, url) },
   {
     name: 'not isolated: one page per slot, reused (for comparison)',

@@ -28,9 +28,12 @@ export async function capturePage(page: Page, url: string): Promise<void> {
   await page.screenshot({ type: 'png', optimizeForSpeed: true });
 }
 
-/** One job as the worker renders it: a fresh browser context (the isolation), a page, capture, close. */
-export async function renderIsolated(browser: Browser, url: string): Promise<void> {
+/** `work` on a page of a fresh browser context (the worker's isolation), closed afterwards. */
+export async function inIsolatedPage(browser: Browser, work: (page: Page) => Promise<void>): Promise<void> {
   const context = await browser.createBrowserContext();
-  await capturePage(await context.newPage(), url);
+  await work(await context.newPage());
   await context.close();
 }
+
+/** One job as the worker renders it. */
+export const renderIsolated = (browser: Browser, url: string) => inIsolatedPage(browser, (page) => capturePage(page, url));

@@ -1,23 +1,7 @@
 // Memory of a process tree (this process, its worker child, every Chromium process), as PSS so
 // that pages shared between Chromium's processes are not counted once per process.
-import { readdirSync, readFileSync } from 'node:fs';
-
-function children(): Map<number, number[]> {
-  const tree = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = tree.get(ppid) ?? [];
-      list.push(Number(entry));
-      tree.set(ppid, list);
-    } catch {
-      /* the process ended while we looked */
-    }
-  }
-  return tree;
-}
+import { readFileSync } from 'node:fs';
+import { treeOf } from '../tests/support/procs.js';
 
 function pssKb(pid: number): number {
   try {
@@ -28,26 +12,14 @@ function pssKb(pid: number): number {
   }
 }
 
-function comm(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
 /** PSS in MB of the tree under `root`: total and the Chromium part. */
 export function treeMemoryMb(root = process.pid): { totalMb: number; browserMb: number } {
-  const tree = children();
   let total = 0;
   let browser = 0;
-  const stack = [root];
-  while (stack.length) {
-    const pid = stack.pop()!;
-    const kb = pssKb(pid);
+  for (const p of treeOf(root)) {
+    const kb = pssKb(p.pid);
     total += kb;
-    if (/chrom|headless/i.test(comm(pid))) browser += kb;
-    stack.push(...(tree.get(pid) ?? []));
+    if (/chrom|headless/i.test(p.comm)) browser += kb;
   }
   return { totalMb: total / 1024, browserMb: browser / 1024 };
 }

@@ -14,6 +14,7 @@ import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
 import { sniffFormat } from '../support/images.js';
+import { eventually } from '../support/procs.js';
 import { shoot } from './shoot.js';
 
 const SECRET = 'test-webhook-secret-0123456789';
@@ -60,10 +61,7 @@ function verify(secret: string, call: Received, maxAgeS = 300): boolean {
   return signature.length === expected.length && timingSafeEqual(Buffer.from(signature), Buffer.from(expected));
 }
 
-const until = async (check: () => boolean, ms = 20_000) => {
-  const end = Date.now() + ms;
-  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-};
+const until = (check: () => boolean) => eventually(check, Boolean, 20_000);
 
 let pages: PageServer;
 let receiver: Receiver;

@@ -13,7 +13,7 @@ import { renderScreenshot } from '../../lib/render.js';
 import { EgressAllowList } from '../../lib/url-policy.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { imageSize as pngSize } from '../support/images.js';
-import { eventually, inGroup, processes, zombiesOf } from './procs.js';
+import { eventually, inGroup, processes, zombiesOf } from '../support/procs.js';
 
 let pages: PageServer;
 let guard: EgressGuard;

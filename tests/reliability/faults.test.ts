@@ -23,7 +23,7 @@ import {
   type Harness,
   type Link,
 } from './harness.js';
-import { eventually } from './procs.js';
+import { eventually } from '../support/procs.js';
 
 let pages: PageServer;
 let h: Harness;
@@ -155,7 +155,7 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
     expect(h.stack.worker.starts).toBe(startsBefore + 1);
     expect(Date.now() - killedAt).toBeGreaterThanOrEqual(2500);
     // The dead worker's browser did not outlive it.
-    const orphans = (await import('./procs.js')).processes().filter((p) => p.ppid === 1 && /url2png-chromium\/worker-/.test(p.cmdline));
+    const orphans = (await import('../support/procs.js')).processes().filter((p) => p.ppid === 1 && /url2png-chromium\/worker-/.test(p.cmdline));
     expect(orphans).toEqual([]);
   });
 

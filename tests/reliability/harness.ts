@@ -7,7 +7,7 @@ import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aw
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
 import type { StatusBody } from '../support/stack.js';
-import { processes } from './procs.js';
+import { processes } from '../support/procs.js';
 
 export const SHORT_TUNING = {
   URL2PNG_VISIBILITY_TIMEOUT_S: '3',

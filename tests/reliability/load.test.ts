@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot, type StatusBody } from '../support/stack.js';
 import { getStatus, killWorkerBrowser, metricSum, peekBodies, queueDepth, startHarness, workerBrowserPid, type Harness } from './harness.js';
-import { eventually } from './procs.js';
+import { eventually } from '../support/procs.js';
 
 const GOOD = Number(process.env.URL2PNG_LOAD_GOOD ?? 150);
 const FLAKY = 6;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCRATCH_ROOT } from '../../lib/browser.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot, waitForSettled } from '../support/stack.js';
-import { eventually, processes } from './procs.js';
+import { eventually, processes } from '../support/procs.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 let pages: PageServer;

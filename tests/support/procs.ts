@@ -1,4 +1,5 @@
-// /proc helpers for the reliability tests: which processes exist, in which state and group.
+// /proc helpers for the reliability tests and the benchmarks: which processes exist, in which
+// state and group, under which parent, and how much CPU they used.
 import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Proc {
@@ -6,8 +7,14 @@ export interface Proc {
   ppid: number;
   pgid: number;
   state: string;
+  comm: string;
   cmdline: string;
+  /** utime + stime + cutime + cstime in clock ticks: a reaped child's time is in its parent's. */
+  cpuTicks: number;
 }
+
+/** Clock ticks per second (USER_HZ) on Linux. */
+export const TICKS_PER_SECOND = 100;
 
 export function processes(): Proc[] {
   const out: Proc[] = [];
@@ -16,14 +23,25 @@ export function processes(): Proc[] {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // pid (comm) state ppid pgrp ... ; comm may contain spaces, so split after the last ')'.
-      const [state, ppid, pgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      out.push({ pid: Number(entry), ppid: Number(ppid), pgid: Number(pgid), state: state!, cmdline });
+      const cpuTicks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+      out.push({ pid: Number(entry), ppid: Number(f[1]), pgid: Number(f[2]), state: f[0]!, comm, cmdline, cpuTicks });
     } catch {
       /* exited meanwhile */
     }
   }
   return out;
+}
+
+/** `root` and every process below it. */
+export function treeOf(root: number, all: Proc[] = processes()): Proc[] {
+  const byParent = new Map<number, Proc[]>();
+  for (const p of all) byParent.set(p.ppid, [...(byParent.get(p.ppid) ?? []), p]);
+  const tree = all.filter((p) => p.pid === root);
+  for (let i = 0; i < tree.length; i++) tree.push(...(byParent.get(tree[i]!.pid) ?? []));
+  return tree;
 }
 
 /** Every process (alive or zombie) in a process group. */

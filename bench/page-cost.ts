@@ -4,7 +4,7 @@
 // Chromium process and this Node process) per job, 4 jobs at once, the benchmark page on 127.0.0.1.
 //   npm run bench:page [-- jobs]
 // It explains the ceiling `npm run bench` runs into: the pipeline cannot beat the floor, and the
-// floor is mostly the price of a fresh isolated page (see README, "Benchmarks").
+// floor is mostly the price of a fresh isolated page (see docs/benchmarks.md).
 import type { Browser, CDPSession } from 'puppeteer-core';
 import { resolveExecutable } from '../lib/browser.js';
 import { servePages } from '../tests/support/pages.js';

@@ -1,5 +1,5 @@
 // The HTTP side of the command-line client: submit a request, follow its status URL, download the
-// image. Plain fetch against the contract in DESIGN.md; nothing here knows about the terminal.
+// image. Plain fetch against the API in README.md (GET /openapi.json); nothing here knows about the terminal.
 
 /** Exit codes of `url2png`, documented in the README. */
 export const EXIT = {

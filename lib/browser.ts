@@ -28,7 +28,7 @@ const DROPPED_ARGS = new Set(['--disable-web-security', '--allow-running-insecur
 const SINGLE_PROCESS_ARGS = new Set(['--single-process', '--no-zygote']);
 
 export function chromiumArgs(settings: BrowserSettings): string[] {
-  chromium.setGraphicsMode = false; // SwiftShader made image-heavy pages 2.5x slower (field notes)
+  chromium.setGraphicsMode = false; // SwiftShader made image-heavy pages 2.5x slower when measured
   const base = chromium.args.filter(
     (arg) =>
       !DROPPED_ARGS.has(arg) &&

@@ -83,7 +83,7 @@ const MB_PER_VCPU = 1769;
 
 /**
  * Pages at once for the CPU at hand: on 2 cores throughput levels off at 2-4 pages and more only
- * adds latency (bench/, field notes), so TUNING.renderPagesPerVcpu pages per vCPU, at least 2
+ * adds latency (npm run bench, docs/benchmarks.md), so TUNING.renderPagesPerVcpu pages per vCPU, at least 2
  * (one page's network waits overlap another's rendering) and at most 8.
  */
 export function renderConcurrency(lambdaMemoryMb?: number, cpus = availableParallelism()): number {

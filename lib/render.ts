@@ -201,7 +201,7 @@ function deadline(ms: number, onExpire: () => void) {
 async function closeOrKill(page: Page, context: BrowserContext | undefined, browsers: BrowserHost, timedOut: boolean) {
   // Single-process Chromium runs every page on one renderer thread: a page that outlived its
   // deadline (often a JS loop) leaves the whole browser wedged even when close() answers, so the
-  // next newPage() would hang. Only a fresh browser helps (field notes).
+  // next newPage() would hang. Only a fresh browser helps (docs/tuning.md, single-process).
   if (timedOut && browsers.singleProcess) {
     browsers.kill('render timed out in single-process mode');
     return;

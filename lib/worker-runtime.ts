@@ -44,7 +44,7 @@ export async function createWorkerRuntime(
     scratchRoot: cfg.chromiumScratchDir,
     onEvent: overrides.onBrowserEvent,
   });
-  // More pages at once than this only adds latency on the measured machine (field notes).
+  // More pages at once than this only adds latency (measured: docs/benchmarks.md).
   const limit = pLimit(cfg.renderConcurrency);
   const deps = {
     store,

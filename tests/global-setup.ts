@@ -1,5 +1,5 @@
 // Extracts @sparticuz/chromium's binary once, before any worker starts: two processes extracting
-// at once fail with `spawn ETXTBSY` (field notes). Workers inherit CHROMIUM_PATH.
+// at once fail with `spawn ETXTBSY` (Sparticuz/chromium #242, #507). Workers inherit CHROMIUM_PATH.
 // Also gives the run one scratch directory (URL2PNG_TEST_SCRATCH) for the service copies that
 // packaging needs (~160 MB each), removed at the end: test workers end without an 'exit' event.
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -30,7 +30,9 @@ interface Options {
   width?: number;
   height?: number;
   fullPage?: boolean;
-  format?: 'png' | 'jpeg' | 'webp';
+  format?: 'png' | 'jpeg' | 'webp' | 'pdf';
+  paper?: string;
+  landscape?: boolean;
   quality?: number;
   option?: Record<string, unknown>;
   wait: boolean;
@@ -78,7 +80,9 @@ function program(): Command {
     .option('--width <px>', 'viewport width in CSS pixels (service default 1280)', wholeNumber)
     .option('--height <px>', 'viewport height in CSS pixels (service default 800)', wholeNumber)
     .option('--full-page', 'capture the whole scroll height, not just the viewport')
-    .addOption(new Option('--format <format>', 'image format (service default png)').choices(['png', 'jpeg', 'webp']))
+    .addOption(new Option('--format <format>', 'image format (service default png); pdf prints the page').choices(['png', 'jpeg', 'webp', 'pdf']))
+    .option('--paper <size>', 'with --format pdf: paper size, e.g. A4, Letter, Legal (service default A4)')
+    .option('--landscape', 'with --format pdf: landscape orientation')
     .option('--quality <n>', 'jpeg/webp quality, 1-100 (service default 80)', wholeNumber)
     .option('-O, --option <name=value>', 'any other request field, repeatable (e.g. -O deviceScaleFactor=2 -O darkMode=true)', field)
     .option('--no-wait', 'print the status URL (or the queued job as JSON) and exit without waiting')
@@ -96,6 +100,7 @@ by the service, 3 timed out, 4 no service answered / service error.
 Examples:
   npx url2png https://example.com
   npx url2png https://example.com -o shot.webp --format webp --quality 80 --full-page
+  npx url2png https://example.com -o page.pdf --format pdf --paper Letter --landscape
   URL2PNG_EGRESS_ALLOW=127.0.0.1:8080 npx url2png http://127.0.0.1:8080/ -o local.png`,
     )
     .showHelpAfterError('(run url2png --help for the options)')
@@ -161,6 +166,10 @@ function buildRequest(rawUrl: string, o: Options): Record<string, unknown> {
   if (o.fullPage) request.fullPage = true;
   if (o.format !== undefined) request.format = o.format;
   if (o.quality !== undefined) request.quality = o.quality;
+  // The service refuses pdf settings without format "pdf" and names the field.
+  if (o.paper !== undefined || o.landscape) {
+    request.pdf = { ...(request.pdf as Record<string, unknown> | undefined), ...(o.paper !== undefined ? { paper: o.paper } : {}), ...(o.landscape ? { landscape: true } : {}) };
+  }
   return request;
 }
 

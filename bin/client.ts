@@ -175,7 +175,7 @@ export async function download(imageUrl: string): Promise<{ bytes: Uint8Array; c
   return { bytes: new Uint8Array(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
 }
 
-const EXTENSIONS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
+const EXTENSIONS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp', 'application/pdf': 'pdf' };
 
 export function extensionFor(contentType: string | undefined, format?: string): string {
   const type = contentType?.split(';')[0]?.trim().toLowerCase();

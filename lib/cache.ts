@@ -3,6 +3,7 @@
 // index when a job asked for caching and is done; the API reads it before queueing a new job.
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { pdfSettings } from './pdf.js';
 import { effectiveQuality, type ScreenshotOptions } from './request.js';
 import { readJson, writeJson } from './s3-json.js';
 
@@ -41,6 +42,8 @@ export function cacheKey(url: string, o: ScreenshotOptions): string {
     selector: o.selector ?? null,
     darkMode: o.darkMode,
     hideSelectors: o.hideSelectors,
+    // Only for PDFs, so that the keys of every earlier image request stay what they were.
+    ...(o.format === 'pdf' ? { pdf: pdfSettings(o.pdf) } : {}),
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

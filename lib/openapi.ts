@@ -30,7 +30,7 @@ const statusSchema = {
     requestedAt: { type: 'string', format: 'date-time' },
     updatedAt: { type: 'string', format: 'date-time' },
     imageUrl: { type: 'string', format: 'uri', description: 'When done: a short-lived URL of the image' },
-    contentType: { type: 'string', enum: ['image/png', 'image/jpeg', 'image/webp'] },
+    contentType: { type: 'string', enum: ['image/png', 'image/jpeg', 'image/webp', 'application/pdf'] },
     cached: { type: 'boolean', description: 'true when POST answered from the cache without rendering' },
     error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
   },

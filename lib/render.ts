@@ -5,6 +5,7 @@ import type { BrowserHost } from './browser.js';
 import { REFUSAL_HEADER, type EgressGuard } from './egress.js';
 import { PermanentFailure, TransientFailure } from './failures.js';
 import { explainNavigationFailure, guardPage } from './page-guard.js';
+import { printPdf } from './pdf.js';
 import { effectiveQuality, FORMAT_INFO, LIMITS, screenshotOptionsSchema, type ScreenshotOptions, type ScreenshotOptionsInput } from './request.js';
 
 export interface RenderInput {
@@ -112,6 +113,7 @@ async function capture(page: Page, url: string, o: ScreenshotOptions, until: num
   }
   if (o.delay > 0) await sleep(Math.min(o.delay, left(until)));
 
+  if (o.format === 'pdf') return printPdf(page, o.pdf, left(until));
   const encoding = { type: o.format, quality: effectiveQuality(o), optimizeForSpeed: true } as const;
   if (o.selector) {
     const element = await page.$(o.selector).catch((error: Error) => {

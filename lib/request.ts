@@ -1,6 +1,7 @@
 // The screenshot request: one schema for API validation, the job message, the OpenAPI document
 // and the README's field table. Every message says which field is wrong and what its bounds are.
 import { z } from 'zod';
+import { pdfOptionsSchema, refusePdfMismatches } from './pdf.js';
 import { EgressAllowList, MAX_URL_LENGTH, refuseUnsafeUrl } from './url-policy.js';
 
 export const VIEWPORT = {
@@ -20,7 +21,7 @@ export const LIMITS = {
   fullPageMaxPixels: 16_384,
 } as const;
 
-export const FORMATS = ['png', 'jpeg', 'webp'] as const;
+export const FORMATS = ['png', 'jpeg', 'webp', 'pdf'] as const;
 export const WAIT_UNTIL = ['load', 'domcontentloaded', 'networkidle'] as const;
 export type ImageFormat = (typeof FORMATS)[number];
 
@@ -57,7 +58,8 @@ const optionsShape = {
     .describe(
       `Capture the whole scroll height instead of the viewport. The page is scrolled to the bottom first so lazy content loads; the image is cut at ${LIMITS.fullPageMaxPixels} pixels tall`,
     ),
-  format: oneOf('format', FORMATS, 'png').describe('Image format'),
+  format: oneOf('format', FORMATS, 'png').describe('Image format; "pdf" prints the page to a PDF (see pdf)'),
+  pdf: pdfOptionsSchema.optional(),
   quality: z
     .number({ error: `quality must be a whole number from ${LIMITS.quality.min} to ${LIMITS.quality.max}` })
     .int({ error: `quality must be a whole number from ${LIMITS.quality.min} to ${LIMITS.quality.max}` })
@@ -112,7 +114,7 @@ const qualityOnlyForLossy = (value: OptionsInput, ctx: z.RefinementCtx) => {
   }
 };
 
-export const screenshotOptionsSchema = z.strictObject(optionsShape).superRefine(qualityOnlyForLossy);
+export const screenshotOptionsSchema = z.strictObject(optionsShape).superRefine(qualityOnlyForLossy).superRefine(refusePdfMismatches);
 
 export const screenshotRequestSchema = z
   .strictObject({
@@ -123,7 +125,8 @@ export const screenshotRequestSchema = z
       .describe('The page to capture (http or https)'),
     ...optionsShape,
   })
-  .superRefine(qualityOnlyForLossy);
+  .superRefine(qualityOnlyForLossy)
+  .superRefine(refusePdfMismatches);
 
 export type ScreenshotOptions = z.output<typeof screenshotOptionsSchema>;
 /** Options as a caller may write them: every field optional, the schema fills the defaults. */
@@ -163,6 +166,9 @@ function fail(code: RequestProblem['code'], message: string) {
 export function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
+      if (issue.code === 'unrecognized_keys' && issue.path.length > 0) {
+        return `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} in ${issue.path.join('.')}; see its fields in GET /openapi.json`;
+      }
       if (issue.code === 'unrecognized_keys') {
         return `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; allowed fields are ${REQUEST_FIELDS.join(', ')}`;
       }
@@ -171,9 +177,9 @@ export function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-/** The quality the encoder gets: the default for lossy formats, none for png. */
+/** The quality the encoder gets: the default for lossy formats, none for png and pdf. */
 export const effectiveQuality = (o: Pick<ScreenshotOptions, 'format' | 'quality'>): number | undefined =>
-  o.format === 'png' ? undefined : (o.quality ?? LIMITS.quality.default);
+  o.format === 'jpeg' || o.format === 'webp' ? (o.quality ?? LIMITS.quality.default) : undefined;
 
 /** Cache TTL in seconds, or 0 for no caching. */
 export const cacheTtlSeconds = (cache: ScreenshotOptions['cache']): number =>
@@ -183,4 +189,5 @@ export const FORMAT_INFO: Record<ImageFormat, { contentType: string; extension: 
   png: { contentType: 'image/png', extension: 'png' },
   jpeg: { contentType: 'image/jpeg', extension: 'jpg' },
   webp: { contentType: 'image/webp', extension: 'webp' },
+  pdf: { contentType: 'application/pdf', extension: 'pdf' },
 };

@@ -206,7 +206,8 @@ describe('GET /openapi.json', () => {
     expect(p.width).toMatchObject({ type: 'integer', minimum: VIEWPORT.width.min, maximum: VIEWPORT.width.max, default: 1280 });
     expect(p.height).toMatchObject({ minimum: 200, maximum: 2160, default: 800 });
     expect(p.deviceScaleFactor).toMatchObject({ type: 'number', minimum: 1, maximum: 3, default: 1 });
-    expect(p.format).toMatchObject({ enum: ['png', 'jpeg', 'webp'], default: 'png' });
+    expect(p.format).toMatchObject({ enum: ['png', 'jpeg', 'webp', 'pdf'], default: 'png' });
+    expect(p.pdf.properties.paper).toMatchObject({ default: 'A4' });
     expect(p.quality).toMatchObject({ minimum: 1, maximum: 100, default: LIMITS.quality.default });
     expect(p.waitUntil).toMatchObject({ enum: ['load', 'domcontentloaded', 'networkidle'], default: 'load' });
     expect(p.delay).toMatchObject({ minimum: 0, maximum: 10000, default: 0 });

@@ -61,7 +61,7 @@ const postScreenshot = middy<Event, APIGatewayProxyResult>()
   });
 
 const getScreenshot = async (event: Event): Promise<APIGatewayProxyResult> => {
-  const id = event.pathParameters?.id ?? '';
+  const id = (event.pathParameters?.id ?? '').toLowerCase(); // the chapter's clients may send upper-case UUIDs
   if (!isJobId(id)) {
     throw new ApiError(400, 'invalid_id', `"${id.slice(0, 64)}" is not a screenshot id; use the id that POST /screenshots returned`);
   }

@@ -48,7 +48,13 @@ async function lambdaHandler(event: SQSEvent, context: Context): Promise<SQSBatc
     log.appendPersistentKeys({ jobId, messageId: record.messageId, receiveCount });
     inFlight.add(jobId);
     try {
-      const outcome = await rt.settle({ body: record.body, receiveCount, remainingMs: () => context.getRemainingTimeInMillis() });
+      const sent = Number(record.attributes?.SentTimestamp);
+      const outcome = await rt.settle({
+        body: record.body,
+        receiveCount,
+        remainingMs: () => context.getRemainingTimeInMillis(),
+        sentAt: Number.isFinite(sent) && sent > 0 ? new Date(sent) : undefined,
+      });
       if (outcome.status === 'done') {
         metrics.addMetric('JobsRendered', MetricUnit.Count, 1);
         metrics.addMetric('RenderDuration', MetricUnit.Milliseconds, outcome.renderMs ?? 0);

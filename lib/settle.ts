@@ -12,6 +12,8 @@ export interface Delivery {
   receiveCount: number;
   /** Time left in the invocation, in ms. */
   remainingMs: () => number;
+  /** When the message was sent (SQS SentTimestamp): the request time of a job that carries none. */
+  sentAt?: Date;
 }
 
 export interface SettleDeps {
@@ -48,7 +50,7 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<O
   const now = deps.now ?? (() => new Date());
   let job: Job;
   try {
-    job = decodeJob(delivery.body);
+    job = decodeJob(delivery.body, delivery.sentAt);
   } catch (error) {
     const { id, code } = await recordUndecodable(deps.store, delivery.body, error, now());
     return { status: 'failed', id, code };

@@ -17,6 +17,9 @@ import { webPageResponse } from './http/page.js';
 
 const logger = new Logger({ serviceName: 'url2png-api' });
 const MAX_BODY_BYTES = 64 * 1024;
+// The web page's files ship with this function (serverless.yml). Resolved from this file, the path
+// holds both in the source tree and in the bundle, which esbuild writes to handlers/api.js.
+const WEB_PAGE_DIR = new URL('./http/page/', import.meta.url);
 
 let deps: { api: ApiDeps; allow: EgressAllowList } | undefined;
 const getDeps = () => {
@@ -76,7 +79,7 @@ const routes: Route<Event, APIGatewayProxyResult>[] = [
   // Generated from lib/request.ts, the schema that validates POST /screenshots.
   { method: 'GET', path: '/openapi.json', handler: async (event: Event) => jsonResponse(200, openApiDocument(baseUrl(event)), { 'cache-control': 'public, max-age=300' }) },
   // The web page: same origin as the API; its script calls the routes above under the stage's path prefix.
-  { method: 'GET', path: '/', handler: async (event: Event) => webPageResponse(new URL(baseUrl(event)).pathname) },
+  { method: 'GET', path: '/', handler: async (event: Event) => webPageResponse(WEB_PAGE_DIR, new URL(baseUrl(event)).pathname) },
 ];
 
 const KNOWN_PATHS = [/^\/screenshots\/?$/, /^\/screenshots\/[^/]+\/?$/];

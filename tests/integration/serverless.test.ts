@@ -1,10 +1,15 @@
 // The real serverless CLI (osls): the packaged CloudFormation template carries the tuning, and
 // `invoke local --stage local` runs the sample events against a running local stack.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TUNING } from '../../lib/tuning.js';
 import type { LocalStack } from '../../local/stack.js';
 import { copyService, invokeLocal, packageService, resourcesOfType, type PackagedService } from '../support/serverless.js';
 import { startTestStack } from '../support/stack.js';
+import { readZip } from '../options/zip.js';
 
 describe('serverless package --stage prod', () => {
   let pkg: PackagedService;
@@ -57,6 +62,34 @@ describe('serverless package --stage prod', () => {
     expect(Object.keys(pkg.artifacts).sort()).toEqual(expect.arrayContaining(['api.zip', 'worker.zip']));
     expect(pkg.artifacts['api.zip']).toBeLessThan(5 * 1024 * 1024);
     expect(pkg.artifacts['worker.zip']).toBeGreaterThan(50 * 1024 * 1024); // Chromium is in here
+  });
+
+  it('ships the web page with the API: its bundle, unzipped as Lambda does, serves GET / as one document whose CSP hashes match', () => {
+    const entries = readZip(join(pkg.dir, '.serverless', 'api.zip'));
+    const names = entries.map((e) => e.name);
+    expect(names).toEqual(expect.arrayContaining(['handlers/api.js', 'handlers/http/page/index.html', 'handlers/http/page/page.css', 'handlers/http/page/page.js']));
+    const root = join(pkg.dir, 'api-unzipped');
+    for (const entry of entries.filter((e) => !e.name.endsWith('/'))) {
+      mkdirSync(dirname(join(root, entry.name)), { recursive: true });
+      writeFileSync(join(root, entry.name), entry.read());
+    }
+    const script = `
+      const { handler } = await import(${JSON.stringify(join(root, 'handlers', 'api.js'))});
+      const event = { httpMethod: 'GET', path: '/', resource: '/', headers: { Host: 'abc.execute-api.us-east-1.amazonaws.com' },
+        requestContext: { path: '/prod/', domainName: 'abc.execute-api.us-east-1.amazonaws.com' }, body: null, isBase64Encoded: false };
+      const res = await handler(event, { functionName: 'api', awsRequestId: 'test', getRemainingTimeInMillis: () => 10000 });
+      console.log(JSON.stringify(res));`;
+    const res = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR' } }));
+    expect(res.statusCode).toBe(200);
+    const body: string = res.body;
+    expect(body).toContain('data-api="/prod"');
+    const inline = (tag: string) => new RegExp(`<${tag}[^>]*>([\\s\\S]*?)</${tag}>`).exec(body)?.[1] ?? '';
+    const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+    const csp: string = res.headers['content-security-policy'];
+    expect(csp).toContain(`script-src ${hash(inline('script'))};`);
+    expect(csp).toContain(`style-src ${hash(inline('style'))};`);
+    expect(inline('script')).toContain("form.addEventListener('submit'");
+    expect(body).not.toMatch(/<link|<script[^>]+src=/);
   });
 });
 

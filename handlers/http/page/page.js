@@ -1,0 +1,330 @@
+// @ts-check
+// The web page's script: submit the form to POST /screenshots, follow the status URL, show the image
+// or the error, and keep this browser's last few shots (localStorage). Plain ES2022 in the browser,
+// no imports; type-checked by `npm run typecheck` (handlers/http/page/tsconfig.json). Everything the
+// user typed goes into the DOM through textContent or attributes, never as HTML.
+
+/**
+ * @typedef {{ code: string; message: string }} ApiProblem
+ * @typedef {{ id: string; status: string; url: string; statusUrl?: string; imageUrl?: string;
+ *   contentType?: string; error?: ApiProblem }} Status
+ * @typedef {{ id: string; url: string; statusUrl: string; at: string; status: string }} HistoryEntry
+ */
+
+/** The API's path prefix (the stage on API Gateway, '' locally), set by the server. */
+const api = document.documentElement.dataset.api || '';
+const KEY = 'url2png.history';
+/** How many shots the page remembers in this browser. */
+const MAX = 6;
+const TIMEOUT_MS = 120000;
+
+/**
+ * The element with this id, typed by the caller's expectation.
+ * @template {HTMLElement} T
+ * @param {string} id
+ * @param {new () => T} type
+ * @returns {T}
+ */
+function $(id, type) {
+  const el = document.getElementById(id);
+  if (!(el instanceof type)) throw new Error(`#${id} is missing or not a ${type.name}`);
+  return el;
+}
+
+const form = $('shot-form', HTMLFormElement);
+const urlInput = $('url', HTMLInputElement);
+const widthInput = $('width', HTMLInputElement);
+const heightInput = $('height', HTMLInputElement);
+const formatSelect = $('format', HTMLSelectElement);
+const fullPageBox = $('fullPage', HTMLInputElement);
+const apiKeyInput = $('apiKey', HTMLInputElement);
+const statusEl = $('status', HTMLElement);
+const elapsedEl = $('elapsed', HTMLElement);
+const errorEl = $('error', HTMLElement);
+const result = $('result', HTMLElement);
+const img = $('shot', HTMLImageElement);
+const download = $('download', HTMLAnchorElement);
+const openLink = $('open', HTMLAnchorElement);
+const list = $('history', HTMLOListElement);
+const historyCard = $('history-card', HTMLElement);
+const clearBtn = $('clear-history', HTMLButtonElement);
+/** Each submission or lookup bumps this; a stale one sees a different number and stops. */
+let run = 0;
+/** @type {ReturnType<typeof setInterval> | undefined} */
+let ticker;
+
+/** @param {string} raw */
+const normalise = (raw) => {
+  const url = raw.trim();
+  return url && !/^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? `https://${url}` : url;
+};
+/** @param {number} ms */
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+/** @returns {HistoryEntry[]} */
+function readHistory() {
+  try {
+    const v = JSON.parse(localStorage.getItem(KEY) || '[]');
+    return Array.isArray(v) ? v : [];
+  } catch {
+    return [];
+  }
+}
+/** @param {HistoryEntry[]} items */
+function writeHistory(items) {
+  try {
+    localStorage.setItem(KEY, JSON.stringify(items.slice(0, MAX)));
+  } catch {
+    /* storage full or off */
+  }
+}
+/** @param {HistoryEntry} entry */
+function remember(entry) {
+  writeHistory([entry, ...readHistory().filter((e) => e.id !== entry.id)]);
+  renderHistory();
+}
+/** @param {string} id @param {Partial<HistoryEntry>} patch */
+function update(id, patch) {
+  writeHistory(readHistory().map((e) => (e.id === id ? { ...e, ...patch } : e)));
+  renderHistory();
+}
+
+/** @param {string} text @param {string} [state] */
+function setStatus(text, state) {
+  statusEl.textContent = text;
+  statusEl.className = state || '';
+}
+/** @param {number} t0 */
+function startTimer(t0) {
+  clearInterval(ticker);
+  const tick = () => {
+    elapsedEl.textContent = seconds(Date.now() - t0);
+  };
+  tick();
+  ticker = setInterval(tick, 100);
+}
+/** @param {number} t0 when the job was submitted, 0 for a lookup from the list */
+function stopTimer(t0) {
+  clearInterval(ticker);
+  if (t0) elapsedEl.textContent = seconds(Date.now() - t0);
+}
+/** @param {string} message */
+function showError(message) {
+  errorEl.textContent = message;
+  errorEl.hidden = false;
+}
+function clearResult() {
+  errorEl.hidden = true;
+  errorEl.textContent = '';
+  result.hidden = true;
+  img.removeAttribute('src');
+}
+/** @param {string | undefined} contentType */
+function extension(contentType) {
+  return contentType === 'image/jpeg' ? 'jpg' : contentType === 'image/webp' ? 'webp' : 'png';
+}
+/** @param {Status} body */
+function fileName(body) {
+  let host = 'screenshot';
+  try {
+    host = new URL(body.url).hostname.replace(/[^a-z0-9.-]+/gi, '-');
+  } catch {
+    /* keep */
+  }
+  return `${host}-${String(body.id).slice(0, 8)}.${extension(body.contentType)}`;
+}
+/** @param {Status & { imageUrl: string }} body @param {number} mine @param {number} t0 */
+function showImage(body, mine, t0) {
+  img.alt = `Screenshot of ${body.url}`;
+  img.onload = () => {
+    if (mine !== run) return;
+    stopTimer(t0);
+    setStatus(t0 ? `Done: ${body.url}` : `Shot of ${body.url}`, 'done');
+    result.hidden = false;
+    result.setAttribute('aria-busy', 'false');
+  };
+  img.onerror = () => {
+    if (mine !== run) return;
+    stopTimer(t0);
+    setStatus('Failed', 'failed');
+    showError('The image could not be loaded; its link may have expired. Take the shot again.');
+  };
+  download.href = body.imageUrl;
+  download.setAttribute('download', fileName(body));
+  openLink.href = body.imageUrl;
+  img.src = body.imageUrl;
+}
+/**
+ * The JSON body of a response, or {} when it has none.
+ * @param {Response} res
+ * @returns {Promise<Partial<Status> & { error?: ApiProblem }>}
+ */
+async function readJson(res) {
+  try {
+    return await res.json();
+  } catch {
+    return {};
+  }
+}
+/** @param {number} ms */
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** @param {string} statusUrl @param {number} mine @param {number} t0 */
+async function follow(statusUrl, mine, t0) {
+  let wait = 250;
+  for (;;) {
+    if (mine !== run) return;
+    let body;
+    try {
+      const res = await fetch(statusUrl, { headers: { accept: 'application/json' }, cache: 'no-store' });
+      body = /** @type {Status} */ (await readJson(res));
+      if (!res.ok) throw new Error(body.error?.message || `the service answered ${res.status}`);
+    } catch (e) {
+      if (mine !== run) return;
+      stopTimer(t0);
+      setStatus('Failed', 'failed');
+      showError((e instanceof Error && e.message) || 'the service did not answer');
+      return;
+    }
+    if (mine !== run) return;
+    if (body.status === 'done' && body.imageUrl) {
+      update(body.id, { status: 'done' });
+      setStatus('Loading the image...');
+      showImage({ ...body, imageUrl: body.imageUrl }, mine, t0);
+      return;
+    }
+    if (body.status === 'failed') {
+      update(body.id, { status: 'failed' });
+      stopTimer(t0);
+      setStatus(`Failed: ${body.url}`, 'failed');
+      showError(body.error?.message || 'the screenshot failed');
+      return;
+    }
+    setStatus(body.status === 'queued' ? `Queued: waiting for a browser to render ${body.url}` : `Rendering ${body.url}`);
+    if (t0 && Date.now() - t0 > TIMEOUT_MS) {
+      stopTimer(t0);
+      setStatus('Still waiting', 'failed');
+      showError(`No result after ${seconds(TIMEOUT_MS)}; the job is still ${body.status}. Pick it from "Your recent shots" later.`);
+      return;
+    }
+    await sleep(wait);
+    wait = Math.min(wait * 1.5, 1000);
+  }
+}
+
+async function submit() {
+  const mine = ++run;
+  clearResult();
+  const url = normalise(urlInput.value);
+  if (!url) {
+    setStatus('');
+    elapsedEl.textContent = '';
+    showError('Type the address of a page, e.g. https://example.com');
+    urlInput.focus();
+    return;
+  }
+  urlInput.value = url;
+  /** @type {Record<string, unknown>} */
+  const body = { url };
+  for (const [name, input] of /** @type {const} */ ([['width', widthInput], ['height', heightInput]])) {
+    const raw = input.value.trim();
+    if (raw) body[name] = Number(raw);
+  }
+  if (fullPageBox.checked) body.fullPage = true;
+  const format = formatSelect.value;
+  if (format && format !== 'png') body.format = format; // png is the default: old services know no format
+  const t0 = Date.now();
+  startTimer(t0);
+  setStatus(`Submitting ${url}`);
+  result.setAttribute('aria-busy', 'true');
+  let res;
+  let json;
+  try {
+    /** @type {Record<string, string>} */
+    const headers = { 'content-type': 'application/json', accept: 'application/json' };
+    // Deployed stages require an API key on POST; kept for this tab only, never in localStorage.
+    const apiKey = apiKeyInput.value.trim();
+    if (apiKey) {
+      headers['x-api-key'] = apiKey;
+      try {
+        sessionStorage.setItem('url2png.apiKey', apiKey);
+      } catch {
+        /* storage off */
+      }
+    }
+    res = await fetch(`${api}/screenshots`, { method: 'POST', headers, body: JSON.stringify(body) });
+    json = await readJson(res);
+  } catch {
+    if (mine !== run) return;
+    stopTimer(t0);
+    setStatus('Failed', 'failed');
+    showError('The service did not answer; check that it is running.');
+    return;
+  }
+  if (mine !== run) return;
+  if (!res.ok || !json.id || !json.statusUrl) {
+    stopTimer(t0);
+    setStatus('Refused', 'failed');
+    showError(json.error?.message || `the service answered ${res.status}`);
+    urlInput.focus();
+    return;
+  }
+  remember({ id: json.id, url: json.url || url, statusUrl: json.statusUrl, at: new Date().toISOString(), status: 'queued' });
+  await follow(json.statusUrl, mine, t0);
+}
+
+function renderHistory() {
+  const items = readHistory();
+  list.replaceChildren();
+  historyCard.hidden = items.length === 0;
+  for (const item of items) {
+    const li = document.createElement('li');
+    const show = document.createElement('button');
+    show.type = 'button';
+    show.textContent = 'Show';
+    show.setAttribute('aria-label', `Show the shot of ${item.url}`);
+    show.addEventListener('click', () => {
+      const mine = ++run;
+      clearResult();
+      clearInterval(ticker);
+      elapsedEl.textContent = '';
+      setStatus(`Looking up ${item.url}`);
+      follow(item.statusUrl, mine, 0);
+    });
+    const url = document.createElement('span');
+    url.className = 'url';
+    url.textContent = item.url;
+    url.title = item.url;
+    const meta = document.createElement('span');
+    meta.className = `meta ${item.status || ''}`;
+    const when = document.createElement('time');
+    when.dateTime = item.at;
+    when.textContent = new Date(item.at).toLocaleString();
+    meta.append(when, ` \u00b7 ${item.status || 'queued'}`);
+    li.append(show, url, meta);
+    list.append(li);
+  }
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  submit();
+});
+clearBtn.addEventListener('click', () => {
+  writeHistory([]);
+  renderHistory();
+  urlInput.focus();
+});
+// Links can prefill the field (/?url=...) and also take the shot at once (&run=1).
+const params = new URLSearchParams(location.search);
+const preset = params.get('url');
+try {
+  apiKeyInput.value = sessionStorage.getItem('url2png.apiKey') || '';
+} catch {
+  /* storage off */
+}
+renderHistory();
+if (preset) {
+  urlInput.value = preset;
+  if (params.get('run') === '1') submit();
+}

@@ -97,6 +97,8 @@ function program(): Command {
 Exit codes: 0 done, 1 the job failed (or the file could not be written), 2 usage or request refused
 by the service, 3 timed out, 4 no service answered / service error.
 
+Verify a capture receipt: npx url2png verify receipt.json image.png (see url2png verify --help).
+
 Examples:
   npx url2png https://example.com
   npx url2png https://example.com -o shot.webp --format webp --quality 80 --full-page
@@ -293,6 +295,8 @@ async function run(rawUrl: string, o: Options, progress: Progress, stacks: { cur
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `url2png verify <receipt> <image>`: a command of its own (bin/verify.ts), not a URL to capture.
+  if (argv[2] === 'verify') return (await import('./verify.js')).runVerify(argv.slice(3));
   const cmd = program();
   try {
     cmd.parse(argv);

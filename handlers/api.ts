@@ -10,7 +10,8 @@ import { config } from '../lib/config.js';
 import { isJobId } from '../lib/job.js';
 import { parseScreenshotRequest } from '../lib/request.js';
 import { openApiDocument } from '../lib/openapi.js';
-import { createApiDeps, findCachedScreenshot, readScreenshot, submitScreenshot, type ApiDeps } from '../lib/screenshots.js';
+import { publicPart } from '../lib/receipt-key.js';
+import { createApiDeps, findCachedScreenshot, readReceipt, readScreenshot, submitScreenshot, type ApiDeps } from '../lib/screenshots.js';
 import { EgressAllowList } from '../lib/url-policy.js';
 import { ApiError, bodyLimit, jsonErrors, jsonResponse } from './http/errors.js';
 import { webPageResponse } from './http/page.js';
@@ -63,32 +64,59 @@ const postScreenshot = middy<Event, APIGatewayProxyResult>()
     );
   });
 
-const getScreenshot = async (event: Event): Promise<APIGatewayProxyResult> => {
+function jobIdParameter(event: Event): string {
   const id = (event.pathParameters?.id ?? '').toLowerCase(); // the chapter's clients may send upper-case UUIDs
   if (!isJobId(id)) {
     throw new ApiError(400, 'invalid_id', `"${id.slice(0, 64)}" is not a screenshot id; use the id that POST /screenshots returned`);
   }
+  return id;
+}
+
+const getScreenshot = async (event: Event): Promise<APIGatewayProxyResult> => {
+  const id = jobIdParameter(event);
   const body = await readScreenshot(id, getDeps().api);
   if (!body) throw new ApiError(404, 'not_found', `no screenshot with id ${id}; it may have expired`);
   return jsonResponse(200, body, { 'cache-control': 'no-store' });
 };
 
+const getReceipt = async (event: Event): Promise<APIGatewayProxyResult> => {
+  const id = jobIdParameter(event);
+  const found = await readReceipt(id, getDeps().api);
+  if ('receipt' in found) return jsonResponse(200, found.receipt, { 'cache-control': 'private, max-age=3600' });
+  if (found.problem === 'not_done') {
+    throw new ApiError(409, 'not_done', `the screenshot ${id} is ${found.status}; only a done screenshot has a receipt${found.status === 'queued' ? ', poll its status until it is done' : ''}`);
+  }
+  throw new ApiError(404, 'not_found', found.problem === 'unknown' ? `no screenshot with id ${id}; it may have expired` : `the screenshot ${id} has no receipt (it was made before receipts existed, or the receipt expired)`);
+};
+
+const getReceiptKey = async (): Promise<APIGatewayProxyResult> => {
+  const key = await getDeps()
+    .api.receiptKey()
+    .catch((error: Error) => {
+      logger.error('receipt key unavailable', error);
+      throw new ApiError(503, 'receipt_key_unavailable', 'the receipt signing key is not available right now; try again later');
+    });
+  return jsonResponse(200, publicPart(key), { 'cache-control': 'public, max-age=300' });
+};
+
 const routes: Route<Event, APIGatewayProxyResult>[] = [
   { method: 'POST', path: '/screenshots', handler: postScreenshot },
   { method: 'GET', path: '/screenshots/{id}', handler: getScreenshot },
+  { method: 'GET', path: '/screenshots/{id}/receipt', handler: getReceipt },
+  { method: 'GET', path: '/receipt-key', handler: getReceiptKey },
   // Generated from lib/request.ts, the schema that validates POST /screenshots.
   { method: 'GET', path: '/openapi.json', handler: async (event: Event) => jsonResponse(200, openApiDocument(baseUrl(event)), { 'cache-control': 'public, max-age=300' }) },
   // The web page: same origin as the API; its script calls the routes above under the stage's path prefix.
   { method: 'GET', path: '/', handler: async (event: Event) => webPageResponse(WEB_PAGE_DIR, new URL(baseUrl(event)).pathname) },
 ];
 
-const KNOWN_PATHS = [/^\/screenshots\/?$/, /^\/screenshots\/[^/]+\/?$/];
+const KNOWN_PATHS = [/^\/screenshots\/?$/, /^\/screenshots\/[^/]+\/?$/, /^\/screenshots\/[^/]+\/receipt\/?$/, /^\/receipt-key\/?$/];
 
 function notFoundResponse({ method, path }: { method: string; path: string }): never {
   if (KNOWN_PATHS.some((p) => p.test(path))) {
     throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${path}; see GET /openapi.json`);
   }
-  throw new ApiError(404, 'not_found', `no route ${method} ${path}; the API has POST /screenshots and GET /screenshots/{id}`);
+  throw new ApiError(404, 'not_found', `no route ${method} ${path}; the API has POST /screenshots, GET /screenshots/{id}, GET /screenshots/{id}/receipt and GET /receipt-key`);
 }
 
 export const handler = middy<Event, APIGatewayProxyResult>()

@@ -30,6 +30,10 @@ const envSchema = z.object({
   URL2PNG_WEBHOOK_SECRET: z.string().default(''),
   /** The origin allowed to call the API from another site's page (CORS); `*` by default. */
   URL2PNG_CORS_ORIGIN: z.string().min(1).default('*'),
+  /** Where the local runtime keeps state that must outlive a process (the receipt signing key). */
+  URL2PNG_DATA_DIR: z.string().min(1).default('.url2png'),
+  /** On AWS: the SSM SecureString parameter that holds the receipt signing key (PKCS#8 PEM, Ed25519). */
+  URL2PNG_RECEIPT_KEY_PARAMETER: z.string().default(''),
   CHROMIUM_PATH: z.string().optional(),
   /** "1" keeps @sparticuz/chromium's --single-process (no contexts); default is multi-process. */
   URL2PNG_CHROMIUM_SINGLE_PROCESS: z.enum(['0', '1']).default('0'),
@@ -53,6 +57,8 @@ export interface Config {
   chromiumPath?: string;
   singleProcess: boolean;
   webhookSecret: string;
+  dataDir: string;
+  receiptKeyParameter: string;
 }
 
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
@@ -75,6 +81,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     singleProcess: e.URL2PNG_CHROMIUM_SINGLE_PROCESS === '1',
     webhookSecret: e.URL2PNG_WEBHOOK_SECRET,
     corsOrigin: e.URL2PNG_CORS_ORIGIN,
+    dataDir: e.URL2PNG_DATA_DIR,
+    receiptKeyParameter: e.URL2PNG_RECEIPT_KEY_PARAMETER,
   };
 }
 

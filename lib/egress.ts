@@ -91,7 +91,28 @@ export interface EgressProxy {
   readonly refusals: number;
   /** The most recent refusals (at most 1000), oldest first: which destination and why. */
   readonly refusalLog: readonly Refusal[];
+  /**
+   * A port of its own for one job: the same proxy and policy, but every upstream connection made
+   * through it is recorded, so the job can tell which addresses were really connected to even when
+   * other jobs' pages use the proxy at the same time. Close it when the job ends.
+   */
+  openSession(): Promise<EgressSession>;
   close(): Promise<void>;
+}
+
+export interface EgressSession {
+  readonly url: string;
+  /** Upstream connections made for this session, one per distinct host, port and address. */
+  readonly connections: readonly UpstreamConnection[];
+  close(): Promise<void>;
+}
+
+export interface UpstreamConnection {
+  /** The host the browser asked for (a name or a literal address). */
+  host: string;
+  port: number;
+  /** The address the proxy connected to, after its own lookup and check. */
+  address: string;
 }
 
 export interface Refusal {
@@ -116,6 +137,11 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
   const track = (s: net.Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
+  };
+  // Which session a browser connection came in through (see openSession), and what it reached.
+  const sessionOf = new WeakMap<net.Socket, Map<string, UpstreamConnection>>();
+  const noteConnection = (from: net.Socket, host: string, port: number, address: string) => {
+    sessionOf.get(from)?.set(`${host}|${port}|${address}`, { host, port, address });
   };
 
   const server = http.createServer(async (req, res) => {
@@ -150,6 +176,11 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
         up.pipe(res);
       },
     );
+    upstream.once('socket', (socket) => {
+      const note = () => noteConnection(req.socket, target.hostname, port, verdict.address);
+      if (socket.connecting) socket.once('connect', note);
+      else note(); // a kept-alive connection, already open
+    });
     upstream.on('error', () => {
       if (!res.headersSent) res.writeHead(502).end();
       else res.destroy();
@@ -194,6 +225,7 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
     });
     upstream.once('connect', () => {
       connected = true;
+      noteConnection(req.socket, host, port, verdict.address);
       if (kind === 'connect') {
         client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       } else {
@@ -228,6 +260,34 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
     },
     get refusalLog() {
       return refusalLog;
+    },
+    async openSession() {
+      // A listener of its own that hands each connection to the one proxy server, marked as the
+      // session's: the policy and the code paths stay exactly those of the shared port.
+      const seen = new Map<string, UpstreamConnection>();
+      const mine = new Set<net.Socket>();
+      const listener = net.createServer((socket) => {
+        sessionOf.set(socket, seen);
+        mine.add(socket);
+        socket.once('close', () => mine.delete(socket));
+        server.emit('connection', socket);
+      });
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(0, '127.0.0.1', () => resolve());
+      });
+      listener.unref();
+      return {
+        url: `http://127.0.0.1:${(listener.address() as AddressInfo).port}`,
+        get connections() {
+          return [...seen.values()];
+        },
+        close: () =>
+          new Promise<void>((resolve) => {
+            for (const s of mine) s.destroy();
+            listener.close(() => resolve());
+          }),
+      };
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -34,6 +34,7 @@ export const FAILURES = {
   aws_throttled: { kind: 'transient', what: 'S3 or SQS throttled the request' },
   aws_unavailable: { kind: 'transient', what: 'S3 or SQS answered 5xx or could not be reached' },
   not_enough_time: { kind: 'transient', what: 'not enough invocation time left to finish the job' },
+  receipt_key_unavailable: { kind: 'transient', what: 'the receipt signing key could not be loaded (SSM parameter missing or unreadable, data directory not writable)' },
   internal_error: { kind: 'transient', what: 'an unexpected error (retried: a retry is cheap, a lost job is not)' },
 } as const satisfies Record<string, { kind: FailureKind; what: string }>;
 

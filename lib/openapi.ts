@@ -36,6 +36,41 @@ const statusSchema = {
   },
 } as const;
 
+const receiptSchema = {
+  type: 'object',
+  description:
+    'What the worker observed when it made the image, signed with Ed25519. The signature is over the canonical JSON (RFC 8785: keys sorted, no whitespace) of the receipt without its signature member.',
+  required: ['type', 'jobId', 'request', 'finalUrl', 'httpStatus', 'addresses', 'connections', 'image', 'browser', 'requestedAt', 'startedAt', 'capturedAt', 'signature'],
+  properties: {
+    type: { const: 'url2png.capture-receipt/v1' },
+    jobId: { type: 'string', format: 'uuid' },
+    request: {
+      type: 'object',
+      properties: {
+        url: { type: 'string', format: 'uri' },
+        options: { type: 'object', description: 'The request options with defaults applied, minus the withheld ones' },
+        withheld: { type: 'object', additionalProperties: { type: 'string' }, description: 'Fields that may carry secrets (callbackUrl...): "sha256:<hex of their canonical JSON>"' },
+      },
+    },
+    finalUrl: { type: 'string', format: 'uri', description: 'The page the browser ended on, after redirects' },
+    httpStatus: { type: ['integer', 'null'], description: "The main document's HTTP status" },
+    addresses: { type: ['array', 'null'], items: { type: 'string' }, description: 'The IP addresses the egress proxy connected to for this job; null when not attributable (single-process browser)' },
+    connections: {
+      type: ['array', 'null'],
+      items: { type: 'object', properties: { host: { type: 'string' }, port: { type: 'integer' }, address: { type: 'string' } } },
+    },
+    image: { type: 'object', properties: { sha256: { type: 'string' }, bytes: { type: 'integer' }, contentType: { type: 'string' } } },
+    browser: { type: 'string', examples: ['HeadlessChrome/143.0.7499.169'] },
+    requestedAt: { type: 'string', format: 'date-time' },
+    startedAt: { type: 'string', format: 'date-time' },
+    capturedAt: { type: 'string', format: 'date-time' },
+    signature: {
+      type: 'object',
+      properties: { algorithm: { const: 'Ed25519' }, keyId: { type: 'string' }, value: { type: 'string', description: 'base64' } },
+    },
+  },
+} as const;
+
 const errors = (...codes: number[]) =>
   Object.fromEntries(
     codes.map((c) => [String(c), { description: 'Client error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]),
@@ -116,6 +151,38 @@ export function openApiDocument(serverUrl?: string) {
           },
         },
       },
+      '/screenshots/{id}/receipt': {
+        get: {
+          operationId: 'getReceipt',
+          summary: "A done screenshot's signed capture receipt (check it with: npx url2png verify receipt.json image)",
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+          responses: {
+            '200': { description: 'The receipt', content: { 'application/json': { schema: { $ref: '#/components/schemas/Receipt' } } } },
+            '409': { description: 'The job is not done (queued or failed)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+            ...errors(400, 404),
+          },
+        },
+      },
+      '/receipt-key': {
+        get: {
+          operationId: 'getReceiptKey',
+          summary: 'The public key that verifies receipts',
+          responses: {
+            '200': {
+              description: 'Ed25519 public key (SPKI PEM) and its id, as receipts name it',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    required: ['algorithm', 'keyId', 'publicKey'],
+                    properties: { algorithm: { const: 'Ed25519' }, keyId: { type: 'string', examples: ['ed25519:0123456789abcdef0123456789abcdef'] }, publicKey: { type: 'string' } },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
       '/openapi.json': {
         get: {
           operationId: 'getOpenApi',
@@ -125,7 +192,7 @@ export function openApiDocument(serverUrl?: string) {
       },
     },
     components: {
-      schemas: { ScreenshotRequest: request, ScreenshotStatus: statusSchema, Error: errorSchema },
+      schemas: { ScreenshotRequest: request, ScreenshotStatus: statusSchema, Receipt: receiptSchema, Error: errorSchema },
     },
   };
 }

@@ -2,10 +2,11 @@
 // page, size it, navigate, capture, close.
 import type { Browser, BrowserContext, Page } from 'puppeteer-core';
 import type { BrowserHost } from './browser.js';
-import { REFUSAL_HEADER, type EgressGuard } from './egress.js';
+import { REFUSAL_HEADER, type EgressGuard, type EgressProxy, type EgressSession } from './egress.js';
 import { PermanentFailure, TransientFailure } from './failures.js';
 import { explainNavigationFailure, guardPage } from './page-guard.js';
 import { printPdf } from './pdf.js';
+import type { CaptureFacts } from './receipt.js';
 import { effectiveQuality, FORMAT_INFO, LIMITS, screenshotOptionsSchema, type ScreenshotOptions, type ScreenshotOptionsInput } from './request.js';
 
 export interface RenderInput {
@@ -18,11 +19,15 @@ export interface RenderedImage {
   bytes: Uint8Array;
   contentType: string;
   extension: string;
+  /** What the capture observed, for its receipt. */
+  facts: CaptureFacts;
 }
 
 export interface RenderDeps {
   browsers: BrowserHost;
   guard: EgressGuard;
+  /** Gives each job's browser context a proxy port of its own, so its connections are its own. */
+  proxy?: Pick<EgressProxy, 'openSession'>;
 }
 
 /** How long closing a page may take before the browser is presumed wedged and killed. */
@@ -36,15 +41,22 @@ export async function renderScreenshot(
   timeoutMs: number,
 ): Promise<RenderedImage> {
   const options = screenshotOptionsSchema.parse(input.options) as ScreenshotOptions;
+  const startedAt = new Date().toISOString();
   await refuseUnreachableTarget(input.url, deps.guard);
   const browser = await deps.browsers.get();
+  // Single-process Chromium has no contexts, so no per-job proxy: its receipts name no addresses.
+  const session = deps.proxy && !deps.browsers.singleProcess ? await deps.proxy.openSession() : undefined;
   // A wedged browser (single-process Chromium after a hung page) can stall even newPage(): bounded
   // too, and the browser killed so the next job gets a fresh one.
   // The bound is a hang detector, not the render deadline: a cold browser on a busy machine can
   // take a few seconds for its first page, and killing it then would only start the same over.
-  const { page, context } = await bounded(openIsolatedPage(browser, deps.browsers.singleProcess), Math.max(timeoutMs, OPEN_PAGE_HANG_MS), () =>
+  const { page, context } = await bounded(openIsolatedPage(browser, deps.browsers.singleProcess, session), Math.max(timeoutMs, OPEN_PAGE_HANG_MS), () =>
     deps.browsers.kill('opening a page hung'),
-  );
+  ).catch(async (error: unknown) => {
+    await session?.close();
+    throw error;
+  });
+  const seen: { httpStatus: number | null } = { httpStatus: null };
   let timedOut = false;
   const timer = deadline(timeoutMs, () => {
     timedOut = true;
@@ -53,17 +65,35 @@ export async function renderScreenshot(
     // Non-http(s) schemes are refused in the page too; a refused navigation is named as such.
     // Inside the deadline: on a wedged browser even the DevTools set-up can hang.
     const work = guardPage(page).then((pageGuard) =>
-      capture(page, input.url, options, Date.now() + timeoutMs).catch((error: unknown) =>
+      capture(page, input.url, options, Date.now() + timeoutMs, seen).catch((error: unknown) =>
         explainNavigationFailure(error, pageGuard, deps.guard),
       ),
     );
     work.catch(() => undefined); // after a timeout its rejection (page closed under it) is expected
     const bytes = await Promise.race([work, timer.promise]);
-    return { bytes, ...FORMAT_INFO[options.format] };
+    const capturedAt = new Date().toISOString();
+    const facts: CaptureFacts = {
+      finalUrl: page.url(),
+      httpStatus: seen.httpStatus,
+      connections: session ? [...session.connections] : null,
+      browser: await browserVersion(browser),
+      startedAt,
+      capturedAt,
+    };
+    return { bytes, ...FORMAT_INFO[options.format], facts };
   } finally {
     timer.cancel();
     await closeOrKill(page, context, deps.browsers, timedOut);
+    await session?.close();
   }
+}
+
+const versions = new WeakMap<Browser, Promise<string>>();
+/** Asked once per launched browser: one DevTools round trip, not one per job. */
+function browserVersion(browser: Browser): Promise<string> {
+  let version = versions.get(browser);
+  if (!version) versions.set(browser, (version = browser.version()));
+  return version;
 }
 
 async function refuseUnreachableTarget(url: string, guard: EgressGuard): Promise<void> {
@@ -73,16 +103,20 @@ async function refuseUnreachableTarget(url: string, guard: EgressGuard): Promise
   throw new PermanentFailure(verdict.code, verdict.reason);
 }
 
-async function openIsolatedPage(browser: Browser, singleProcess: boolean) {
+async function openIsolatedPage(browser: Browser, singleProcess: boolean, session?: EgressSession) {
   // A context per job keeps cookies and storage apart; single-process Chromium cannot make one.
-  const context: BrowserContext | undefined = singleProcess ? undefined : await browser.createBrowserContext();
+  // With a session, the context's traffic goes to the job's own proxy port; the bypass list must
+  // be repeated (a context's proxy replaces the browser's), or loopback would go around the proxy.
+  const context: BrowserContext | undefined = singleProcess
+    ? undefined
+    : await browser.createBrowserContext(session ? { proxyServer: session.url, proxyBypassList: ['<-loopback>'] } : {});
   const page = await (context ?? browser).newPage();
   return { page, context };
 }
 
 // The capture, in the order the request's fields take effect. Every wait is bounded by the
 // render deadline (`until`), so a page can slow a job down but never hang it.
-async function capture(page: Page, url: string, o: ScreenshotOptions, until: number): Promise<Uint8Array> {
+async function capture(page: Page, url: string, o: ScreenshotOptions, until: number, seen: { httpStatus: number | null }): Promise<Uint8Array> {
   await page.setViewport({ width: o.width, height: o.height, deviceScaleFactor: o.deviceScaleFactor });
   // A fresh headless page already prefers light: only dark mode costs a DevTools round trip.
   if (o.darkMode) await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
@@ -91,6 +125,7 @@ async function capture(page: Page, url: string, o: ScreenshotOptions, until: num
     waitUntil: o.waitUntil === 'domcontentloaded' ? 'domcontentloaded' : 'load',
     timeout: 0, // the render deadline bounds it
   });
+  seen.httpStatus = response?.status() ?? null;
   const refusal = response?.headers()[REFUSAL_HEADER];
   if (refusal) {
     const reason = (await response!.text().catch(() => '')).trim().replace(/^url2png egress: /, '');

@@ -6,6 +6,9 @@ import type { Config } from './config.js';
 import { cacheKey, isFresh, S3ResultCache, type ResultCache } from './cache.js';
 import { newJob, type Job } from './job.js';
 import { SqsJobQueue, type JobQueue } from './queue.js';
+import type { Receipt } from './receipt.js';
+import { receiptKeyLoader, type ReceiptKey } from './receipt-key.js';
+import { S3Receipts } from './receipts.js';
 import { cacheTtlSeconds, screenshotOptionsSchema, type ScreenshotRequest } from './request.js';
 import { S3ScreenshotStore, type JobStatus, type ScreenshotStore } from './store.js';
 
@@ -14,6 +17,8 @@ export interface ApiDeps {
   queue: JobQueue;
   presignTtlS: number;
   cache?: ResultCache;
+  receipts: S3Receipts;
+  receiptKey: () => Promise<ReceiptKey>;
 }
 
 export function createApiDeps(cfg: Config): ApiDeps {
@@ -24,6 +29,8 @@ export function createApiDeps(cfg: Config): ApiDeps {
     queue: new SqsJobQueue(new SQSClient(settings), cfg.queueUrl),
     presignTtlS: cfg.presignTtlS,
     cache: new S3ResultCache(s3, cfg.bucket),
+    receipts: new S3Receipts(s3, cfg.bucket),
+    receiptKey: receiptKeyLoader(cfg),
   };
 }
 
@@ -77,4 +84,16 @@ export async function findCachedScreenshot(request: ScreenshotRequest, deps: Api
   // The index points at a job; that job's record (same lifecycle as its image) must still say done.
   const body = await readScreenshot(entry.id, deps);
   return body?.status === 'done' && body.imageUrl ? { ...body, cached: true } : undefined;
+}
+
+/**
+ * A done job's signed receipt. `not_done` when the job has not (or not successfully) finished,
+ * `missing` for a done job without one (done before receipts existed, or its receipt expired).
+ */
+export async function readReceipt(id: string, deps: ApiDeps): Promise<{ receipt: Receipt } | { problem: 'unknown' | 'missing' } | { problem: 'not_done'; status: JobStatus }> {
+  const record = await deps.store.getStatus(id);
+  if (!record) return { problem: 'unknown' };
+  if (record.status !== 'done') return { problem: 'not_done', status: record.status };
+  const receipt = await deps.receipts.get(id);
+  return receipt ? { receipt } : { problem: 'missing' };
 }

@@ -22,6 +22,11 @@ export interface SettleDeps {
   renderTimeoutMs: number;
   maxReceiveCount: number;
   now?: () => Date;
+  /**
+   * After the image is stored and before the status says done: what a done job must also have
+   * (its signed receipt). Its errors fail the job like a render error (classified the same way).
+   */
+  completeCapture?: (job: Job, image: RenderedImage) => Promise<void>;
   /** Once a job has its final status: the cache index and the webhook. Its errors never fail the job. */
   onSettled?: (job: Job, settled: Settled) => Promise<void>;
 }
@@ -67,6 +72,7 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<O
     const image = await deps.render({ url: job.url, options: job.options }, job);
     const renderMs = Date.now() - started;
     const key = await deps.store.putImage(job.id, image.bytes, image.contentType, image.extension);
+    await deps.completeCapture?.(job, image);
     const at = now();
     await deps.store.putStatus({
       id: job.id,

@@ -6,7 +6,10 @@ import { clientSettings } from './aws.js';
 import { BrowserHost, type BrowserSettings } from './browser.js';
 import type { Config } from './config.js';
 import { EgressGuard, startEgressProxy, type EgressProxy, type Resolver } from './egress.js';
-import { renderScreenshot } from './render.js';
+import type { Job } from './job.js';
+import { renderScreenshot, type RenderedImage } from './render.js';
+import { receiptKeyLoader } from './receipt-key.js';
+import { S3Receipts } from './receipts.js';
 import { S3ResultCache, type ResultCache } from './cache.js';
 import { useBundledFonts } from './fonts.js';
 import { onSettled, type OnSettledDeps } from './on-settled.js';
@@ -25,6 +28,7 @@ export async function createWorkerRuntime(
   cfg: Config,
   overrides: {
     store?: ScreenshotStore;
+    receipts?: Pick<S3Receipts, 'issue'>;
     resolver?: Resolver;
     onBrowserEvent?: BrowserSettings['onEvent'];
     cache?: ResultCache;
@@ -34,6 +38,8 @@ export async function createWorkerRuntime(
 ): Promise<WorkerRuntime> {
   const s3 = new S3Client(clientSettings(cfg));
   const store = overrides.store ?? new S3ScreenshotStore(s3, cfg.bucket);
+  const receipts = overrides.receipts ?? new S3Receipts(s3, cfg.bucket);
+  const receiptKey = receiptKeyLoader(cfg);
   const guard = new EgressGuard(new EgressAllowList(cfg.egressAllow), overrides.resolver);
   const proxy = await startEgressProxy(guard);
   useBundledFonts(); // ./fonts (CJK, emoji, Latin) for the browser; on Lambda sparticuz's config has them
@@ -48,7 +54,8 @@ export async function createWorkerRuntime(
   const limit = pLimit(cfg.renderConcurrency);
   const deps = {
     store,
-    render: (input: Parameters<typeof renderScreenshot>[0]) => renderScreenshot(input, { browsers, guard }, cfg.renderTimeoutMs),
+    render: (input: Parameters<typeof renderScreenshot>[0]) => renderScreenshot(input, { browsers, guard, proxy }, cfg.renderTimeoutMs),
+    completeCapture: (job: Job, image: RenderedImage) => receipts.issue(job, image, receiptKey).then(() => undefined),
     renderTimeoutMs: cfg.renderTimeoutMs,
     maxReceiveCount: cfg.maxReceiveCount,
     onSettled: onSettled({

@@ -10,6 +10,8 @@ import { resolveExecutable } from '../lib/browser.js';
 export default async function setup(): Promise<() => void> {
   const scratch = mkdtempSync(join(tmpdir(), 'url2png-tests-'));
   process.env.URL2PNG_TEST_SCRATCH = scratch;
+  // Nothing a test runs (stacks, the CLI's in-process mode) keeps state in the repository's .url2png/.
+  process.env.URL2PNG_DATA_DIR ??= join(scratch, 'data');
   process.env.CHROMIUM_PATH = await resolveExecutable(process.env.CHROMIUM_PATH || undefined);
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   process.env.POWERTOOLS_DEV ??= 'false';

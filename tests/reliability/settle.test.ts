@@ -26,8 +26,9 @@ class MemoryStore implements ScreenshotStore {
 }
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
+const FACTS = { finalUrl: 'https://example.com/', httpStatus: 200, connections: [], browser: 'test', startedAt: '', capturedAt: '' };
 
-function setup(render: SettleDeps['render'] = async () => ({ bytes: PNG, contentType: 'image/png', extension: 'png' })) {
+function setup(render: SettleDeps['render'] = async () => ({ bytes: PNG, contentType: 'image/png', extension: 'png', facts: FACTS })) {
   const store = new MemoryStore();
   let renders = 0;
   const deps: SettleDeps = {

@@ -4,7 +4,10 @@
 // the test's. Each case must end with its canary at zero connections.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config.js';
-import { encodeJob, newJob } from '../../lib/job.js';
+import { encodeJob, newJob, type Job } from '../../lib/job.js';
+import { buildReceipt, signReceipt } from '../../lib/receipt.js';
+import type { ReceiptKey } from '../../lib/receipt-key.js';
+import type { RenderedImage } from '../../lib/render.js';
 import { screenshotOptionsSchema } from '../../lib/request.js';
 import { createWorkerRuntime, type WorkerRuntime } from '../../lib/worker-runtime.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
@@ -148,7 +151,9 @@ beforeAll(async () => {
   rebindCanary = await startCanary();
   store = new MemoryStore();
   const cfg = parseConfig({ ...process.env, URL2PNG_EGRESS_ALLOW: pages.hostPort, URL2PNG_RENDER_TIMEOUT_MS: '15000' });
-  runtime = await createWorkerRuntime(cfg, { store, resolver });
+  // Receipts are signed as in production but kept in memory, like the store.
+  const receipts = { issue: async (job: Job, image: RenderedImage, key: () => Promise<ReceiptKey>) => signReceipt(buildReceipt(job, image, image.facts), await key()) };
+  runtime = await createWorkerRuntime(cfg, { store, resolver, receipts });
 }, 60_000);
 
 afterAll(async () => {

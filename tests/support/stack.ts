@@ -1,4 +1,7 @@
 // The local stack for tests: free ports, short tuning where asked, pages allow-listed exactly.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 
 export interface TestStackOptions {
@@ -9,6 +12,8 @@ export interface TestStackOptions {
 
 export async function startTestStack(options: TestStackOptions): Promise<LocalStack> {
   process.env.URL2PNG_EGRESS_ALLOW = options.allow.join(',');
+  // A throw-away data directory (receipt key) per stack unless the test brings its own.
+  process.env.URL2PNG_DATA_DIR = mkdtempSync(join(process.env.URL2PNG_TEST_SCRATCH ?? tmpdir(), 'data-'));
   Object.assign(process.env, options.env ?? {});
   return startLocalStack({ port: 0, emulatorPort: 0, workerConcurrency: options.workerConcurrency });
 }

@@ -37,3 +37,21 @@ export async function inIsolatedPage(browser: Browser, work: (page: Page) => Pro
 
 /** One job as the worker renders it. */
 export const renderIsolated = (browser: Browser, url: string) => inIsolatedPage(browser, (page) => capturePage(page, url));
+
+/**
+ * A page that waits on the network like a real one: six images, each answered after `latencyMs`
+ * (a slow CDN, an API, a third-party widget), on top of BENCH_PAGE's text.
+ */
+export function networkBoundRoutes(latencyMs: number, prefix: string) {
+  const pixel = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+  const images = Array.from({ length: 6 }, (_, i) => `<img src="${prefix}/img${i}.png" width="120" height="80" style="background:#ccd">`).join('');
+  const routes: Record<string, string | ((req: unknown, res: import('node:http').ServerResponse) => void)> = {
+    [`${prefix}/page`]: BENCH_PAGE.replace('</main>', `<p>${images}</p></main>`),
+  };
+  for (let i = 0; i < 6; i++) {
+    routes[`${prefix}/img${i}.png`] = (_req, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' }).end(pixel), latencyMs);
+    };
+  }
+  return routes;
+}

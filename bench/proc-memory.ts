@@ -25,10 +25,10 @@ export function treeMemoryMb(root = process.pid): { totalMb: number; browserMb: 
 }
 
 /** Samples the tree every `everyMs` until stopped; returns the peaks. */
-export function sampleMemory(everyMs = 200) {
+export function sampleMemory(everyMs = 200, root = () => process.pid) {
   const peak = { totalMb: 0, browserMb: 0 };
   const take = () => {
-    const now = treeMemoryMb();
+    const now = treeMemoryMb(root());
     peak.totalMb = Math.max(peak.totalMb, now.totalMb);
     peak.browserMb = Math.max(peak.browserMb, now.browserMb);
   };

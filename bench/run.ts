@@ -9,9 +9,10 @@ import { join, resolve } from 'node:path';
 import type { Browser } from 'puppeteer-core';
 import { resolveExecutable } from '../lib/browser.js';
 import { encodeJob, newJob } from '../lib/job.js';
-import { startLocalStack } from '../local/stack.js';
+import { startLocalStack, type LocalStack } from '../local/stack.js';
 import { servePages } from '../tests/support/pages.js';
-import { BENCH_PAGE, launchBenchBrowser, renderIsolated } from './page.js';
+import { BENCH_PAGE, launchBenchBrowser, networkBoundRoutes, renderIsolated } from './page.js';
+import { processes, TICKS_PER_SECOND, treeOf } from '../tests/support/procs.js';
 import { packageService } from '../tests/support/serverless.js';
 import { sampleMemory } from './proc-memory.js';
 
@@ -33,19 +34,36 @@ const pct = (xs: number[], p: number) => {
 };
 type ColdStart = { importMs: number; firstInvocationMs: number; totalMs: number } | { error: string };
 
+interface Burst {
+  jobs: number;
+  outcomes: Record<string, number>;
+  burstSeconds: number;
+  screenshotsPerSecond: number;
+  /** Peak PSS of the worker process tree (worker + Chromium) and of Chromium alone. */
+  peakMemoryMb: { workerAndBrowser: number; browser: number };
+  /** CPU per job, by process: what Lambda would also pay (worker, browser) and what only the local emulator costs. */
+  cpuMsPerJob: { worker: number; browser: number; localEmulatorApiAndClient: number };
+  /** The worker's RenderConcurrency metric: highest and last value during the burst. */
+  concurrency: { peak: number; last: number };
+}
+
+interface NetworkBound {
+  latencyMs: number;
+  floor: Record<string, number>;
+  best: number;
+  pipeline: Burst;
+  pipelineOverFloor: number;
+}
+
 interface BenchResult {
   machine: { cores: number };
   floor: { screenshotsPerSecond: Record<string, number>; best: number; warmRenderMsP50: number };
   chapterModel: { screenshotsPerSecond: number };
-  pipeline: {
-    jobs: number;
-    outcomes: Record<string, number>;
-    burstSeconds: number;
-    screenshotsPerSecond: number;
+  pipeline: Burst & {
     singleJobLatencyMs: { p50: number; p95: number };
     overheadOverWarmRenderMsP50: number;
-    peakMemoryMb: { workerAndBrowser: number; browser: number };
   };
+  networkBound: NetworkBound[];
   ratios: { pipelineOverFloor: number; pipelineOverChapter: number; floorOverChapter: number };
   bundles: { apiZipKb: number; workerZipKb: number };
   coldStart: { api: ColdStart; worker: ColdStart };
@@ -104,29 +122,41 @@ async function status(statusUrl: string) {
   return (await (await fetch(statusUrl)).json()) as { status: string; updatedAt: string };
 }
 
-async function main() {
-  const executablePath = await resolveExecutable(process.env.CHROMIUM_PATH || undefined);
-  const pages = await servePages({ '/page': BENCH_PAGE });
-  const url = `${pages.origin}/page`;
+/** Sub-resource latencies of the network-bound pages, and their floor's pages at once. */
+const NETWORK_LATENCIES_MS = [400, 1500];
+const NETWORK_FLOOR_PAGES = [4, 8, 12, 16];
+const NETWORK_JOBS = Number(process.env.BENCH_NETWORK_JOBS ?? 64);
 
-  log('floor: warm browser, 2/3/4 pages at once...');
-  const floors: Record<string, number> = {};
-  for (const c of [2, 3, 4]) floors[c] = await floor(executablePath, url, c, 60);
-  const floorBest = Math.max(...Object.values(floors));
-  const warmMs = await warmRenderMs(executablePath, url);
-  log('chapter model: launch, render, close...');
-  const chapter = await chapterModel(executablePath, url);
+/** CPU ticks so far of this process (emulator, API, mapping, bench client), the worker and its Chromium. */
+function cpuTicks(workerPid: number | undefined) {
+  const all = processes();
+  const tree = workerPid ? treeOf(workerPid, all) : [];
+  const sum = (ps: typeof all) => ps.reduce((t, p) => t + p.cpuTicks, 0);
+  const isBrowser = (p: (typeof all)[number]) => /chrom|headless/i.test(p.comm);
+  return {
+    worker: sum(tree.filter((p) => !isBrowser(p))),
+    browser: sum(tree.filter(isBrowser)),
+    localEmulatorApiAndClient: sum(all.filter((p) => p.pid === process.pid)),
+  };
+}
 
-  log(`pipeline: local stack, ${N} jobs at once...`);
-  process.env.URL2PNG_EGRESS_ALLOW = pages.hostPort;
-  process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-  const stack = await startLocalStack({ port: 0, emulatorPort: 0 });
-  for (const u of await Promise.all(Array.from({ length: 6 }, () => post(stack.apiUrl, url)))) {
-    while ((await status(u)).status === 'queued') await new Promise((r) => setTimeout(r, 20));
-  }
-  const memory = sampleMemory();
+/** `n` jobs at once through the whole pipeline, measured from the status records. */
+async function pipelineBurst(stack: LocalStack, url: string, n: number): Promise<Burst> {
+  const workerPid = () => stack.worker.pid ?? process.pid;
+  const memory = sampleMemory(200, workerPid);
+  const concurrency = { peak: 0, last: 0 };
+  const unsubscribe = stack.worker.onOutput((line) => {
+    if (!line.includes('"RenderConcurrency"')) return;
+    try {
+      const value = (JSON.parse(line) as { RenderConcurrency?: number }).RenderConcurrency;
+      if (typeof value === 'number') [concurrency.peak, concurrency.last] = [Math.max(concurrency.peak, value), value];
+    } catch {
+      /* not an EMF line */
+    }
+  });
+  const cpuBefore = cpuTicks(stack.worker.pid);
   const t0 = Date.now();
-  const statusUrls = await Promise.all(Array.from({ length: N }, () => post(stack.apiUrl, url)));
+  const statusUrls = await Promise.all(Array.from({ length: n }, () => post(stack.apiUrl, url)));
   // Completion times come from the status records, so the client need not watch closely: it
   // walks the jobs in the order they were sent and only re-checks the first unsettled one, which
   // keeps its load (API + emulator, on the same cores here) off the pipeline being measured.
@@ -143,9 +173,60 @@ async function main() {
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+  const cpuAfter = cpuTicks(stack.worker.pid);
+  unsubscribe();
   const burstSeconds = (Math.max(...settledAt) - t0) / 1000;
-  const throughput = N / burstSeconds;
   const peak = memory.stop();
+  const perJob = (k: keyof typeof cpuAfter) => round(((cpuAfter[k] - cpuBefore[k]) * (1000 / TICKS_PER_SECOND)) / n, 0);
+  return {
+    jobs: n,
+    outcomes,
+    burstSeconds: round(burstSeconds, 2),
+    screenshotsPerSecond: round(n / burstSeconds, 2),
+    peakMemoryMb: { workerAndBrowser: Math.round(peak.totalMb), browser: Math.round(peak.browserMb) },
+    cpuMsPerJob: { worker: perJob('worker'), browser: perJob('browser'), localEmulatorApiAndClient: perJob('localEmulatorApiAndClient') },
+    concurrency,
+  };
+}
+
+async function main() {
+  const executablePath = await resolveExecutable(process.env.CHROMIUM_PATH || undefined);
+  const pages = await servePages({
+    '/page': BENCH_PAGE,
+    ...Object.assign({}, ...NETWORK_LATENCIES_MS.map((ms) => networkBoundRoutes(ms, `/net${ms}`))),
+  });
+  const url = `${pages.origin}/page`;
+  const netUrl = (ms: number) => `${pages.origin}/net${ms}/page`;
+
+  log('floor: warm browser, 2/3/4 pages at once...');
+  const floors: Record<string, number> = {};
+  for (const c of [2, 3, 4]) floors[c] = await floor(executablePath, url, c, 60);
+  const floorBest = Math.max(...Object.values(floors));
+  const warmMs = await warmRenderMs(executablePath, url);
+  log('chapter model: launch, render, close...');
+  const chapter = await chapterModel(executablePath, url);
+  const netFloors: Record<number, Record<string, number>> = {};
+  for (const ms of NETWORK_LATENCIES_MS) {
+    log(`floor, network-bound page (6 sub-resources x ${ms} ms): ${NETWORK_FLOOR_PAGES.join('/')} pages at once...`);
+    netFloors[ms] = {};
+    for (const c of NETWORK_FLOOR_PAGES) netFloors[ms][c] = round(await floor(executablePath, netUrl(ms), c, NETWORK_JOBS), 2);
+  }
+
+  log(`pipeline: local stack, ${N} jobs at once...`);
+  process.env.URL2PNG_EGRESS_ALLOW = pages.hostPort;
+  process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+  const stack = await startLocalStack({ port: 0, emulatorPort: 0 });
+  for (const u of await Promise.all(Array.from({ length: 6 }, () => post(stack.apiUrl, url)))) {
+    while ((await status(u)).status === 'queued') await new Promise((r) => setTimeout(r, 20));
+  }
+  const simple = await pipelineBurst(stack, url, N);
+  const networkBound: NetworkBound[] = [];
+  for (const ms of NETWORK_LATENCIES_MS) {
+    log(`pipeline: network-bound page (${ms} ms), ${NETWORK_JOBS} jobs at once...`);
+    const burst = await pipelineBurst(stack, netUrl(ms), NETWORK_JOBS);
+    const best = Math.max(...Object.values(netFloors[ms]!));
+    networkBound.push({ latencyMs: ms, floor: netFloors[ms]!, best, pipeline: burst, pipelineOverFloor: round(burst.screenshotsPerSecond / best, 2) });
+  }
 
   log('pipeline: single jobs at low load...');
   const latencies: number[] = [];
@@ -176,15 +257,16 @@ async function main() {
     floor: { screenshotsPerSecond: Object.fromEntries(Object.entries(floors).map(([k, v]) => [k, round(v)])), best: round(floorBest), warmRenderMsP50: round(warmMs) },
     chapterModel: { screenshotsPerSecond: round(chapter, 2) },
     pipeline: {
-      jobs: N,
-      outcomes,
-      burstSeconds: round(burstSeconds, 2),
-      screenshotsPerSecond: round(throughput),
+      ...simple,
       singleJobLatencyMs: { p50: pct(latencies, 50), p95: pct(latencies, 95) },
       overheadOverWarmRenderMsP50: round(pct(latencies, 50) - warmMs),
-      peakMemoryMb: { workerAndBrowser: Math.round(peak.totalMb), browser: Math.round(peak.browserMb) },
     },
-    ratios: { pipelineOverFloor: round(throughput / floorBest, 2), pipelineOverChapter: round(throughput / chapter, 2), floorOverChapter: round(floorBest / chapter, 2) },
+    networkBound,
+    ratios: {
+      pipelineOverFloor: round(simple.screenshotsPerSecond / floorBest, 2),
+      pipelineOverChapter: round(simple.screenshotsPerSecond / chapter, 2),
+      floorOverChapter: round(floorBest / chapter, 2),
+    },
     bundles: { apiZipKb: Math.round(pkg.artifacts['api.zip']! / 1024), workerZipKb: Math.round(pkg.artifacts['worker.zip']! / 1024) },
     coldStart: cold,
   };
@@ -254,12 +336,22 @@ function printTable(r: BenchResult) {
     ['one warm render, p50', `${r.floor.warmRenderMsP50} ms`],
     ["chapter's model (launch/render/close), screenshots/s", `${r.chapterModel.screenshotsPerSecond}`],
     [`url2png pipeline, ${r.pipeline.jobs} jobs at once, screenshots/s`, `${r.pipeline.screenshotsPerSecond}  (${r.pipeline.burstSeconds} s, ${JSON.stringify(r.pipeline.outcomes)})`],
+    ['  pages at once reached by the controller  peak | last', `${r.pipeline.concurrency.peak} | ${r.pipeline.concurrency.last}`],
+    ['  CPU per job: worker | browser | local emulator+API+client', fmtCpu(r.pipeline)],
     ['single job at low load, POST -> done  p50 | p95', `${r.pipeline.singleJobLatencyMs.p50} | ${r.pipeline.singleJobLatencyMs.p95} ms  (p50 = warm render + ${r.pipeline.overheadOverWarmRenderMsP50} ms)`],
     ['peak memory, worker + browser | browser (PSS)', `${r.pipeline.peakMemoryMb.workerAndBrowser} | ${r.pipeline.peakMemoryMb.browser} MB`],
+    ...r.networkBound.flatMap((n): Array<[string, string]> => [
+      [`network-bound page (6 x ${n.latencyMs} ms): floor ${Object.keys(n.floor).join(' | ')} pages`, `${Object.values(n.floor).join(' | ')}  (best ${n.best})`],
+      [`  pipeline, ${n.pipeline.jobs} jobs at once, screenshots/s`, `${n.pipeline.screenshotsPerSecond}  (${n.pipeline.burstSeconds} s, ${JSON.stringify(n.pipeline.outcomes)})`],
+      ['  pages at once reached by the controller  peak | last', `${n.pipeline.concurrency.peak} | ${n.pipeline.concurrency.last}`],
+      ['  peak memory at that concurrency, worker + browser | browser', `${n.pipeline.peakMemoryMb.workerAndBrowser} | ${n.pipeline.peakMemoryMb.browser} MB`],
+      ['  CPU per job: worker | browser | local emulator+API+client', fmtCpu(n.pipeline)],
+      ['  ratio pipeline / best floor', `${n.pipelineOverFloor}`],
+    ]),
     ['bundle size, api.zip | worker.zip', `${r.bundles.apiZipKb} | ${r.bundles.workerZipKb} KiB`],
     ['cold start api: import + first invocation', fmtCold(r.coldStart.api)],
     ['cold start worker: import + first invocation (browser launch)', fmtCold(r.coldStart.worker)],
-    ['ratio pipeline / floor', `${r.ratios.pipelineOverFloor}`],
+    ['ratio pipeline / floor (simple page)', `${r.ratios.pipelineOverFloor}`],
     ["ratio pipeline / chapter's model", `${r.ratios.pipelineOverChapter}`],
     // The pipeline renders with the floor's browser and a queue, a store and an API besides, on the
     // same cores: pipeline / chapter cannot exceed this on the machine that ran it.
@@ -268,6 +360,10 @@ function printTable(r: BenchResult) {
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`url2png benchmark (${r.machine.cores} cores)`);
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+}
+
+function fmtCpu(b: Burst) {
+  return `${b.cpuMsPerJob.worker} | ${b.cpuMsPerJob.browser} | ${b.cpuMsPerJob.localEmulatorApiAndClient} ms`;
 }
 
 function fmtCold(c: ColdStart) {

@@ -76,10 +76,13 @@ async function lambdaHandler(event: SQSEvent, context: Context): Promise<SQSBatc
     }
   };
   // A processor per invocation: the local runtime may run several invocations in one process.
-  return processPartialResponse(event, settleRecord, new BatchProcessor(EventType.SQS), {
+  const response = await processPartialResponse(event, settleRecord, new BatchProcessor(EventType.SQS), {
     context,
     throwOnFullBatchFailure: false, // a thrown error would fail (and redeliver) the whole batch
   });
+  // Where the concurrency controller stands: the pages this container renders at once.
+  metrics.addMetric('RenderConcurrency', MetricUnit.Count, rt.concurrency().limit);
+  return response;
 }
 
 export const handler = middy(lambdaHandler)

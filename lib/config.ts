@@ -2,6 +2,7 @@
 // local runtime sets the same names before it imports the handlers.
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { ceilingForMemory } from './adaptive-concurrency.js';
 import { TUNING } from './tuning.js';
 
 const intFrom = (fallback: number, min: number, max: number) =>
@@ -16,7 +17,7 @@ const envSchema = z.object({
   URL2PNG_BUCKET: z.string().default(''),
   URL2PNG_EGRESS_ALLOW: z.string().default(''),
   URL2PNG_RENDER_TIMEOUT_MS: intFrom(TUNING.renderTimeoutMs, 100, 900_000),
-  /** Pages rendered at once; default derived from the CPU the function has (renderConcurrency). */
+  /** Pins the pages rendered at once; without it the worker's controller moves the count (lib/adaptive-concurrency.ts). */
   URL2PNG_RENDER_CONCURRENCY: z.coerce.number().int().min(1).max(16).optional(),
   /** Set by Lambda: the function's memory, which fixes its CPU share. */
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.coerce.number().int().positive().optional(),
@@ -47,7 +48,14 @@ export interface Config {
   bucket: string;
   egressAllow: string[];
   renderTimeoutMs: number;
+  /** Pages at once: the adaptive controller's floor, or the pinned count. */
   renderConcurrency: number;
+  /** URL2PNG_RENDER_CONCURRENCY was set: the count stays put. */
+  renderConcurrencyPinned: boolean;
+  /** The most pages at once the function's memory holds (the controller's ceiling). */
+  renderConcurrencyCeiling: number;
+  /** vCPUs the function has: Lambda's share of its memory size, locally the cores. */
+  vcpus: number;
   corsOrigin: string;
   maxReceiveCount: number;
   visibilityTimeoutS: number;
@@ -72,6 +80,11 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     egressAllow: e.URL2PNG_EGRESS_ALLOW.split(',').map((s) => s.trim()).filter(Boolean),
     renderTimeoutMs: e.URL2PNG_RENDER_TIMEOUT_MS,
     renderConcurrency: e.URL2PNG_RENDER_CONCURRENCY ?? renderConcurrency(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
+    renderConcurrencyPinned: e.URL2PNG_RENDER_CONCURRENCY !== undefined,
+    renderConcurrencyCeiling:
+      e.URL2PNG_RENDER_CONCURRENCY ??
+      ceilingForMemory(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? TUNING.workerMemoryMb, renderConcurrency(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE)),
+    vcpus: vcpusFor(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
     maxReceiveCount: e.URL2PNG_MAX_RECEIVE_COUNT,
     visibilityTimeoutS: e.URL2PNG_VISIBILITY_TIMEOUT_S,
     presignTtlS: e.URL2PNG_PRESIGN_TTL_S,
@@ -95,9 +108,10 @@ const MB_PER_VCPU = 1769;
  * (one page's network waits overlap another's rendering) and at most 8.
  */
 export function renderConcurrency(lambdaMemoryMb?: number, cpus = availableParallelism()): number {
-  const vcpus = lambdaMemoryMb ? lambdaMemoryMb / MB_PER_VCPU : cpus;
-  return Math.min(8, Math.max(2, Math.ceil(vcpus * TUNING.renderPagesPerVcpu)));
+  return Math.min(8, Math.max(2, Math.ceil(vcpusFor(lambdaMemoryMb, cpus) * TUNING.renderPagesPerVcpu)));
 }
+
+const vcpusFor = (lambdaMemoryMb?: number, cpus = availableParallelism()) => (lambdaMemoryMb ? lambdaMemoryMb / MB_PER_VCPU : cpus);
 
 let cached: Config | undefined;
 /** The process's config, parsed on first use (after the local runtime has set the env). */

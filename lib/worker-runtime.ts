@@ -3,6 +3,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import { clientSettings } from './aws.js';
+import { AdaptiveLimit } from './adaptive-concurrency.js';
 import { BrowserHost, type BrowserSettings } from './browser.js';
 import type { Config } from './config.js';
 import { EgressGuard, startEgressProxy, type EgressProxy, type Resolver } from './egress.js';
@@ -21,7 +22,15 @@ export interface WorkerRuntime {
   settle(delivery: Delivery): Promise<Outcome>;
   readonly browsers: BrowserHost;
   readonly proxy: EgressProxy;
+  /** Pages allowed at once now, and the most so far. */
+  concurrency(): { limit: number; peak: number };
   close(): Promise<void>;
+}
+
+/** A fixed count, with the adaptive limit's face. */
+function pinnedLimit(n: number): Pick<AdaptiveLimit, 'run' | 'limit' | 'peak' | 'stop'> {
+  const limit = pLimit(n);
+  return { run: (work) => limit(work), limit: n, peak: n, stop: () => undefined };
 }
 
 export async function createWorkerRuntime(
@@ -50,8 +59,9 @@ export async function createWorkerRuntime(
     scratchRoot: cfg.chromiumScratchDir,
     onEvent: overrides.onBrowserEvent,
   });
-  // More pages at once than this only adds latency (measured: docs/benchmarks.md).
-  const limit = pLimit(cfg.renderConcurrency);
+  // Pages at once: pinned by URL2PNG_RENDER_CONCURRENCY, else moved by the controller between
+  // the CPU-derived floor and what the memory holds, following what the pages wait on.
+  const limit = cfg.renderConcurrencyPinned ? pinnedLimit(cfg.renderConcurrency) : new AdaptiveLimit({ floor: cfg.renderConcurrency, ceiling: cfg.renderConcurrencyCeiling, vcpus: cfg.vcpus });
   const deps = {
     store,
     render: (input: Parameters<typeof renderScreenshot>[0]) => renderScreenshot(input, { browsers, guard, proxy }, cfg.renderTimeoutMs),
@@ -69,10 +79,12 @@ export async function createWorkerRuntime(
     }),
   };
   return {
-    settle: (delivery) => limit(() => settleJob(delivery, deps)),
+    settle: (delivery) => limit.run(() => settleJob(delivery, deps)),
+    concurrency: () => ({ limit: limit.limit, peak: limit.peak }),
     browsers,
     proxy,
     async close() {
+      limit.stop();
       await browsers.close();
       await proxy.close();
     },

@@ -1,0 +1,101 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AdaptiveLimit, ceilingForMemory, nextLimit, processTreeCpuSeconds } from '../../lib/adaptive-concurrency.js';
+
+const bounds = { floor: 4, ceiling: 12 };
+
+describe('the AIMD step', () => {
+  it('opens one more slot while pages wait and the CPU has room', () => {
+    expect(nextLimit(4, { cpuBusy: 0.5, freeMb: 4000 }, true, bounds)).toBe(5);
+  });
+  it('grows by half (a slow start) while the CPU is far from its limit', () => {
+    expect(nextLimit(4, { cpuBusy: 0.2, freeMb: 4000 }, true, bounds)).toBe(6);
+    expect(nextLimit(6, { cpuBusy: 0.2, freeMb: 4000 }, true, bounds)).toBe(9);
+  });
+  it('does not grow when nothing waited for a slot', () => {
+    expect(nextLimit(4, { cpuBusy: 0.1, freeMb: 4000 }, false, bounds)).toBe(4);
+  });
+  it('holds between the raise and cut thresholds', () => {
+    expect(nextLimit(7, { cpuBusy: 0.9, freeMb: 4000 }, true, bounds)).toBe(7);
+  });
+  it('cuts by a quarter when the CPU is the limit, never below the floor', () => {
+    expect(nextLimit(12, { cpuBusy: 1.0, freeMb: 4000 }, true, bounds)).toBe(9);
+    expect(nextLimit(5, { cpuBusy: 1.0, freeMb: 4000 }, true, bounds)).toBe(4);
+  });
+  it('cuts when free memory runs low, whatever the CPU', () => {
+    expect(nextLimit(8, { cpuBusy: 0.1, freeMb: 100 }, true, bounds)).toBe(6);
+  });
+  it('never passes the ceiling', () => {
+    expect(nextLimit(12, { cpuBusy: 0.1, freeMb: 4000 }, true, bounds)).toBe(12);
+  });
+});
+
+describe('the ceiling follows the memory', () => {
+  it.each([
+    [2048, 4, 16], // (2048 - 450) / 90 = 17.7, capped at 16
+    [1024, 2, 6],
+    [512, 2, 2], // never below the floor
+    [10240, 8, 16], // hard cap
+  ])('%s MB, floor %s -> %s pages', (mb, floor, pages) => {
+    expect(ceilingForMemory(mb, floor)).toBe(pages);
+  });
+});
+
+describe('AdaptiveLimit', () => {
+  let limit: AdaptiveLimit | undefined;
+  afterEach(() => limit?.stop());
+
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('admits more pages while they only wait, and shrinks back when the CPU saturates', async () => {
+    let cpu = 0;
+    let busy = 0.2; // share of 1 vCPU used per sampling period, set by the test
+    limit = new AdaptiveLimit({ floor: 2, ceiling: 8, vcpus: 1, everyMs: 20, cpuSeconds: () => (cpu += busy * 0.02), freeMb: () => 4000 });
+    let running = 0;
+    let most = 0;
+    const job = () =>
+      limit!.run(async () => {
+        most = Math.max(most, ++running);
+        await sleep(60);
+        running--;
+      });
+    await Promise.all(Array.from({ length: 60 }, job));
+    expect(limit.peak).toBe(8);
+    expect(most).toBe(8); // the pages really ran 8 at once, never more
+    busy = 1.5;
+    await Promise.all(Array.from({ length: 30 }, job));
+    expect(limit.limit).toBe(2);
+  });
+
+  it('never runs more than the limit at once', async () => {
+    limit = new AdaptiveLimit({ floor: 3, ceiling: 3, vcpus: 1, everyMs: 10, cpuSeconds: () => 0, freeMb: () => 4000 });
+    let running = 0;
+    let most = 0;
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        limit!.run(async () => {
+          most = Math.max(most, ++running);
+          await sleep(5);
+          running--;
+          return i;
+        }),
+      ),
+    );
+    expect(most).toBe(3);
+    expect(results).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it('a failing job frees its slot', async () => {
+    limit = new AdaptiveLimit({ floor: 1, ceiling: 1, vcpus: 1, cpuSeconds: () => 0, freeMb: () => 4000 });
+    await expect(limit.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await expect(limit.run(async () => 'next')).resolves.toBe('next');
+  });
+});
+
+describe('processTreeCpuSeconds', () => {
+  it('counts this process (and grows as it works)', () => {
+    const before = processTreeCpuSeconds();
+    const until = Date.now() + 120;
+    while (Date.now() < until); // burn CPU
+    expect(processTreeCpuSeconds()).toBeGreaterThan(before);
+  });
+});

@@ -26,6 +26,7 @@ async function lambdaHandler(event: RedriveEvent, _context: Context): Promise<Re
   const cfg = config();
   const detail = (event?.detail ?? {}) as AlarmDetail;
   const state = detail.state?.value;
+  metrics.addMetric('RedriveRuns', MetricUnit.Count, 1); // never an empty set (Powertools warns on one)
   // An alarm going back to OK needs no work; ALARM, INSUFFICIENT_DATA and the schedule do.
   if (event?.['detail-type'] === 'CloudWatch Alarm State Change' && state === 'OK') {
     logger.info('DLQ alarm back to OK; nothing to redrive', { alarm: detail.alarmName });

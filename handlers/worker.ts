@@ -40,6 +40,9 @@ function countFailure(name: 'JobsFailed' | 'JobsRetried', code: string) {
 }
 
 async function lambdaHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  // Every invocation has a metric of its own (the per-code failure counts are single metrics), so
+  // Powertools never has an empty set to warn about on a batch that only failed.
+  metrics.addMetric('JobsReceived', MetricUnit.Count, event.Records?.length ?? 0);
   const rt = await workerRuntime();
   const settleRecord = async (record: SQSRecord) => {
     const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? '1');

@@ -117,8 +117,11 @@ export class BrowserHost {
     if (proc && proc.exitCode === null && proc.signalCode === null) proc.once('exit', cleanup);
     else cleanup();
     browser.once('disconnected', () => {
-      if (this.browser === browser) this.browser = undefined;
-      this.settings.onEvent?.('disconnected', { pid });
+      // close() and kill() let go of the browser first: only a browser lost unasked is news.
+      if (this.browser === browser) {
+        this.browser = undefined;
+        this.settings.onEvent?.('disconnected', { pid });
+      }
       // A disconnected browser whose process lingers (wedged) is of no use to anyone.
       setTimeout(() => {
         if (proc && proc.exitCode === null && proc.signalCode === null) killGroup(pid);

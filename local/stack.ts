@@ -20,6 +20,8 @@ export interface LocalStackOptions {
   /** Concurrent worker invocations (Lambda's maximumConcurrency, scaled to this machine). */
   workerConcurrency?: number;
   log?: (line: string) => void;
+  /** Keep queues, messages and objects here across restarts (`npm start`); in memory when unset. */
+  dataDir?: string;
   /** Extra environment for the worker's process only (e.g. a different AWS endpoint, for fault tests). */
   workerEnv?: Record<string, string>;
 }
@@ -43,7 +45,7 @@ const envInt = (name: string, fallback: number) => {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const visibilityTimeoutS = envInt('URL2PNG_VISIBILITY_TIMEOUT_S', TUNING.visibilityTimeoutSeconds);
   const maxReceiveCount = envInt('URL2PNG_MAX_RECEIVE_COUNT', TUNING.maxReceiveCount);
-  const emulator = await startEmulator({ port: options.emulatorPort ?? 4566, visibilityTimeoutS, maxReceiveCount });
+  const emulator = await startEmulator({ port: options.emulatorPort ?? 4566, visibilityTimeoutS, maxReceiveCount, dataDir: options.dataDir });
 
   Object.assign(process.env, {
     AWS_REGION: LOCAL_REGION,

@@ -13,7 +13,7 @@ export const BENCH_PAGE = html(
 );
 
 /** The worker's flags without the egress proxy (bench/proxy-cost.ts measures that on its own). */
-export function benchArgs(): string[] {
+function benchArgs(): string[] {
   return chromiumArgs({ singleProcess: false, proxy: { url: 'http://127.0.0.1:9' } }).filter((a) => !a.startsWith('--proxy-'));
 }
 

@@ -13,7 +13,7 @@ function pssKb(pid: number): number {
 }
 
 /** PSS in MB of the tree under `root`: total and the Chromium part. */
-export function treeMemoryMb(root = process.pid): { totalMb: number; browserMb: number } {
+function treeMemoryMb(root = process.pid): { totalMb: number; browserMb: number } {
   let total = 0;
   let browser = 0;
   for (const p of treeOf(root)) {

@@ -6,7 +6,6 @@ import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Browser } from 'puppeteer-core';
 import { resolveExecutable } from '../lib/browser.js';
 import { encodeJob, newJob } from '../lib/job.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';

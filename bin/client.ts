@@ -127,7 +127,7 @@ export async function submit(endpoint: string, request: Record<string, unknown>,
 }
 
 /** GET the status URL once. */
-export async function readStatus(statusUrl: string, options: ClientOptions): Promise<JobStatus> {
+async function readStatus(statusUrl: string, options: ClientOptions): Promise<JobStatus> {
   let res: Response;
   try {
     res = await fetch(statusUrl, { headers: headers(options), signal: AbortSignal.timeout(30_000) });

@@ -31,7 +31,7 @@ export interface ControllerTuning {
   minFreeMb: number;
 }
 
-export const CONTROLLER: ControllerTuning = { raiseBelowCpu: 0.8, cutAboveCpu: 0.97, decreaseFactor: 0.75, minFreeMb: 256 };
+const CONTROLLER: ControllerTuning = { raiseBelowCpu: 0.8, cutAboveCpu: 0.97, decreaseFactor: 0.75, minFreeMb: 256 };
 
 /** Resident memory a page costs at most in the measured runs (renderer + its share of the browser). */
 const MB_PER_PAGE = 90;
@@ -112,7 +112,7 @@ export class AdaptiveLimit {
   readonly #queue: (() => void)[] = [];
   readonly #timer: NodeJS.Timeout;
 
-  constructor(private readonly options: AdaptiveLimitOptions) {
+  constructor(options: AdaptiveLimitOptions) {
     this.#limit = this.#peak = options.floor;
     const cpuSeconds = options.cpuSeconds ?? (() => processTreeCpuSeconds());
     const freeMb = options.freeMb ?? (() => freemem() / 2 ** 20);

@@ -21,7 +21,7 @@ export interface CacheEntry {
  * segments resolved, percent-encoding normalised, IDN in punycode), without an empty "#".
  * The query order and the fragment are kept: pages may depend on both.
  */
-export function normaliseUrl(raw: string): string {
+function normaliseUrl(raw: string): string {
   const url = new URL(raw);
   return url.href.endsWith('#') ? url.href.slice(0, -1) : url.href;
 }

@@ -7,11 +7,11 @@ import { lookup } from 'node:dns/promises';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import ipaddr from 'ipaddr.js';
-import { EgressAllowList, defaultPort, refuseUnsafeAddress } from './url-policy.js';
+import { type EgressAllowList, defaultPort, refuseUnsafeAddress } from './url-policy.js';
 
 export type Resolver = (host: string) => Promise<string[]>;
 
-export const systemResolver: Resolver = async (host) =>
+const systemResolver: Resolver = async (host) =>
   (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 /**
@@ -115,7 +115,7 @@ export interface UpstreamConnection {
   address: string;
 }
 
-export interface Refusal {
+interface Refusal {
   kind: 'http' | 'connect' | 'upgrade';
   host: string;
   port: number;
@@ -232,7 +232,7 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
         const u = new URL(req.url ?? '');
         const lines = [`${req.method} ${u.pathname}${u.search} HTTP/1.1`];
         for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-        upstream.write(lines.join('\r\n') + '\r\n\r\n');
+        upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
       }
       if (head.length) upstream.write(head);
       upstream.pipe(client);

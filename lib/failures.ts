@@ -41,7 +41,7 @@ export const FAILURES = {
 export type FailureCode = keyof typeof FAILURES;
 
 /** The table decides; a code missing from it keeps the kind of the class that raised it. */
-export const failureKind = (code: string, fallback: FailureKind = 'transient'): FailureKind =>
+const failureKind = (code: string, fallback: FailureKind = 'transient'): FailureKind =>
   (FAILURES as Record<string, { kind: FailureKind }>)[code]?.kind ?? fallback;
 
 /** A job that can never succeed: record `failed`, do not retry. */

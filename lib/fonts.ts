@@ -13,7 +13,7 @@ export const BUNDLED_FONTS_DIR = resolve(import.meta.dirname, '..', 'fonts');
 const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** The fonts.conf for a machine that is not Lambda: system fonts, ./fonts and Lambda's font dirs. */
-export function localFontConfig(fontsDir = BUNDLED_FONTS_DIR): string {
+function localFontConfig(fontsDir = BUNDLED_FONTS_DIR): string {
   const dirs = [fontsDir, '/var/task/fonts', '/opt/fonts', join(tmpdir(), 'fonts')];
   return [
     '<?xml version="1.0"?>',

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { screenshotOptionsSchema, type ScreenshotOptions, type ScreenshotOptionsInput } from './request.js';
 import { PermanentFailure } from './failures.js';
 
-export const JOB_VERSION = 1;
+const JOB_VERSION = 1;
 // Any RFC 9562 UUID in its canonical lower-case form (the API makes v4; a client may send another).
 const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -35,7 +35,7 @@ const bookJobSchema = z.strictObject({
   url: z.string().url(),
 });
 
-export const newJobId = (): string => randomUUID();
+const newJobId = (): string => randomUUID();
 export const isJobId = (id: string): boolean => ID_PATTERN.test(id);
 
 export function newJob(url: string, options: ScreenshotOptionsInput, now = new Date()): Job {

@@ -8,7 +8,7 @@ import type { EgressGuard } from './egress.js';
 import { PermanentFailure, TransientFailure } from './failures.js';
 
 /** Schemes a page may ask for that would not go through the proxy. data:, blob: and about: stay in the page. */
-export const REFUSED_SCHEMES = [
+const REFUSED_SCHEMES = [
   'file',
   'ftp',
   'sftp',

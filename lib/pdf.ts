@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { PermanentFailure } from './failures.js';
 
 /** Paper sizes Chromium knows, as a user writes them; width x height in inches (portrait). */
-export const PAPER_SIZES = {
+const PAPER_SIZES = {
   A0: [33.1, 46.8],
   A1: [23.4, 33.1],
   A2: [16.54, 23.4],

@@ -24,7 +24,7 @@ export class SqsJobQueue implements JobQueue {
 }
 
 /** Message attribute counting how often lib/redrive.ts moved a job back from the DLQ. */
-export const REDRIVE_ATTRIBUTE = 'url2png-redrives';
+const REDRIVE_ATTRIBUTE = 'url2png-redrives';
 
 export interface DeadLetter {
   body: string;

@@ -12,7 +12,7 @@ import type { UpstreamConnection } from './egress.js';
 import type { Job } from './job.js';
 import type { ReceiptKey } from './receipt-key.js';
 
-export const RECEIPT_TYPE = 'url2png.capture-receipt/v1';
+const RECEIPT_TYPE = 'url2png.capture-receipt/v1';
 
 /** What the renderer observed about one capture. */
 export interface CaptureFacts {
@@ -68,7 +68,7 @@ export const canonicalJson = (value: unknown): string => {
   return text;
 };
 
-export const sha256Hex = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
+const sha256Hex = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
 
 export function buildReceipt(job: Pick<Job, 'id' | 'url' | 'options' | 'requestedAt'>, image: { bytes: Uint8Array; contentType: string }, facts: CaptureFacts): ReceiptBody {
   const options: Record<string, unknown> = { ...job.options };

@@ -6,7 +6,7 @@ import { buildReceipt, signReceipt, type CaptureFacts, type Receipt } from './re
 import type { ReceiptKey } from './receipt-key.js';
 import { readJson, writeJson } from './s3-json.js';
 
-export const receiptObjectKey = (id: string): string => `receipts/${id}.json`;
+const receiptObjectKey = (id: string): string => `receipts/${id}.json`;
 
 export class S3Receipts {
   constructor(

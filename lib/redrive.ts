@@ -4,7 +4,7 @@
 // message attribute); after that its status becomes `failed` (redrive_exhausted) and the message
 // is deleted. Order: send, then delete: a crash in between duplicates a job (the worker is
 // idempotent), it never loses one.
-import { decodeJob } from './job.js';
+import { decodeJob, type Job } from './job.js';
 import type { RedriveQueues } from './queue.js';
 import { recordUndecodable, writeFailed } from './settle.js';
 import type { ScreenshotStore } from './store.js';
@@ -42,7 +42,7 @@ export async function redriveDeadLetters(deps: RedriveDeps): Promise<RedriveRepo
     if (letters.length === 0) break;
     seen += letters.length;
     for (const letter of letters) {
-      let job;
+      let job: Job;
       try {
         job = decodeJob(letter.body);
       } catch (error) {

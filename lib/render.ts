@@ -92,7 +92,10 @@ const versions = new WeakMap<Browser, Promise<string>>();
 /** Asked once per launched browser: one DevTools round trip, not one per job. */
 function browserVersion(browser: Browser): Promise<string> {
   let version = versions.get(browser);
-  if (!version) versions.set(browser, (version = browser.version()));
+  if (!version) {
+    version = browser.version();
+    versions.set(browser, version);
+  }
   return version;
 }
 

@@ -2,7 +2,7 @@
 // and the README's field table. Every message says which field is wrong and what its bounds are.
 import { z } from 'zod';
 import { pdfOptionsSchema, refusePdfMismatches } from './pdf.js';
-import { EgressAllowList, MAX_URL_LENGTH, refuseUnsafeUrl } from './url-policy.js';
+import { type EgressAllowList, MAX_URL_LENGTH, refuseUnsafeUrl } from './url-policy.js';
 
 export const VIEWPORT = {
   width: { min: 320, max: 3840, default: 1280 },
@@ -21,8 +21,8 @@ export const LIMITS = {
   fullPageMaxPixels: 16_384,
 } as const;
 
-export const FORMATS = ['png', 'jpeg', 'webp', 'pdf'] as const;
-export const WAIT_UNTIL = ['load', 'domcontentloaded', 'networkidle'] as const;
+const FORMATS = ['png', 'jpeg', 'webp', 'pdf'] as const;
+const WAIT_UNTIL = ['load', 'domcontentloaded', 'networkidle'] as const;
 export type ImageFormat = (typeof FORMATS)[number];
 
 const bounded = (name: string, b: { min: number; max: number; default: number }, int = true) => {
@@ -163,7 +163,7 @@ function fail(code: RequestProblem['code'], message: string) {
   return { ok: false as const, problem: { code, message } };
 }
 
-export function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
       if (issue.code === 'unrecognized_keys' && issue.path.length > 0) {

@@ -1,6 +1,6 @@
 // S3: images, status records and the presigned URLs that hand images out. The bucket is private;
 // nothing here makes an object public.
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { imageKey, statusKey } from './job.js';
 import { readJson, writeJson } from './s3-json.js';

@@ -16,10 +16,6 @@ export class EgressAllowList {
   allows(host: string, port: number): boolean {
     return this.origins.has(originKey(host, port));
   }
-
-  get size(): number {
-    return this.origins.size;
-  }
 }
 
 function originKey(host: string, port: number): string {

@@ -22,10 +22,10 @@ export interface WebhookPayload {
 
 export const SIGNATURE_HEADER = 'x-url2png-signature';
 export const TIMESTAMP_HEADER = 'x-url2png-timestamp';
-export const DELIVERY_HEADER = 'x-url2png-delivery';
+const DELIVERY_HEADER = 'x-url2png-delivery';
 
 /** `v1=<hex>`: HMAC-SHA256 over "<timestamp>.<body>". */
-export function signWebhook(secret: string, timestamp: number, body: string): string {
+function signWebhook(secret: string, timestamp: number, body: string): string {
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 

@@ -12,7 +12,7 @@ export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Prom
 const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
 const TEXTUAL = /^(application\/(json|.*\+json|x-www-form-urlencoded|javascript|xml)|text\/)/i;
 
-export function toProxyEvent(req: http.IncomingMessage, body: Buffer, stage: string): APIGatewayProxyEvent {
+function toProxyEvent(req: http.IncomingMessage, body: Buffer, stage: string): APIGatewayProxyEvent {
   // Concatenated, not resolved against a base: a request target like `//x` is a path, not a host.
   const url = new URL(`http://local${(req.url ?? '/').startsWith('/') ? (req.url ?? '/') : `/${req.url}`}`);
   const headers: Record<string, string> = {};
@@ -21,14 +21,14 @@ export function toProxyEvent(req: http.IncomingMessage, body: Buffer, stage: str
     const name = req.rawHeaders[i]!;
     const value = req.rawHeaders[i + 1]!;
     headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
-    (multiValueHeaders[name] ??= []).push(value);
+    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
   }
   headers['X-Forwarded-Proto'] ??= 'http';
   const query: Record<string, string> = {};
   const multiQuery: Record<string, string[]> = {};
   for (const [k, v] of url.searchParams) {
     query[k] = v;
-    (multiQuery[k] ??= []).push(v);
+    multiQuery[k] = [...(multiQuery[k] ?? []), v];
   }
   const contentType = req.headers['content-type'] ?? '';
   const textual = body.length === 0 || TEXTUAL.test(contentType);
@@ -82,7 +82,7 @@ export interface LocalApi {
  * API Gateway's API-key check, as serverless.yml configures it: POST (`private: true`) needs a
  * valid `x-api-key`; without a configured key (the local default) nothing is checked.
  */
-export function apiKeyRefusal(req: http.IncomingMessage, apiKey: string | undefined): APIGatewayProxyResult | undefined {
+function apiKeyRefusal(req: http.IncomingMessage, apiKey: string | undefined): APIGatewayProxyResult | undefined {
   if (!apiKey || req.method !== 'POST') return undefined;
   const sent = req.headers['x-api-key'];
   const digest = (v: string) => createHash('sha256').update(v).digest();

@@ -5,12 +5,12 @@
 import {
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
-  SQSClient,
+  type SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
-export type BatchInvoker = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
+type BatchInvoker = (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
 
 export interface MappingOptions {
   sqs: SQSClient;

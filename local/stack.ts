@@ -74,7 +74,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const workerTimeoutMs = TUNING.workerTimeoutSeconds * 1000;
     // The worker runs in a process of its own, as Lambda runs it apart from SQS.
-    const fn = (worker = startLocalWorker({ timeoutMs: workerTimeoutMs, memoryMb: TUNING.workerMemoryMb, log: options.log, env: options.workerEnv }));
+    worker = startLocalWorker({ timeoutMs: workerTimeoutMs, memoryMb: TUNING.workerMemoryMb, log: options.log, env: options.workerEnv });
+    const fn = worker;
     mapping = startEventSourceMapping({
       sqs: new SQSClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: LOCAL_CREDENTIALS }),
       queueUrl: emulator.queueUrl,

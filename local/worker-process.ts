@@ -24,7 +24,7 @@ export interface LocalWorkerOptions {
 }
 
 export interface LocalWorker {
-  invoke(event: SQSEvent): Promise<SQSBatchResponse | void>;
+  invoke(event: SQSEvent): Promise<SQSBatchResponse | undefined>;
   /** The current worker process id (undefined between a death and the next invocation). */
   readonly pid: number | undefined;
   /** Processes started so far (1 + restarts). */
@@ -40,7 +40,7 @@ const CHILD = join(import.meta.dirname, 'worker-child.ts');
 const TSX = import.meta.resolve('tsx');
 
 interface Pending {
-  resolve: (r: SQSBatchResponse | void) => void;
+  resolve: (r: SQSBatchResponse | undefined) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -76,7 +76,7 @@ export function startLocalWorker(options: LocalWorkerOptions): LocalWorker {
       if (!p) return;
       pending.delete(message.id);
       clearTimeout(p.timer);
-      if (message.type === 'result') p.resolve(message.result as SQSBatchResponse | void);
+      if (message.type === 'result') p.resolve(message.result as SQSBatchResponse | undefined);
       else p.reject(new Error(`worker invocation failed: ${message.message}`));
     });
     proc.once('exit', (code, signal) => {
@@ -143,7 +143,7 @@ export function startLocalWorker(options: LocalWorkerOptions): LocalWorker {
  * on its command line; puppeteer starts Chromium in its own process group, so it would outlive
  * its parent) and remove the scratch directory.
  */
-export function reapBrowsers(scratch: string): number {
+function reapBrowsers(scratch: string): number {
   let killed = 0;
   for (const pid of browserPidsUnder(scratch)) {
     killGroup(pid);
@@ -154,7 +154,7 @@ export function reapBrowsers(scratch: string): number {
 }
 
 /** Process ids whose command line mentions `dir` (Linux /proc; elsewhere none are found). */
-export function browserPidsUnder(dir: string): number[] {
+function browserPidsUnder(dir: string): number[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');

@@ -18,7 +18,7 @@ export const jsonResponse = (statusCode: number, body: unknown, headers: Record<
   body: JSON.stringify(body),
 });
 
-export const errorResponse = (statusCode: number, code: string, message: string) =>
+const errorResponse = (statusCode: number, code: string, message: string) =>
   jsonResponse(statusCode, { error: { code, message } });
 
 // What middy's own http middlewares throw, said so that the client knows what to change.

@@ -83,7 +83,7 @@ describe('a done job has a signed receipt', () => {
     // Against the service's key, fetched from --endpoint.
     const online = await runCli(['verify', receiptFile, imageFile, '--endpoint', stack.apiUrl]);
     expect(online.code, online.stderr + online.stdout).toBe(0);
-    expect(online.stdout).toMatch(/ok   signature/);
+    expect(online.stdout).toMatch(/ok {3}signature/);
     expect(online.stdout).toMatch(/VERIFIED\. What this proves:/);
     expect(online.stdout).toMatch(/What it does not prove:/);
     expect(online.stdout).toContain(receipt.image.sha256);

@@ -102,7 +102,8 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
   });
 
   it('page always hangs -> failed (render_timeout) on the last of maxReceiveCount receives, message in the DLQ', async () => {
-    const id = (ids.hang = await post('/hang'));
+    const id = await post('/hang');
+    ids.hang = id;
     const [settled] = (await settleAll(apiUrl, [id], 40_000)).values();
     expect(settled).toMatchObject({ status: 'failed', error: { code: 'render_timeout' } });
     expect(pages.hits.get('/hang')).toBe(3);
@@ -160,7 +161,8 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
   });
 
   it('poison message (its page kills the browser every time) -> failed (browser_crashed), in the DLQ; the next job still renders', async () => {
-    const id = (ids.poison = await post('/crash'));
+    const id = await post('/crash');
+    ids.poison = id;
     const [settled] = (await settleAll(apiUrl, [id], 40_000)).values();
     expect(settled).toMatchObject({ status: 'failed', error: { code: 'browser_crashed' } });
     expect(pages.hits.get('/crash')).toBe(3);

@@ -9,7 +9,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
 import type { StatusBody } from '../support/stack.js';
 import { processes } from '../support/procs.js';
 
-export const SHORT_TUNING = {
+const SHORT_TUNING = {
   URL2PNG_VISIBILITY_TIMEOUT_S: '3',
   URL2PNG_MAX_RECEIVE_COUNT: '3',
   URL2PNG_RENDER_TIMEOUT_MS: '1500',
@@ -63,7 +63,7 @@ export async function settleAll(apiUrl: string, ids: string[], timeoutMs: number
   let open = [...ids];
   while (open.length && Date.now() < until) {
     const bodies = await Promise.all(open.map((id) => getStatus(apiUrl, id)));
-    bodies.forEach((b, i) => seen.set(open[i]!, b));
+    for (const [i, b] of bodies.entries()) seen.set(open[i]!, b);
     // Unknown (404, no status yet) counts as not settled too.
     open = bodies.map((b, i) => (b.status === 'done' || b.status === 'failed' ? undefined : open[i]!)).filter((x): x is string => !!x);
     if (open.length) await new Promise((r) => setTimeout(r, 250));
@@ -101,7 +101,7 @@ export async function peekBodies(sqs: SQSClient, queueUrl: string): Promise<stri
 }
 
 /** The worker's EMF blobs: metric name -> values, with the dimensions each came with. */
-export function emf(output: string[]): Array<{ name: string; values: number[]; code?: string }> {
+function emf(output: string[]): Array<{ name: string; values: number[]; code?: string }> {
   const found: Array<{ name: string; values: number[]; code?: string }> = [];
   for (const line of output) {
     if (!line.includes('"_aws"')) continue;

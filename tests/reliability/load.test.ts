@@ -86,7 +86,7 @@ describe(`load: a burst of ${GOOD} good + ${FLAKY} flaky + ${HANGING} hanging + 
     let open = [...kinds.keys()];
     while (open.length && Date.now() - started < SETTLE_TIMEOUT_MS) {
       const bodies = await Promise.all(open.map((id) => poll(() => getStatus(h.stack.apiUrl, id))));
-      bodies.forEach((b, i) => note(open[i]!, b));
+      for (const [i, b] of bodies.entries()) note(open[i]!, b);
       open = open.filter((_, i) => bodies[i]!.status !== 'done' && bodies[i]!.status !== 'failed');
       // Polling shares the two cores with the service: slower while many are open.
       if (open.length) await new Promise((r) => setTimeout(r, open.length > 100 ? 1000 : 500));

@@ -2,11 +2,10 @@
 // alarms, the redrive function, the EventBridge rules that run it, and its least-privilege role.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TUNING } from '../../lib/tuning.js';
-import { packageService, resourcesOfType, type PackagedService } from '../support/serverless.js';
+import { packageService, resourcesOfType, type PackagedService, type TemplateJson } from '../support/serverless.js';
 
 let pkg: PackagedService;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-let r: Record<string, any>;
+let r: Record<string, TemplateJson>;
 
 beforeAll(async () => {
   pkg = await packageService('prod');

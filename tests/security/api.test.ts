@@ -48,7 +48,7 @@ function expectClientError(r: Awaited<ReturnType<typeof send>>, status: number, 
 
 // Every one of these is a loopback, private, link-local, metadata, CGNAT, reserved or multicast
 // address once the WHATWG parser has read it; the API must refuse them without the network.
-export const LITERAL_ADDRESSES = [
+const LITERAL_ADDRESSES = [
   'http://127.0.0.1/',
   'http://127.1/',
   'http://2130706433/',
@@ -98,7 +98,7 @@ export const LITERAL_ADDRESSES = [
   'http://intranet/',
 ];
 
-export const REFUSED_URLS = [
+const REFUSED_URLS = [
   'file:///etc/passwd',
   'FILE:///etc/passwd',
   'ftp://example.com/',

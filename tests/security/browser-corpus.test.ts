@@ -27,7 +27,7 @@ interface Vector {
 const script = (js: string) => `<script>${js}</script>`;
 const swallow = (expr: string) => script(`try { ${expr} } catch (e) {}`);
 
-export const VECTORS: Vector[] = [
+const VECTORS: Vector[] = [
   { name: 'img src', category: 'image', stop: 'proxy', page: (c) => `<img src="${c}/img.png">` },
   { name: 'img srcset', category: 'image', stop: 'proxy', page: (c) => `<img srcset="${c}/a.png 1x">` },
   { name: 'picture source', category: 'image', stop: 'proxy', page: (c) => `<picture><source srcset="${c}/p.webp"><img src="/none.png"></picture>` },
@@ -45,20 +45,20 @@ export const VECTORS: Vector[] = [
   { name: 'fetch IPv4-mapped [::ffff:127.0.0.1]', category: 'fetch/XHR', stop: 'proxy', page: (_c, p) => swallow(`fetch('http://[::ffff:127.0.0.1]:${p}/').catch(() => {})`) },
   { name: 'XMLHttpRequest', category: 'fetch/XHR', stop: 'proxy', page: (c) => swallow(`const x = new XMLHttpRequest(); x.open('GET', '${c}/xhr'); x.send();`) },
   { name: 'sendBeacon', category: 'beacon', stop: 'proxy', page: (c) => swallow(`navigator.sendBeacon('${c}/beacon', 'x')`) },
-  { name: 'a ping (clicked)', category: 'beacon', stop: 'proxy', page: (c) => `<a id="l" href="#x" ping="${c}/ping">x</a>` + swallow(`document.getElementById('l').click()`) },
+  { name: 'a ping (clicked)', category: 'beacon', stop: 'proxy', page: (c) => `<a id="l" href="#x" ping="${c}/ping">x</a>${swallow(`document.getElementById('l').click()`)}` },
   { name: 'CSS background url()', category: 'CSS', stop: 'proxy', page: (c) => `<div style="width:10px;height:10px;background:url('${c}/bg.png')"></div>` },
   { name: 'CSS @import', category: 'CSS', stop: 'proxy', page: () => '', head: (c) => `<style>@import url('${c}/import.css');</style>` },
   { name: 'CSS @font-face', category: 'CSS', stop: 'proxy', page: () => `<p style="font-family:evil">x</p>`, head: (c) => `<style>@font-face { font-family: evil; src: url('${c}/f.woff2'); }</style>` },
   { name: 'link stylesheet', category: 'CSS', stop: 'proxy', page: () => '', head: (c) => `<link rel="stylesheet" href="${c}/s.css">` },
   { name: 'script src', category: 'script', stop: 'proxy', page: (c) => `<script src="${c}/s.js"></script>` },
   { name: 'dynamic import()', category: 'script', stop: 'proxy', page: (c) => script(`import('${c}/m.js').catch(() => {})`) },
-  { name: 'form auto-submit POST', category: 'form', stop: 'proxy', page: (c) => `<form id="f" method="post" action="${c}/form"><input name="a" value="b"></form>` + script(`document.getElementById('f').submit()`) },
-  { name: 'form GET into iframe', category: 'form', stop: 'proxy', page: (c) => `<iframe name="t"></iframe><form id="f" target="t" action="${c}/form-get"></form>` + script(`document.getElementById('f').submit()`) },
+  { name: 'form auto-submit POST', category: 'form', stop: 'proxy', page: (c) => `<form id="f" method="post" action="${c}/form"><input name="a" value="b"></form>${script(`document.getElementById('f').submit()`)}` },
+  { name: 'form GET into iframe', category: 'form', stop: 'proxy', page: (c) => `<iframe name="t"></iframe><form id="f" target="t" action="${c}/form-get"></form>${script(`document.getElementById('f').submit()`)}` },
   { name: 'meta refresh', category: 'navigation', stop: 'proxy', page: () => 'x', head: (c) => `<meta http-equiv="refresh" content="0;url=${c}/refresh">` },
   { name: 'location.href', category: 'navigation', stop: 'proxy', page: (c) => script(`location.href = '${c}/loc'`) },
   { name: 'location.replace after load', category: 'navigation', stop: 'proxy', page: (c) => script(`addEventListener('load', () => location.replace('${c}/replace'))`) },
   { name: 'window.open', category: 'pop-up', stop: 'browser', page: (c) => swallow(`window.open('${c}/popup')`) },
-  { name: 'target=_blank click', category: 'pop-up', stop: 'browser', page: (c) => `<a id="l" target="_blank" href="${c}/blank">x</a>` + swallow(`document.getElementById('l').click()`) },
+  { name: 'target=_blank click', category: 'pop-up', stop: 'browser', page: (c) => `<a id="l" target="_blank" href="${c}/blank">x</a>${swallow(`document.getElementById('l').click()`)}` },
   { name: 'WebSocket ws://', category: 'WebSocket', stop: 'proxy', page: (_c, p) => swallow(`new WebSocket('ws://127.0.0.1:${p}/ws')`) },
   { name: 'WebSocket wss://', category: 'WebSocket', stop: 'proxy', page: (_c, p) => swallow(`new WebSocket('wss://127.0.0.1:${p}/wss')`) },
   { name: 'dedicated worker fetch', category: 'worker', stop: 'proxy', page: (_c, p) => swallow(`new Worker('/worker.js?port=${p}')`) },

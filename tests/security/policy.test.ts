@@ -8,7 +8,7 @@ import { EgressAllowList, refuseUnsafeAddress } from '../../lib/url-policy.js';
 import { scriptedResolver, startCanary, type Canary } from './support.js';
 
 // Addresses a resolver might answer, each refused with the reason's key word.
-export const RESOLVED_REFUSED: Array<[string, RegExp]> = [
+const RESOLVED_REFUSED: Array<[string, RegExp]> = [
   ['127.0.0.1', /loopback/],
   ['127.255.255.254', /loopback/],
   ['10.1.2.3', /private/],

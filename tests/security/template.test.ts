@@ -1,10 +1,9 @@
 // `serverless package --stage prod`: the private bucket, least-privilege roles, the API key on
 // POST and the throttled usage plan, read from the CloudFormation template that would deploy.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { packageService, resourcesOfType } from '../support/serverless.js';
+import { packageService, resourcesOfType, type TemplateJson } from '../support/serverless.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-let template: any;
+let template: TemplateJson;
 
 beforeAll(async () => {
   ({ template } = await packageService('prod'));
@@ -41,8 +40,7 @@ describe('the images bucket is private', () => {
 });
 
 describe('each function role has only the actions it uses', () => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const allowStatements = (): Array<{ role: string; Action: string | string[]; Resource: any }> =>
+  const allowStatements = (): Array<{ role: string; Action: string | string[]; Resource: TemplateJson }> =>
     resourcesOfType(template, 'AWS::IAM::Role').flatMap(([role, r]) =>
       (r.Properties.Policies ?? []).flatMap((p: { PolicyDocument: { Statement: object[] } }) =>
         p.PolicyDocument.Statement.filter((s) => (s as { Effect: string }).Effect === 'Allow').map((s) => ({ role, ...s })),

@@ -33,7 +33,7 @@ export function copyService(): string {
 
 const serverlessBin = join(ROOT, 'node_modules/.bin/serverless');
 
-export async function serverless(dir: string, args: string[], env: Record<string, string> = {}) {
+async function serverless(dir: string, args: string[], env: Record<string, string> = {}) {
   return run(serverlessBin, args, {
     cwd: dir,
     env: { ...process.env, TMPDIR: join(dir, '.tmp'), SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', ...env },
@@ -44,8 +44,7 @@ export async function serverless(dir: string, args: string[], env: Record<string
 
 export interface PackagedService {
   dir: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  template: any;
+  template: TemplateJson;
   /** Zipped artifact sizes in bytes, by file name (api.zip, worker.zip, ...). */
   artifacts: Record<string, number>;
 }
@@ -79,8 +78,11 @@ export async function invokeLocal(dir: string, fn: string, eventFile: string, en
   return JSON.parse(stdout.slice(start < 0 ? stdout.indexOf('{') : start + 1));
 }
 
+/** A CloudFormation template or a part of it: untyped JSON that the assertions navigate freely. */
+// biome-ignore lint/suspicious/noExplicitAny: the template is untyped JSON; each test pins the values it reads
+export type TemplateJson = any;
+
 /** The resources of a template with the given type. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function resourcesOfType(template: any, type: string): Array<[string, any]> {
-  return Object.entries(template.Resources).filter(([, r]) => (r as { Type: string }).Type === type) as Array<[string, any]>;
+export function resourcesOfType(template: TemplateJson, type: string): Array<[string, TemplateJson]> {
+  return Object.entries(template.Resources).filter(([, r]) => (r as { Type: string }).Type === type) as Array<[string, TemplateJson]>;
 }

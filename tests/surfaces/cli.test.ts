@@ -141,6 +141,7 @@ describe('url2png against a running local stack', () => {
     // terminal has no CI variable.
     const { CI: _ci, ...personEnv } = process.env;
     const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: { ...personEnv, TERM: 'xterm' }, timeout: 60_000 });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the terminal's control sequences, which this strips
     const screen = stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
     expect(screen).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] (submitting|queued) .* \d+\.\ds/);
     expect(screen).toMatch(/✔ done in \d+\.\ds: /);

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const LAUNCHER = resolve(ROOT, 'bin/url2png.js');
+const LAUNCHER = resolve(ROOT, 'bin/url2png.js');
 
 export interface CliRun {
   code: number | null;

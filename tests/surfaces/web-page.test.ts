@@ -46,6 +46,7 @@ afterEach(async () => {
   await context?.close();
 });
 
+// biome-ignore lint/performance/useDomNodeTextContent: the text as rendered (what a person reads), not the raw nodes
 const text = (selector: string) => page.$eval(selector, (el) => (el as HTMLElement).innerText.trim());
 const hidden = (selector: string) => page.$eval(selector, (el) => (el as HTMLElement).hidden);
 

@@ -14,7 +14,9 @@ const dataDir = () => {
   dirs.push(dir);
   return dir;
 };
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 const cfg = (dir: string) => ({ region: 'us-east-1', awsEndpoint: undefined, receiptKeyParameter: '', dataDir: dir });
 const facts: CaptureFacts = {

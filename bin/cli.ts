@@ -10,6 +10,7 @@ import type { LocalStack } from '../local/stack.js';
 import {
   CliError,
   defaultFileName,
+  describeDiff,
   download,
   EXIT,
   extensionFor,
@@ -18,6 +19,7 @@ import {
   submit,
   Unreachable,
   waitForJob,
+  type ImageDiff,
   type JobStatus,
   type Submitted,
 } from './client.js';
@@ -34,6 +36,7 @@ interface Options {
   paper?: string;
   landscape?: boolean;
   quality?: number;
+  compareTo?: string;
   option?: Record<string, unknown>;
   wait: boolean;
   json?: boolean;
@@ -80,6 +83,7 @@ function program(): Command {
     .option('--width <px>', 'viewport width in CSS pixels (service default 1280)', wholeNumber)
     .option('--height <px>', 'viewport height in CSS pixels (service default 800)', wholeNumber)
     .option('--full-page', 'capture the whole scroll height, not just the viewport')
+    .option('--compare-to <id>', 'compare with an earlier PNG screenshot: prints the changed pixels and saves the diff image beside the shot (<file>.diff.png)')
     .addOption(new Option('--format <format>', 'image format (service default png); pdf prints the page').choices(['png', 'jpeg', 'webp', 'pdf']))
     .option('--paper <size>', 'with --format pdf: paper size, e.g. A4, Letter, Legal (service default A4)')
     .option('--landscape', 'with --format pdf: landscape orientation')
@@ -168,6 +172,7 @@ function buildRequest(rawUrl: string, o: Options): Record<string, unknown> {
   if (o.fullPage) request.fullPage = true;
   if (o.format !== undefined) request.format = o.format;
   if (o.quality !== undefined) request.quality = o.quality;
+  if (o.compareTo !== undefined) request.compareTo = o.compareTo;
   // The service refuses pdf settings without format "pdf" and names the field.
   if (o.paper !== undefined || o.landscape) {
     request.pdf = { ...(request.pdf as Record<string, unknown> | undefined), ...(o.paper !== undefined ? { paper: o.paper } : {}), ...(o.landscape ? { landscape: true } : {}) };
@@ -280,13 +285,27 @@ async function run(rawUrl: string, o: Options, progress: Progress, stacks: { cur
   } catch (error) {
     throw new CliError(EXIT.failed, `could not write ${file}: ${(error as Error).message}`, 'write_failed');
   }
+  const compared = status.diff ? await saveDiff(status.diff, file) : undefined;
   const elapsedMs = Date.now() - t0;
   progress.end(true, `done in ${elapsed(elapsedMs)}: ${file} (${kilobytes(image.bytes.length)}, ${image.contentType})`);
   return {
     exitCode: EXIT.ok,
-    json: { ...base, status: 'done', imageUrl: status.imageUrl, contentType: image.contentType, file, bytes: image.bytes.length, elapsedMs },
-    stdout: file,
+    json: { ...base, status: 'done', imageUrl: status.imageUrl, contentType: image.contentType, file, bytes: image.bytes.length, elapsedMs, ...compared?.json },
+    stdout: compared ? `${file}\n${compared.line}` : file,
   };
+
+  /** --compare-to: the diff image goes beside the shot (<name>.diff.png), the numbers to stdout. */
+  async function saveDiff(diff: ImageDiff, shot: string) {
+    progress.step('downloading the diff image', t0);
+    const diffFile = shot.replace(/(\.[^./\\]+)?$/, '.diff.png');
+    const bytes = (await download(diff.diffImageUrl)).bytes;
+    try {
+      await writeFile(diffFile, bytes);
+    } catch (error) {
+      throw new CliError(EXIT.failed, `could not write ${diffFile}: ${(error as Error).message}`, 'write_failed');
+    }
+    return { json: { diff, diffFile }, line: `diff: ${describeDiff(diff)}; diff image: ${diffFile}` };
+  }
 
   function failure(exitCode: number, text: string, json: Record<string, unknown>, error: { code: string; message: string }): Outcome {
     progress.end(false, text);

@@ -39,6 +39,28 @@ export interface JobStatus {
   imageUrl?: string;
   contentType?: string;
   error?: { code: string; message: string };
+  diff?: ImageDiff;
+}
+
+/** The done status's diff when the request had compareTo. */
+export interface ImageDiff {
+  comparedTo: string;
+  changedPixels: number;
+  changedRatio: number;
+  width: number;
+  height: number;
+  newSize: { width: number; height: number };
+  previousSize: { width: number; height: number };
+  diffImageUrl: string;
+}
+
+/** One line for people: how much changed, and on what area when the sizes differ. */
+export function describeDiff(d: ImageDiff): string {
+  const sizes =
+    d.newSize.width !== d.previousSize.width || d.newSize.height !== d.previousSize.height
+      ? ` (sizes differ: ${d.newSize.width}x${d.newSize.height} now, ${d.previousSize.width}x${d.previousSize.height} before; compared on the common area)`
+      : '';
+  return `${d.changedPixels} of ${d.width * d.height} pixels changed (${(d.changedRatio * 100).toFixed(4)}%) on ${d.width}x${d.height} since ${d.comparedTo}${sizes}`;
 }
 
 export interface ClientOptions {

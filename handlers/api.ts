@@ -11,7 +11,7 @@ import { isJobId } from '../lib/job.js';
 import { parseScreenshotRequest } from '../lib/request.js';
 import { openApiDocument } from '../lib/openapi.js';
 import { publicPart } from '../lib/receipt-key.js';
-import { createApiDeps, findCachedScreenshot, readReceipt, readScreenshot, submitScreenshot, type ApiDeps } from '../lib/screenshots.js';
+import { createApiDeps, findCachedScreenshot, readReceipt, refuseCompareTo, readScreenshot, submitScreenshot, type ApiDeps } from '../lib/screenshots.js';
 import { EgressAllowList } from '../lib/url-policy.js';
 import { ApiError, bodyLimit, jsonErrors, jsonResponse } from './http/errors.js';
 import { webPageResponse } from './http/page.js';
@@ -49,6 +49,8 @@ const postScreenshot = middy<Event, APIGatewayProxyResult>()
     if (parsed.request.callbackUrl && !config().webhookSecret) {
       throw new ApiError(400, 'callbacks_disabled', 'this deployment has no webhook secret (URL2PNG_WEBHOOK_SECRET), so callbackUrl is not available; poll statusUrl instead');
     }
+    const compareProblem = await refuseCompareTo(parsed.request, api);
+    if (compareProblem) throw new ApiError(400, 'compare_unavailable', compareProblem);
     const cached = await findCachedScreenshot(parsed.request, api);
     if (cached) {
       const cachedStatusUrl = `${baseUrl(event)}/screenshots/${cached.id}`;

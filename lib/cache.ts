@@ -44,6 +44,8 @@ export function cacheKey(url: string, o: ScreenshotOptions): string {
     hideSelectors: o.hideSelectors,
     // Only for PDFs, so that the keys of every earlier image request stay what they were.
     ...(o.format === 'pdf' ? { pdf: pdfSettings(o.pdf) } : {}),
+    // Likewise only when set: the done status of a compared job carries a diff against that job.
+    ...(o.compareTo ? { compareTo: o.compareTo } : {}),
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

@@ -23,6 +23,8 @@ export const FAILURES = {
   url_refused: { kind: 'permanent', what: 'the egress policy refuses the address or scheme' },
   dns_not_found: { kind: 'permanent', what: 'the host name does not exist' },
   page_too_large: { kind: 'permanent', what: 'the page or its image exceeds the limits' },
+  compare_unavailable: { kind: 'permanent', what: 'compareTo names a screenshot that is unknown, expired, failed or not a PNG' },
+  compare_too_large: { kind: 'permanent', what: 'the images compareTo would diff are larger than the diff limit' },
   redrive_exhausted: { kind: 'permanent', what: 'the job kept failing after every retry and redrive' },
   // transient: a later delivery may succeed
   render_timeout: { kind: 'transient', what: 'the page did not render within the render deadline' },
@@ -34,6 +36,7 @@ export const FAILURES = {
   aws_throttled: { kind: 'transient', what: 'S3 or SQS throttled the request' },
   aws_unavailable: { kind: 'transient', what: 'S3 or SQS answered 5xx or could not be reached' },
   not_enough_time: { kind: 'transient', what: 'not enough invocation time left to finish the job' },
+  compare_not_ready: { kind: 'transient', what: 'the screenshot compareTo names is not done yet' },
   receipt_key_unavailable: { kind: 'transient', what: 'the receipt signing key could not be loaded (SSM parameter missing or unreadable, data directory not writable)' },
   internal_error: { kind: 'transient', what: 'an unexpected error (retried: a retry is cheap, a lost job is not)' },
 } as const satisfies Record<string, { kind: FailureKind; what: string }>;

@@ -2,6 +2,7 @@
 // its request, and a job with a callbackUrl gets its webhook. Errors here never fail the job.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { cacheKey, type ResultCache } from './cache.js';
+import { presentDiff } from './compare.js';
 import type { EgressGuard } from './egress.js';
 import type { Job } from './job.js';
 import { cacheTtlSeconds } from './request.js';
@@ -38,7 +39,12 @@ export function onSettled(deps: OnSettledDeps) {
     }
     const payload: WebhookPayload =
       settled.status === 'done'
-        ? { id: job.id, status: 'done', imageUrl: await deps.store.presignImage(settled.imageKey, deps.presignTtlS) }
+        ? {
+            id: job.id,
+            status: 'done',
+            imageUrl: await deps.store.presignImage(settled.imageKey, deps.presignTtlS),
+            ...(settled.diff ? { diff: await presentDiff(settled.diff, (key) => deps.store.presignImage(key, deps.presignTtlS)) } : {}),
+          }
         : { id: job.id, status: 'failed', error: settled.error };
     const result: DeliveryResult = await deliverWebhook(callbackUrl, payload, { secret: deps.webhookSecret, guard: deps.guard, ...deps.webhook });
     deps.log?.(result.delivered ? 'webhook delivered' : 'webhook not delivered', { jobId: job.id, ...result });

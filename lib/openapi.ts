@@ -19,6 +19,24 @@ const errorSchema = {
   },
 } as const;
 
+const sizeSchema = { type: 'object', properties: { width: { type: 'integer' }, height: { type: 'integer' } } } as const;
+
+const diffSchema = {
+  type: 'object',
+  description: 'When the request had compareTo: the new image against that earlier one, on their common top-left area',
+  required: ['comparedTo', 'changedPixels', 'changedRatio', 'width', 'height', 'newSize', 'previousSize', 'diffImageUrl'],
+  properties: {
+    comparedTo: { type: 'string', format: 'uuid' },
+    changedPixels: { type: 'integer', description: 'Pixels that differ beyond pixelmatch threshold 0.1 (anti-aliasing alone not counted)' },
+    changedRatio: { type: 'number', description: 'changedPixels / (width x height), 6 decimals' },
+    width: { type: 'integer', description: 'Width of the compared (common) area' },
+    height: { type: 'integer', description: 'Height of the compared (common) area' },
+    newSize: sizeSchema,
+    previousSize: sizeSchema,
+    diffImageUrl: { type: 'string', format: 'uri', description: 'A short-lived URL of a PNG: changed pixels red over a faded copy of the new image' },
+  },
+} as const;
+
 const statusSchema = {
   type: 'object',
   required: ['id', 'status'],
@@ -32,6 +50,7 @@ const statusSchema = {
     imageUrl: { type: 'string', format: 'uri', description: 'When done: a short-lived URL of the image' },
     contentType: { type: 'string', enum: ['image/png', 'image/jpeg', 'image/webp', 'application/pdf'] },
     cached: { type: 'boolean', description: 'true when POST answered from the cache without rendering' },
+    diff: { $ref: '#/components/schemas/Diff' },
     error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
   },
 } as const;
@@ -127,6 +146,7 @@ export function openApiDocument(serverUrl?: string) {
                             id: { type: 'string' },
                             status: { type: 'string', enum: ['done', 'failed'] },
                             imageUrl: { type: 'string', format: 'uri' },
+                            diff: { $ref: '#/components/schemas/Diff' },
                             error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
                           },
                         },
@@ -192,7 +212,7 @@ export function openApiDocument(serverUrl?: string) {
       },
     },
     components: {
-      schemas: { ScreenshotRequest: request, ScreenshotStatus: statusSchema, Receipt: receiptSchema, Error: errorSchema },
+      schemas: { ScreenshotRequest: request, ScreenshotStatus: statusSchema, Receipt: receiptSchema, Diff: diffSchema, Error: errorSchema },
     },
   };
 }

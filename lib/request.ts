@@ -105,6 +105,21 @@ const optionsShape = {
     .max(MAX_URL_LENGTH, { error: `callbackUrl must be at most ${MAX_URL_LENGTH} characters` })
     .optional()
     .describe('Webhook: POSTed a signed { id, status, imageUrl?, error? } when the job settles'),
+  compareTo: z
+    .string({ error: 'compareTo must be the id of an earlier screenshot (a UUID)' })
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { error: 'compareTo must be the id of an earlier screenshot (a UUID, as POST /screenshots returned it)' })
+    .toLowerCase()
+    .optional()
+    .describe(
+      'Id of an earlier done PNG screenshot: the new image is compared with it pixel by pixel, and the done status gets diff { changedPixels, changedRatio, width, height, diffImageUrl }. PNG only',
+    ),
+};
+
+/** A diff is taken between lossless images only: jpeg/webp noise would count as change. */
+const compareToNeedsPng = (value: { format?: string; compareTo?: string }, ctx: z.RefinementCtx) => {
+  if (value.compareTo !== undefined && (value.format ?? 'png') !== 'png') {
+    ctx.addIssue({ code: 'custom', path: ['compareTo'], message: 'compareTo compares PNG images only; drop compareTo or set format to "png"' });
+  }
 };
 
 type OptionsInput = { format?: string; quality?: number };
@@ -114,7 +129,7 @@ const qualityOnlyForLossy = (value: OptionsInput, ctx: z.RefinementCtx) => {
   }
 };
 
-export const screenshotOptionsSchema = z.strictObject(optionsShape).superRefine(qualityOnlyForLossy).superRefine(refusePdfMismatches);
+export const screenshotOptionsSchema = z.strictObject(optionsShape).superRefine(qualityOnlyForLossy).superRefine(refusePdfMismatches).superRefine(compareToNeedsPng);
 
 export const screenshotRequestSchema = z
   .strictObject({
@@ -126,7 +141,7 @@ export const screenshotRequestSchema = z
     ...optionsShape,
   })
   .superRefine(qualityOnlyForLossy)
-  .superRefine(refusePdfMismatches);
+  .superRefine(refusePdfMismatches).superRefine(compareToNeedsPng);
 
 export type ScreenshotOptions = z.output<typeof screenshotOptionsSchema>;
 /** Options as a caller may write them: every field optional, the schema fills the defaults. */

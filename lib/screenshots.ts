@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import { cacheKey, isFresh, S3ResultCache, type ResultCache } from './cache.js';
 import { newJob, type Job } from './job.js';
 import { SqsJobQueue, type JobQueue } from './queue.js';
+import { presentDiff, type DiffSummary } from './compare.js';
 import type { Receipt } from './receipt.js';
 import { receiptKeyLoader, type ReceiptKey } from './receipt-key.js';
 import { S3Receipts } from './receipts.js';
@@ -43,6 +44,7 @@ export interface StatusBody {
   imageUrl?: string;
   contentType?: string;
   error?: { code: string; message: string };
+  diff?: DiffSummary;
 }
 
 /** Records the job as queued (so GET knows the id) and then puts it on the queue. */
@@ -64,9 +66,10 @@ export async function submitScreenshot(request: ScreenshotRequest, deps: ApiDeps
 export async function readScreenshot(id: string, deps: ApiDeps): Promise<StatusBody | undefined> {
   const record = await deps.store.getStatus(id);
   if (!record) return undefined;
-  const { imageKey, ...body } = record;
+  const { imageKey, diff, ...body } = record;
   if (record.status === 'done' && imageKey) {
-    return { ...body, imageUrl: await deps.store.presignImage(imageKey, deps.presignTtlS) };
+    const presign = (key: string) => deps.store.presignImage(key, deps.presignTtlS);
+    return { ...body, imageUrl: await presign(imageKey), ...(diff ? { diff: await presentDiff(diff, presign) } : {}) };
   }
   return body;
 }
@@ -96,4 +99,17 @@ export async function readReceipt(id: string, deps: ApiDeps): Promise<{ receipt:
   if (record.status !== 'done') return { problem: 'not_done', status: record.status };
   const receipt = await deps.receipts.get(id);
   return receipt ? { receipt } : { problem: 'missing' };
+}
+
+/**
+ * compareTo must name a screenshot that exists and has not failed (a queued one is fine: it may be
+ * done by the time the new one is rendered). A message for the client, or undefined.
+ */
+export async function refuseCompareTo(request: ScreenshotRequest, deps: ApiDeps): Promise<string | undefined> {
+  if (!request.compareTo) return undefined;
+  const earlier = await deps.store.getStatus(request.compareTo);
+  if (!earlier) return `compareTo: no screenshot with id ${request.compareTo} (unknown, or expired); use the id of a done PNG screenshot`;
+  if (earlier.status === 'failed') return `compareTo: the screenshot ${request.compareTo} failed (${earlier.error?.code ?? 'unknown'}); use the id of a done PNG screenshot`;
+  if (earlier.status === 'done' && earlier.contentType !== 'image/png') return `compareTo: the screenshot ${request.compareTo} is ${earlier.contentType}, not a PNG; compareTo compares PNG images only`;
+  return undefined;
 }

@@ -26,13 +26,16 @@ export interface SettleDeps {
    * After the image is stored and before the status says done: what a done job must also have
    * (its signed receipt). Its errors fail the job like a render error (classified the same way).
    */
-  completeCapture?: (job: Job, image: RenderedImage) => Promise<void>;
+  completeCapture?: (job: Job, image: RenderedImage) => Promise<DoneExtras>;
   /** Once a job has its final status: the cache index and the webhook. Its errors never fail the job. */
   onSettled?: (job: Job, settled: Settled) => Promise<void>;
 }
 
+/** What a done status carries besides its image. */
+export type DoneExtras = Pick<StatusRecord, 'diff'>;
+
 export type Settled =
-  | { status: 'done'; imageKey: string; contentType: string; at: Date }
+  | ({ status: 'done'; imageKey: string; contentType: string; at: Date } & DoneExtras)
   | { status: 'failed'; error: { code: string; message: string }; at: Date };
 
 async function notifySettled(deps: SettleDeps, job: Job, settled: Settled): Promise<void> {
@@ -72,7 +75,7 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<O
     const image = await deps.render({ url: job.url, options: job.options }, job);
     const renderMs = Date.now() - started;
     const key = await deps.store.putImage(job.id, image.bytes, image.contentType, image.extension);
-    await deps.completeCapture?.(job, image);
+    const extras = (await deps.completeCapture?.(job, image)) ?? {};
     const at = now();
     await deps.store.putStatus({
       id: job.id,
@@ -82,8 +85,9 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<O
       updatedAt: at.toISOString(),
       imageKey: key,
       contentType: image.contentType,
+      ...extras,
     });
-    await notifySettled(deps, job, { status: 'done', imageKey: key, contentType: image.contentType, at });
+    await notifySettled(deps, job, { status: 'done', imageKey: key, contentType: image.contentType, at, ...extras });
     return { status: 'done', id: job.id, renderMs, sinceRequestMs: at.getTime() - Date.parse(job.requestedAt) };
   } catch (error) {
     const failure = classifyFailure(error);

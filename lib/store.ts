@@ -2,6 +2,7 @@
 // nothing here makes an object public.
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { DiffRecord } from './compare.js';
 import { imageKey, statusKey } from './job.js';
 import { readJson, writeJson } from './s3-json.js';
 
@@ -16,6 +17,8 @@ export interface StatusRecord {
   imageKey?: string;
   contentType?: string;
   error?: { code: string; message: string };
+  /** When the request had compareTo: the visual diff against that screenshot. */
+  diff?: DiffRecord;
 }
 
 export interface ScreenshotStore {

@@ -10,6 +10,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
+import type { DiffSummary } from './compare.js';
 import type { EgressGuard } from './egress.js';
 import { defaultPort } from './url-policy.js';
 
@@ -18,6 +19,8 @@ export interface WebhookPayload {
   status: 'done' | 'failed';
   imageUrl?: string;
   error?: { code: string; message: string };
+  /** When the request had compareTo. */
+  diff?: DiffSummary;
 }
 
 export const SIGNATURE_HEADER = 'x-url2png-signature';

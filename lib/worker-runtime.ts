@@ -7,6 +7,7 @@ import { AdaptiveLimit } from './adaptive-concurrency.js';
 import { BrowserHost, type BrowserSettings } from './browser.js';
 import type { Config } from './config.js';
 import { EgressGuard, startEgressProxy, type EgressProxy, type Resolver } from './egress.js';
+import { ImageComparer } from './compare.js';
 import type { Job } from './job.js';
 import { renderScreenshot, type RenderedImage } from './render.js';
 import { receiptKeyLoader } from './receipt-key.js';
@@ -49,6 +50,7 @@ export async function createWorkerRuntime(
   const store = overrides.store ?? new S3ScreenshotStore(s3, cfg.bucket);
   const receipts = overrides.receipts ?? new S3Receipts(s3, cfg.bucket);
   const receiptKey = receiptKeyLoader(cfg);
+  const comparer = new ImageComparer(s3, cfg.bucket, store);
   const guard = new EgressGuard(new EgressAllowList(cfg.egressAllow), overrides.resolver);
   const proxy = await startEgressProxy(guard);
   useBundledFonts(); // ./fonts (CJK, emoji, Latin) for the browser; on Lambda sparticuz's config has them
@@ -65,7 +67,11 @@ export async function createWorkerRuntime(
   const deps = {
     store,
     render: (input: Parameters<typeof renderScreenshot>[0]) => renderScreenshot(input, { browsers, guard, proxy }, cfg.renderTimeoutMs),
-    completeCapture: (job: Job, image: RenderedImage) => receipts.issue(job, image, receiptKey).then(() => undefined),
+    completeCapture: async (job: Job, image: RenderedImage) => {
+      const diff = await comparer.compare(job, image);
+      await receipts.issue(job, image, receiptKey);
+      return diff ? { diff } : {};
+    },
     renderTimeoutMs: cfg.renderTimeoutMs,
     maxReceiveCount: cfg.maxReceiveCount,
     onSettled: onSettled({

@@ -1,9 +1,10 @@
 // url2png <url> [-o file] [options]: submit a screenshot, follow it, save the image.
 // Progress goes to stderr (a spinner on a TTY, plain lines otherwise); stdout carries only the
 // result (the file path, the status URL with --no-wait, or one JSON object with --json).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import ora, { type Ora } from 'ora';
 import type { LocalStack } from '../local/stack.js';
@@ -211,6 +212,12 @@ async function startInProcess(progress: Progress): Promise<LocalStack> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   quietExperimentalWarnings();
+  // Like its queues and objects, the in-process pipeline's receipt key lives only as long as the command.
+  if (!process.env.URL2PNG_DATA_DIR) {
+    const dir = mkdtempSync(join(tmpdir(), 'url2png-cli-'));
+    process.env.URL2PNG_DATA_DIR = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
   const { startLocalStack } = await import('../local/stack.js');
   return startLocalStack({ port: 0, emulatorPort: 0, log: (line) => progress.note(line) });
 }

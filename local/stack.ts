@@ -57,6 +57,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     URL2PNG_BUCKET: emulator.bucket,
     URL2PNG_MAX_RECEIVE_COUNT: String(maxReceiveCount),
     URL2PNG_VISIBILITY_TIMEOUT_S: String(visibilityTimeoutS),
+    // The API and the worker keep what must outlive them (the receipt signing key) in the same directory.
+    ...(options.dataDir ? { URL2PNG_DATA_DIR: options.dataDir } : {}),
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
   });
   const api = await import('../handlers/api.js');

@@ -9,7 +9,7 @@ import type { ScreenshotStore } from './store.js';
 /** What the done status records about a diff (the API turns diffImageKey into diffImageUrl). */
 export type DiffRecord = Omit<PixelDiff, 'diffPng'> & { comparedTo: string; diffImageKey: string };
 
-export const diffImageKey = (id: string): string => `diffs/${id}.png`;
+const diffImageKey = (id: string): string => `diffs/${id}.png`;
 
 /** The diff as clients see it (status and webhook): the diff image as a short-lived URL. */
 export type DiffSummary = Omit<DiffRecord, 'diffImageKey'> & { diffImageUrl: string };

@@ -5,7 +5,7 @@
 import pixelmatch from 'pixelmatch';
 import { PNG } from 'pngjs';
 
-export interface Size {
+interface Size {
   width: number;
   height: number;
 }
@@ -22,7 +22,7 @@ export interface PixelDiff extends Size {
 }
 
 /** Past this many pixels in the common area the diff is refused (each decoded copy is 4 bytes a pixel). */
-export const DIFF_MAX_PIXELS = 25_000_000;
+const DIFF_MAX_PIXELS = 25_000_000;
 
 /** pixelmatch's colour-distance threshold (0 to 1): 0.1 ignores what the eye cannot tell apart. */
 const THRESHOLD = 0.1;

@@ -32,7 +32,7 @@ export interface SettleDeps {
 }
 
 /** What a done status carries besides its image. */
-export type DoneExtras = Pick<StatusRecord, 'diff'>;
+type DoneExtras = Pick<StatusRecord, 'diff'>;
 
 export type Settled =
   | ({ status: 'done'; imageKey: string; contentType: string; at: Date } & DoneExtras)

@@ -46,6 +46,8 @@ export function cacheKey(url: string, o: ScreenshotOptions): string {
     ...(o.format === 'pdf' ? { pdf: pdfSettings(o.pdf) } : {}),
     // Likewise only when set: the done status of a compared job carries a diff against that job.
     ...(o.compareTo ? { compareTo: o.compareTo } : {}),
+    // A deterministic capture's page sees a fixed clock (now, or its own requestedAt when none).
+    ...(o.deterministic ? { deterministic: true, now: o.now ?? null } : {}),
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

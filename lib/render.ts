@@ -4,6 +4,7 @@ import type { Browser, BrowserContext, Page } from 'puppeteer-core';
 import type { BrowserHost } from './browser.js';
 import { REFUSAL_HEADER, type EgressGuard, type EgressProxy, type EgressSession } from './egress.js';
 import { PermanentFailure, TransientFailure } from './failures.js';
+import { freezePage, stillForCapture } from './deterministic.js';
 import { explainNavigationFailure, guardPage } from './page-guard.js';
 import { printPdf } from './pdf.js';
 import type { CaptureFacts } from './receipt.js';
@@ -13,6 +14,8 @@ export interface RenderInput {
   url: string;
   /** Omitted fields take the schema's defaults. */
   options: ScreenshotOptionsInput;
+  /** When the job was requested: the frozen clock of a deterministic capture without `now`. */
+  requestedAt?: string;
 }
 
 export interface RenderedImage {
@@ -65,7 +68,7 @@ export async function renderScreenshot(
     // Non-http(s) schemes are refused in the page too; a refused navigation is named as such.
     // Inside the deadline: on a wedged browser even the DevTools set-up can hang.
     const work = guardPage(page).then((pageGuard) =>
-      capture(page, input.url, options, Date.now() + timeoutMs, seen).catch((error: unknown) =>
+      capture(page, input.url, options, Date.now() + timeoutMs, seen, Date.parse(options.now ?? input.requestedAt ?? startedAt)).catch((error: unknown) =>
         explainNavigationFailure(error, pageGuard, deps.guard),
       ),
     );
@@ -119,8 +122,9 @@ async function openIsolatedPage(browser: Browser, singleProcess: boolean, sessio
 
 // The capture, in the order the request's fields take effect. Every wait is bounded by the
 // render deadline (`until`), so a page can slow a job down but never hang it.
-async function capture(page: Page, url: string, o: ScreenshotOptions, until: number, seen: { httpStatus: number | null }): Promise<Uint8Array> {
+async function capture(page: Page, url: string, o: ScreenshotOptions, until: number, seen: { httpStatus: number | null }, clock: number): Promise<Uint8Array> {
   await page.setViewport({ width: o.width, height: o.height, deviceScaleFactor: o.deviceScaleFactor });
+  if (o.deterministic) await freezePage(page, clock);
   // A fresh headless page already prefers light: only dark mode costs a DevTools round trip.
   if (o.darkMode) await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
 
@@ -150,6 +154,7 @@ async function capture(page: Page, url: string, o: ScreenshotOptions, until: num
     await page.addStyleTag({ content: o.hideSelectors.map((s) => `${s} { visibility: hidden !important; }`).join('\n') });
   }
   if (o.delay > 0) await sleep(Math.min(o.delay, left(until)));
+  if (o.deterministic) await stillForCapture(page, o.fullPage, left(until) - 250);
 
   if (o.format === 'pdf') return printPdf(page, o.pdf, left(until));
   const encoding = { type: o.format, quality: effectiveQuality(o), optimizeForSpeed: true } as const;

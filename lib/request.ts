@@ -113,6 +113,23 @@ const optionsShape = {
     .describe(
       'Id of an earlier done PNG screenshot: the new image is compared with it pixel by pixel, and the done status gets diff { changedPixels, changedRatio, width, height, diffImageUrl }. PNG only',
     ),
+  deterministic: z
+    .boolean({ error: 'deterministic must be true or false' })
+    .default(false)
+    .describe(
+      "Make two captures of an unchanged page identical: the page's clock frozen at the job's requestedAt (or now), Math.random seeded, animations, transitions and caret off, scrollbars hidden, fonts and visible images loaded before the capture",
+    ),
+  now: z
+    .iso.datetime({ offset: true, error: 'now must be an ISO 8601 date-time, e.g. "2030-01-01T00:00:00Z"' })
+    .optional()
+    .describe('With deterministic: the time the page sees (Date, Date.now) instead of the job\'s requestedAt'),
+};
+
+/** `now` sets the frozen clock of a deterministic capture: meaningless without one. */
+const nowNeedsDeterministic = (value: { deterministic?: boolean; now?: string }, ctx: z.RefinementCtx) => {
+  if (value.now !== undefined && value.deterministic !== true) {
+    ctx.addIssue({ code: 'custom', path: ['now'], message: 'now sets the clock of a deterministic capture; add "deterministic": true or drop now' });
+  }
 };
 
 /** A diff is taken between lossless images only: jpeg/webp noise would count as change. */
@@ -129,7 +146,7 @@ const qualityOnlyForLossy = (value: OptionsInput, ctx: z.RefinementCtx) => {
   }
 };
 
-export const screenshotOptionsSchema = z.strictObject(optionsShape).superRefine(qualityOnlyForLossy).superRefine(refusePdfMismatches).superRefine(compareToNeedsPng);
+export const screenshotOptionsSchema = z.strictObject(optionsShape).superRefine(qualityOnlyForLossy).superRefine(refusePdfMismatches).superRefine(compareToNeedsPng).superRefine(nowNeedsDeterministic);
 
 export const screenshotRequestSchema = z
   .strictObject({
@@ -141,7 +158,7 @@ export const screenshotRequestSchema = z
     ...optionsShape,
   })
   .superRefine(qualityOnlyForLossy)
-  .superRefine(refusePdfMismatches).superRefine(compareToNeedsPng);
+  .superRefine(refusePdfMismatches).superRefine(compareToNeedsPng).superRefine(nowNeedsDeterministic);
 
 export type ScreenshotOptions = z.output<typeof screenshotOptionsSchema>;
 /** Options as a caller may write them: every field optional, the schema fills the defaults. */

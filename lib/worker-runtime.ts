@@ -66,7 +66,8 @@ export async function createWorkerRuntime(
   const limit = cfg.renderConcurrencyPinned ? pinnedLimit(cfg.renderConcurrency) : new AdaptiveLimit({ floor: cfg.renderConcurrency, ceiling: cfg.renderConcurrencyCeiling, vcpus: cfg.vcpus });
   const deps = {
     store,
-    render: (input: Parameters<typeof renderScreenshot>[0]) => renderScreenshot(input, { browsers, guard, proxy }, cfg.renderTimeoutMs),
+    render: (input: Parameters<typeof renderScreenshot>[0], job: Job) =>
+      renderScreenshot({ ...input, requestedAt: job.requestedAt }, { browsers, guard, proxy }, cfg.renderTimeoutMs),
     completeCapture: async (job: Job, image: RenderedImage) => {
       const diff = await comparer.compare(job, image);
       await receipts.issue(job, image, receiptKey);

@@ -21,6 +21,7 @@ describe('screenshot request schema', () => {
         darkMode: false,
         hideSelectors: [],
         cache: false,
+        deterministic: false,
       },
     });
   });

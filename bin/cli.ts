@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import ora, { type Ora } from 'ora';
+import type { Problem } from '../lib/problem.js';
+import type { DiffSummary, ScreenshotStatus } from '../lib/status.js';
 import type { LocalStack } from '../local/stack.js';
 import {
   CliError,
@@ -20,8 +22,6 @@ import {
   submit,
   Unreachable,
   waitForJob,
-  type ImageDiff,
-  type JobStatus,
   type Submitted,
 } from './client.js';
 
@@ -261,7 +261,7 @@ async function run(rawUrl: string, o: Options, progress: Progress, stacks: { cur
     return { exitCode: EXIT.ok, json: { ...base, status: job.status }, stdout: job.statusUrl };
   }
 
-  let status: JobStatus;
+  let status: ScreenshotStatus;
   try {
     status = await waitForJob(job.statusUrl, {
       ...client,
@@ -302,7 +302,7 @@ async function run(rawUrl: string, o: Options, progress: Progress, stacks: { cur
   };
 
   /** --compare-to: the diff image goes beside the shot (<name>.diff.png), the numbers to stdout. */
-  async function saveDiff(diff: ImageDiff, shot: string) {
+  async function saveDiff(diff: DiffSummary, shot: string) {
     progress.step('downloading the diff image', t0);
     const diffFile = shot.replace(/(\.[^./\\]+)?$/, '.diff.png');
     const bytes = (await download(diff.diffImageUrl)).bytes;
@@ -314,7 +314,7 @@ async function run(rawUrl: string, o: Options, progress: Progress, stacks: { cur
     return { json: { diff, diffFile }, line: `diff: ${describeDiff(diff)}; diff image: ${diffFile}` };
   }
 
-  function failure(exitCode: number, text: string, json: Record<string, unknown>, error: { code: string; message: string }): Outcome {
+  function failure(exitCode: number, text: string, json: Record<string, unknown>, error: Problem): Outcome {
     progress.end(false, text);
     return { exitCode, json: { ...json, error } };
   }

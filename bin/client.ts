@@ -1,5 +1,6 @@
 // The HTTP side of the command-line client: submit a request, follow its status URL, download the
 // image. Plain fetch against the API in README.md (GET /openapi.json); nothing here knows about the terminal.
+import type { DiffSummary, ScreenshotStatus } from '../lib/status.js';
 
 /** Exit codes of `url2png`, documented in the README. */
 export const EXIT = {
@@ -19,7 +20,7 @@ export class CliError extends Error {
     readonly exitCode: number,
     message: string,
     readonly code = 'error',
-    readonly job?: Partial<JobStatus>,
+    readonly job?: Partial<ScreenshotStatus>,
   ) {
     super(message);
   }
@@ -32,30 +33,8 @@ export interface Submitted {
   url: string;
 }
 
-export interface JobStatus {
-  id: string;
-  status: string;
-  url: string;
-  imageUrl?: string;
-  contentType?: string;
-  error?: { code: string; message: string };
-  diff?: ImageDiff;
-}
-
-/** The done status's diff when the request had compareTo. */
-export interface ImageDiff {
-  comparedTo: string;
-  changedPixels: number;
-  changedRatio: number;
-  width: number;
-  height: number;
-  newSize: { width: number; height: number };
-  previousSize: { width: number; height: number };
-  diffImageUrl: string;
-}
-
 /** One line for people: how much changed, and on what area when the sizes differ. */
-export function describeDiff(d: ImageDiff): string {
+export function describeDiff(d: DiffSummary): string {
   const sizes =
     d.newSize.width !== d.previousSize.width || d.newSize.height !== d.previousSize.height
       ? ` (sizes differ: ${d.newSize.width}x${d.newSize.height} now, ${d.previousSize.width}x${d.previousSize.height} before; compared on the common area)`
@@ -149,7 +128,7 @@ export async function submit(endpoint: string, request: Record<string, unknown>,
 }
 
 /** GET the status URL once. */
-async function readStatus(statusUrl: string, options: ClientOptions): Promise<JobStatus> {
+async function readStatus(statusUrl: string, options: ClientOptions): Promise<ScreenshotStatus> {
   let res: Response;
   try {
     res = await fetch(statusUrl, { headers: headers(options), signal: AbortSignal.timeout(30_000) });
@@ -158,7 +137,7 @@ async function readStatus(statusUrl: string, options: ClientOptions): Promise<Jo
   }
   const body = await readJson(res, statusUrl);
   if (!res.ok) throw apiError(res, body, statusUrl);
-  return body as unknown as JobStatus;
+  return body as unknown as ScreenshotStatus;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -169,8 +148,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export async function waitForJob(
   statusUrl: string,
-  options: ClientOptions & { deadline: number; onStatus?: (status: JobStatus) => void },
-): Promise<JobStatus> {
+  options: ClientOptions & { deadline: number; onStatus?: (status: ScreenshotStatus) => void },
+): Promise<ScreenshotStatus> {
   let wait = 150;
   for (;;) {
     const status = await readStatus(statusUrl, options);

@@ -4,15 +4,12 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import { diffPngs, type PixelDiff } from './diff.js';
 import { PermanentFailure, TransientFailure } from './failures.js';
 import type { Job } from './job.js';
+import type { DiffRecord, DiffSummary } from './status.js';
 import type { ScreenshotStore } from './store.js';
 
-/** What the done status records about a diff (the API turns diffImageKey into diffImageUrl). */
-export type DiffRecord = Omit<PixelDiff, 'diffPng'> & { comparedTo: string; diffImageKey: string };
 
 const diffImageKey = (id: string): string => `diffs/${id}.png`;
 
-/** The diff as clients see it (status and webhook): the diff image as a short-lived URL. */
-export type DiffSummary = Omit<DiffRecord, 'diffImageKey'> & { diffImageUrl: string };
 
 export async function presentDiff({ diffImageKey: key, ...numbers }: DiffRecord, presign: (key: string) => Promise<string>): Promise<DiffSummary> {
   return { ...numbers, diffImageUrl: await presign(key) };

@@ -1,11 +1,12 @@
 // Permanent vs transient failures, and what each does to the message. One table (FAILURES) names
-// every failure code the worker can record; classifyFailure() maps any thrown value onto it, and
-// lib/settle.ts is the only place that turns the class into what happens to the message.
+// every failure code the worker can record: FailureCode is its keys, and every failure carries one,
+// so a code missing from the table does not compile. classifyFailure() maps any thrown value onto
+// it, and lib/settle.ts is the only place that turns the class into what happens to the message.
 export type FailureKind = 'permanent' | 'transient';
 
 export interface Failure {
   kind: FailureKind;
-  code: FailureCode | (string & {});
+  code: FailureCode;
   message: string;
 }
 
@@ -25,6 +26,9 @@ export const FAILURES = {
   page_too_large: { kind: 'permanent', what: 'the page or its image exceeds the limits' },
   compare_unavailable: { kind: 'permanent', what: 'compareTo names a screenshot that is unknown, expired, failed or not a PNG' },
   compare_too_large: { kind: 'permanent', what: 'the images compareTo would diff are larger than the diff limit' },
+  invalid_selector: { kind: 'permanent', what: 'selector or waitForSelector is not a valid CSS selector' },
+  selector_not_found: { kind: 'permanent', what: 'no visible element matches selector' },
+  selector_timeout: { kind: 'permanent', what: 'no element matching waitForSelector became visible before the render deadline' },
   redrive_exhausted: { kind: 'permanent', what: 'the job kept failing after every retry and redrive' },
   // transient: a later delivery may succeed
   render_timeout: { kind: 'transient', what: 'the page did not render within the render deadline' },
@@ -43,14 +47,13 @@ export const FAILURES = {
 
 export type FailureCode = keyof typeof FAILURES;
 
-/** The table decides; a code missing from it keeps the kind of the class that raised it. */
-const failureKind = (code: string, fallback: FailureKind = 'transient'): FailureKind =>
-  (FAILURES as Record<string, { kind: FailureKind }>)[code]?.kind ?? fallback;
+/** The table decides, whichever class raised the code. */
+const failureKind = (code: FailureCode): FailureKind => FAILURES[code].kind;
 
 /** A job that can never succeed: record `failed`, do not retry. */
 export class PermanentFailure extends Error {
   constructor(
-    readonly code: FailureCode | (string & {}),
+    readonly code: FailureCode,
     message: string,
   ) {
     super(message);
@@ -64,7 +67,7 @@ export class TransientFailure extends Error {
   readonly lastTry: boolean;
 
   constructor(
-    readonly code: FailureCode | (string & {}),
+    readonly code: FailureCode,
     message: string,
     options?: { cause?: unknown; lastTry?: boolean },
   ) {
@@ -105,8 +108,9 @@ const NAMED: Record<string, FailureCode> = {
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'TimeoutError']);
 
 export function classifyFailure(error: unknown): Failure {
-  if (error instanceof PermanentFailure) return { kind: failureKind(error.code, 'permanent'), code: error.code, message: error.message };
-  if (error instanceof TransientFailure) return { kind: failureKind(error.code, 'transient'), code: error.code, message: error.message };
+  if (error instanceof PermanentFailure || error instanceof TransientFailure) {
+    return { kind: failureKind(error.code), code: error.code, message: error.message };
+  }
   const err = error instanceof Error ? error : new Error(String(error));
   const make = (code: FailureCode, message = err.message): Failure => ({ kind: failureKind(code), code, message });
   const net = /net::(ERR_[A-Z_]+)/.exec(err.message)?.[1];

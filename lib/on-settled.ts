@@ -8,7 +8,8 @@ import type { Job } from './job.js';
 import { cacheTtlSeconds } from './request.js';
 import type { Settled } from './settle.js';
 import type { ScreenshotStore } from './store.js';
-import { deliverWebhook, type DeliveryResult, type WebhookPayload, type WebhookSettings } from './webhook.js';
+import type { WebhookPayload } from './status.js';
+import { deliverWebhook, type DeliveryResult, type WebhookSettings } from './webhook.js';
 
 export interface OnSettledDeps {
   store: Pick<ScreenshotStore, 'presignImage'>;

@@ -1,59 +1,18 @@
-// The OpenAPI 3.1 document, generated from the one request schema (lib/request.ts) so the docs
-// cannot drift from what the API validates. OpenAPI 3.1 schemas are JSON Schema 2020-12.
+// The OpenAPI 3.1 document, generated from the zod schemas of the request (lib/request.ts), the
+// status, the webhook payload and the error body (lib/status.ts), so the docs cannot drift from what
+// the API validates and answers. OpenAPI 3.1 schemas are JSON Schema 2020-12.
 import { z } from 'zod';
 import { screenshotRequestSchema } from './request.js';
+import { errorBodySchema } from './problem.js';
+import { screenshotStatusSchema, webhookPayloadSchema } from './status.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from './webhook.js';
 
-const errorSchema = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: {
-        code: { type: 'string', examples: ['invalid_request'] },
-        message: { type: 'string', description: 'What to change' },
-      },
-    },
-  },
-} as const;
-
-const sizeSchema = { type: 'object', properties: { width: { type: 'integer' }, height: { type: 'integer' } } } as const;
-
-const diffSchema = {
-  type: 'object',
-  description: 'When the request had compareTo: the new image against that earlier one, on their common top-left area',
-  required: ['comparedTo', 'changedPixels', 'changedRatio', 'width', 'height', 'newSize', 'previousSize', 'diffImageUrl'],
-  properties: {
-    comparedTo: { type: 'string', format: 'uuid' },
-    changedPixels: { type: 'integer', description: 'Pixels that differ beyond pixelmatch threshold 0.1 (anti-aliasing alone not counted)' },
-    changedRatio: { type: 'number', description: 'changedPixels / (width x height), 6 decimals' },
-    width: { type: 'integer', description: 'Width of the compared (common) area' },
-    height: { type: 'integer', description: 'Height of the compared (common) area' },
-    newSize: sizeSchema,
-    previousSize: sizeSchema,
-    diffImageUrl: { type: 'string', format: 'uri', description: 'A short-lived URL of a PNG: changed pixels red over a faded copy of the new image' },
-  },
-} as const;
-
-const statusSchema = {
-  type: 'object',
-  required: ['id', 'status'],
-  properties: {
-    id: { type: 'string', format: 'uuid' },
-    status: { type: 'string', enum: ['queued', 'done', 'failed'] },
-    statusUrl: { type: 'string', format: 'uri' },
-    url: { type: 'string', format: 'uri' },
-    requestedAt: { type: 'string', format: 'date-time' },
-    updatedAt: { type: 'string', format: 'date-time' },
-    imageUrl: { type: 'string', format: 'uri', description: 'When done: a short-lived URL of the image' },
-    contentType: { type: 'string', enum: ['image/png', 'image/jpeg', 'image/webp', 'application/pdf'] },
-    cached: { type: 'boolean', description: 'true when POST answered from the cache without rendering' },
-    diff: { $ref: '#/components/schemas/Diff' },
-    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
-  },
-} as const;
+/** A zod schema as an OpenAPI 3.1 (JSON Schema 2020-12) schema object. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output') {
+  const out = z.toJSONSchema(schema, { target: 'draft-2020-12', io });
+  delete (out as { $schema?: string }).$schema;
+  return out;
+}
 
 const receiptSchema = {
   type: 'object',
@@ -96,8 +55,6 @@ const errors = (...codes: number[]) =>
   );
 
 export function openApiDocument(serverUrl?: string) {
-  const request = z.toJSONSchema(screenshotRequestSchema, { target: 'draft-2020-12', io: 'input' });
-  delete (request as { $schema?: string }).$schema;
   return {
     openapi: '3.1.0',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
@@ -136,23 +93,7 @@ export function openApiDocument(serverUrl?: string) {
                     { name: SIGNATURE_HEADER, in: 'header', required: true, schema: { type: 'string' }, description: 'v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>' },
                     { name: TIMESTAMP_HEADER, in: 'header', required: true, schema: { type: 'string' }, description: 'Unix seconds when signed' },
                   ],
-                  requestBody: {
-                    content: {
-                      'application/json': {
-                        schema: {
-                          type: 'object',
-                          required: ['id', 'status'],
-                          properties: {
-                            id: { type: 'string' },
-                            status: { type: 'string', enum: ['done', 'failed'] },
-                            imageUrl: { type: 'string', format: 'uri' },
-                            diff: { $ref: '#/components/schemas/Diff' },
-                            error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
-                          },
-                        },
-                      },
-                    },
-                  },
+                  requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/WebhookPayload' } } } },
                   responses: { '2XX': { description: 'Received; anything else is retried with backoff' } },
                 },
               },
@@ -212,7 +153,13 @@ export function openApiDocument(serverUrl?: string) {
       },
     },
     components: {
-      schemas: { ScreenshotRequest: request, ScreenshotStatus: statusSchema, Receipt: receiptSchema, Diff: diffSchema, Error: errorSchema },
+      schemas: {
+        ScreenshotRequest: jsonSchema(screenshotRequestSchema, 'input'),
+        ScreenshotStatus: jsonSchema(screenshotStatusSchema),
+        WebhookPayload: jsonSchema(webhookPayloadSchema),
+        Receipt: receiptSchema,
+        Error: jsonSchema(errorBodySchema),
+      },
     },
   };
 }

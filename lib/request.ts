@@ -2,6 +2,7 @@
 // and the README's field table. Every message says which field is wrong and what its bounds are.
 import { z } from 'zod';
 import { pdfOptionsSchema, refusePdfMismatches } from './pdf.js';
+import type { Problem } from './problem.js';
 import { type EgressAllowList, MAX_URL_LENGTH, refuseUnsafeUrl } from './url-policy.js';
 
 export const VIEWPORT = {
@@ -167,7 +168,7 @@ export type ScreenshotRequest = z.output<typeof screenshotRequestSchema>;
 
 export const REQUEST_FIELDS = ['url', ...Object.keys(optionsShape)] as const;
 
-export type RequestProblem = { code: 'invalid_request' | 'url_refused'; message: string };
+export type RequestProblem = Problem & { code: 'invalid_request' | 'url_refused' };
 
 /** Validates a parsed JSON body; the problem's message says what to change. */
 export function parseScreenshotRequest(

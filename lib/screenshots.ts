@@ -6,12 +6,13 @@ import type { Config } from './config.js';
 import { cacheKey, isFresh, S3ResultCache, type ResultCache } from './cache.js';
 import { newJob, type Job } from './job.js';
 import { SqsJobQueue, type JobQueue } from './queue.js';
-import { presentDiff, type DiffSummary } from './compare.js';
+import { presentDiff } from './compare.js';
 import type { Receipt } from './receipt.js';
 import { receiptKeyLoader, type ReceiptKey } from './receipt-key.js';
 import { S3Receipts } from './receipts.js';
 import { cacheTtlSeconds, screenshotOptionsSchema, type ScreenshotRequest } from './request.js';
-import { S3ScreenshotStore, type JobStatus, type ScreenshotStore } from './store.js';
+import type { JobState, ScreenshotStatus } from './status.js';
+import { S3ScreenshotStore, type ScreenshotStore } from './store.js';
 
 export interface ApiDeps {
   store: ScreenshotStore;
@@ -35,18 +36,6 @@ export function createApiDeps(cfg: Config): ApiDeps {
   };
 }
 
-export interface StatusBody {
-  id: string;
-  status: JobStatus;
-  url: string;
-  requestedAt: string;
-  updatedAt: string;
-  imageUrl?: string;
-  contentType?: string;
-  error?: { code: string; message: string };
-  diff?: DiffSummary;
-}
-
 /** Records the job as queued (so GET knows the id) and then puts it on the queue. */
 export async function submitScreenshot(request: ScreenshotRequest, deps: ApiDeps): Promise<Job> {
   const { url, ...options } = request;
@@ -63,7 +52,7 @@ export async function submitScreenshot(request: ScreenshotRequest, deps: ApiDeps
 }
 
 /** The job's status, with a short-lived image URL when it is done; undefined for an unknown id. */
-export async function readScreenshot(id: string, deps: ApiDeps): Promise<StatusBody | undefined> {
+export async function readScreenshot(id: string, deps: ApiDeps): Promise<ScreenshotStatus | undefined> {
   const record = await deps.store.getStatus(id);
   if (!record) return undefined;
   const { imageKey, diff, ...body } = record;
@@ -78,7 +67,7 @@ export async function readScreenshot(id: string, deps: ApiDeps): Promise<StatusB
  * A request with `cache` whose identical earlier result exists and is fresh: that job's done
  * status, so the API can answer at once without rendering. undefined: queue a new job.
  */
-export async function findCachedScreenshot(request: ScreenshotRequest, deps: ApiDeps, now = new Date()): Promise<(StatusBody & { cached: true }) | undefined> {
+export async function findCachedScreenshot(request: ScreenshotRequest, deps: ApiDeps, now = new Date()): Promise<(ScreenshotStatus & { cached: true }) | undefined> {
   const ttl = cacheTtlSeconds(request.cache);
   if (!deps.cache || ttl === 0) return undefined;
   const { url, ...options } = request;
@@ -93,7 +82,7 @@ export async function findCachedScreenshot(request: ScreenshotRequest, deps: Api
  * A done job's signed receipt. `not_done` when the job has not (or not successfully) finished,
  * `missing` for a done job without one (done before receipts existed, or its receipt expired).
  */
-export async function readReceipt(id: string, deps: ApiDeps): Promise<{ receipt: Receipt } | { problem: 'unknown' | 'missing' } | { problem: 'not_done'; status: JobStatus }> {
+export async function readReceipt(id: string, deps: ApiDeps): Promise<{ receipt: Receipt } | { problem: 'unknown' | 'missing' } | { problem: 'not_done'; status: JobState }> {
   const record = await deps.store.getStatus(id);
   if (!record) return { problem: 'unknown' };
   if (record.status !== 'done') return { problem: 'not_done', status: record.status };

@@ -4,7 +4,9 @@
 import { classifyFailure, TransientFailure, type Failure } from './failures.js';
 import { decodeJob, salvageJobId, type Job } from './job.js';
 import type { RenderedImage, RenderInput } from './render.js';
-import type { ScreenshotStore, StatusRecord } from './store.js';
+import type { Problem } from './problem.js';
+import type { StatusRecord } from './status.js';
+import type { ScreenshotStore } from './store.js';
 
 export interface Delivery {
   body: string;
@@ -36,7 +38,7 @@ type DoneExtras = Pick<StatusRecord, 'diff'>;
 
 export type Settled =
   | ({ status: 'done'; imageKey: string; contentType: string; at: Date } & DoneExtras)
-  | { status: 'failed'; error: { code: string; message: string }; at: Date };
+  | { status: 'failed'; error: Problem; at: Date };
 
 async function notifySettled(deps: SettleDeps, job: Job, settled: Settled): Promise<void> {
   await deps.onSettled?.(job, settled).catch(() => undefined);
@@ -139,7 +141,7 @@ export async function writeFailed(
 
 function failedRecord(
   job: Pick<Job, 'id' | 'url' | 'requestedAt'>,
-  failure: { code: string; message: string },
+  failure: Problem,
   at: Date,
 ): StatusRecord {
   return {

@@ -2,24 +2,9 @@
 // nothing here makes an object public.
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { DiffRecord } from './compare.js';
 import { imageKey, statusKey } from './job.js';
 import { readJson, writeJson } from './s3-json.js';
-
-export type JobStatus = 'queued' | 'done' | 'failed';
-
-export interface StatusRecord {
-  id: string;
-  status: JobStatus;
-  url: string;
-  requestedAt: string;
-  updatedAt: string;
-  imageKey?: string;
-  contentType?: string;
-  error?: { code: string; message: string };
-  /** When the request had compareTo: the visual diff against that screenshot. */
-  diff?: DiffRecord;
-}
+import type { StatusRecord } from './status.js';
 
 export interface ScreenshotStore {
   putImage(id: string, bytes: Uint8Array, contentType: string, extension: string): Promise<string>;

@@ -10,18 +10,9 @@ import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import type { DiffSummary } from './compare.js';
 import type { EgressGuard } from './egress.js';
+import type { WebhookPayload } from './status.js';
 import { defaultPort } from './url-policy.js';
-
-export interface WebhookPayload {
-  id: string;
-  status: 'done' | 'failed';
-  imageUrl?: string;
-  error?: { code: string; message: string };
-  /** When the request had compareTo. */
-  diff?: DiffSummary;
-}
 
 export const SIGNATURE_HEADER = 'x-url2png-signature';
 export const TIMESTAMP_HEADER = 'x-url2png-timestamp';

@@ -1,6 +1,7 @@
 // HTTP errors as the contract shapes them: { error: { code, message } } with a JSON content type.
 import type middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { ErrorBody, Problem } from '../../lib/problem.js';
 
 export class ApiError extends Error {
   constructor(
@@ -18,8 +19,7 @@ export const jsonResponse = (statusCode: number, body: unknown, headers: Record<
   body: JSON.stringify(body),
 });
 
-const errorResponse = (statusCode: number, code: string, message: string) =>
-  jsonResponse(statusCode, { error: { code, message } });
+const errorResponse = (statusCode: number, error: Problem) => jsonResponse(statusCode, { error } satisfies ErrorBody);
 
 // What middy's own http middlewares throw, said so that the client knows what to change.
 function fromMiddyError(error: { statusCode: number; message: string }): ApiError {
@@ -48,7 +48,7 @@ export const jsonErrors = (log: (message: string, error: unknown) => void): midd
       log('unhandled error', error);
       apiError = new ApiError(500, 'internal_error', 'the service failed to handle the request; try again');
     }
-    request.response = errorResponse(apiError.statusCode, apiError.code, apiError.message);
+    request.response = errorResponse(apiError.statusCode, { code: apiError.code, message: apiError.message });
   },
 });
 

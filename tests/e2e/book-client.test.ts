@@ -7,7 +7,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { imageSize } from '../support/images.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
-import type { StatusBody } from '../support/stack.js';
+import type { ScreenshotStatus } from '../../lib/status.js';
 import { startTestStack } from '../support/stack.js';
 
 let pages: PageServer;
@@ -27,11 +27,11 @@ afterAll(async () => {
 });
 
 /** GET /screenshots/{id} until it is settled: 404 while the worker has not written a status yet. */
-async function settled(id: string, timeoutMs = 30_000): Promise<{ code: number; body: StatusBody }> {
+async function settled(id: string, timeoutMs = 30_000): Promise<{ code: number; body: ScreenshotStatus }> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const res = await fetch(`${stack.apiUrl}/screenshots/${id}`);
-    const body = (await res.json()) as StatusBody;
+    const body = (await res.json()) as ScreenshotStatus;
     if ((res.status === 200 && body.status !== 'queued') || Date.now() > until) return { code: res.status, body };
     await new Promise((r) => setTimeout(r, 100));
   }

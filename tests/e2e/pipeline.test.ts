@@ -1,5 +1,7 @@
 // The whole local stack over HTTP: POST -> SQS -> worker (real Chromium) -> S3 -> GET -> image.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorBodySchema } from '../../lib/problem.js';
+import { screenshotStatusSchema } from '../../lib/status.js';
 import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { imageSize as pngSize } from '../support/images.js';
@@ -31,6 +33,10 @@ describe('local stack, end to end', () => {
 
     const settled = await waitForSettled(String(json.statusUrl));
     expect(settled.status).toBe('done');
+    // Both answers are exactly what the one status schema (and so the OpenAPI document) describes.
+    expect(screenshotStatusSchema.strict().parse(json)).toEqual(json);
+    expect(screenshotStatusSchema.strict().parse(settled)).toEqual(settled);
+    expect(Object.keys(settled).sort()).toEqual(['contentType', 'id', 'imageUrl', 'requestedAt', 'status', 'updatedAt', 'url']);
     const image = await fetch(settled.imageUrl!);
     expect(image.status).toBe(200);
     expect(image.headers.get('content-type')).toBe('image/png');
@@ -51,6 +57,7 @@ describe('local stack, end to end', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.headers.get('access-control-allow-origin')).toBe('*'); // errors are readable cross-origin too
     expect(json).toEqual({ error: { code: 'url_refused', message: expect.stringMatching(/use http or https/) } });
+    expect(errorBodySchema.strict().parse(json)).toEqual(json);
   });
 
   it('an unknown id is a 404 and a malformed id a 400, both JSON', async () => {
@@ -67,5 +74,6 @@ describe('local stack, end to end', () => {
     const settled = await waitForSettled(String(json.statusUrl));
     expect(settled.status).toBe('failed');
     expect(settled.error?.code).toBe('dns_not_found');
+    expect(screenshotStatusSchema.strict().parse(settled)).toEqual(settled);
   });
 });

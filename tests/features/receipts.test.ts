@@ -10,6 +10,7 @@ import { html, servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot, startTestStack } from '../support/stack.js';
 import { runCli } from '../surfaces/support.js';
 import { shoot } from '../options/shoot.js';
+import type { ErrorBody } from '../../lib/problem.js';
 
 let pages: PageServer;
 let other: PageServer;
@@ -132,6 +133,6 @@ describe('a done job has a signed receipt', () => {
     const { json } = await postScreenshot(stack.apiUrl, { url: `${pages.origin}/slow`, width: 640, height: 400, delay: 3000 });
     const early = await fetch(`${stack.apiUrl}/screenshots/${json.id}/receipt`);
     expect(early.status).toBe(409);
-    expect(((await early.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'not_done', message: expect.stringMatching(/queued/) });
+    expect(((await early.json()) as ErrorBody).error).toMatchObject({ code: 'not_done', message: expect.stringMatching(/queued/) });
   });
 });

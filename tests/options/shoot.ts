@@ -1,9 +1,10 @@
 // One screenshot through the HTTP API of the local stack: POST, poll, download the image.
 import { expect } from 'vitest';
-import { postScreenshot, waitForSettled, type StatusBody } from '../support/stack.js';
+import { postScreenshot, waitForSettled } from '../support/stack.js';
+import type { ScreenshotStatus } from '../../lib/status.js';
 
 export interface Shot {
-  status: StatusBody;
+  status: ScreenshotStatus;
   bytes: Uint8Array;
   contentType: string | null;
   cacheControl: string | null;
@@ -27,7 +28,7 @@ export async function shoot(apiUrl: string, body: Record<string, unknown>): Prom
 }
 
 /** POSTs and waits for a settled job that is expected to fail. */
-export async function shootFailing(apiUrl: string, body: Record<string, unknown>): Promise<StatusBody> {
+export async function shootFailing(apiUrl: string, body: Record<string, unknown>): Promise<ScreenshotStatus> {
   const { res, json } = await postScreenshot(apiUrl, body);
   expect(res.status, JSON.stringify(json)).toBe(202);
   return waitForSettled(String(json.statusUrl), 60_000);

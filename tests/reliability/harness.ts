@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
-import type { StatusBody } from '../support/stack.js';
+import type { ScreenshotStatus } from '../../lib/status.js';
 import { processes } from '../support/procs.js';
 
 const SHORT_TUNING = {
@@ -52,13 +52,13 @@ export async function startHarness(options: {
   };
 }
 
-export async function getStatus(apiUrl: string, id: string): Promise<StatusBody> {
-  return (await (await fetch(`${apiUrl}/screenshots/${id}`)).json()) as StatusBody;
+export async function getStatus(apiUrl: string, id: string): Promise<ScreenshotStatus> {
+  return (await (await fetch(`${apiUrl}/screenshots/${id}`)).json()) as ScreenshotStatus;
 }
 
 /** Polls every id through the API until none is `queued` (or the time runs out); returns the last statuses. */
-export async function settleAll(apiUrl: string, ids: string[], timeoutMs: number): Promise<Map<string, StatusBody>> {
-  const seen = new Map<string, StatusBody>();
+export async function settleAll(apiUrl: string, ids: string[], timeoutMs: number): Promise<Map<string, ScreenshotStatus>> {
+  const seen = new Map<string, ScreenshotStatus>();
   const until = Date.now() + timeoutMs;
   let open = [...ids];
   while (open.length && Date.now() < until) {

@@ -7,7 +7,8 @@ import type http from 'node:http';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
-import { postScreenshot, type StatusBody } from '../support/stack.js';
+import { postScreenshot } from '../support/stack.js';
+import type { ScreenshotStatus } from '../../lib/status.js';
 import { getStatus, killWorkerBrowser, metricSum, peekBodies, queueDepth, startHarness, workerBrowserPid, type Harness } from './harness.js';
 import { eventually } from '../support/procs.js';
 
@@ -76,7 +77,7 @@ describe(`load: a burst of ${GOOD} good + ${FLAKY} flaky + ${HANGING} hanging + 
 
     // Poll every id through the API; remember every status each id ever showed.
     const history = new Map<string, string[]>();
-    const note = (id: string, b: StatusBody) => {
+    const note = (id: string, b: ScreenshotStatus) => {
       const seen = history.get(id) ?? [];
       const label = b.status === 'failed' ? `failed:${b.error?.code}` : b.status;
       if (seen.at(-1) !== label) seen.push(label);

@@ -2,10 +2,11 @@
 // idempotency and "done wins". The store here is an in-memory ScreenshotStore (the S3-backed one
 // is exercised end to end in faults.test.ts); render is a function the test controls.
 import { describe, expect, it } from 'vitest';
-import { FAILURES, PermanentFailure, TransientFailure, classifyFailure } from '../../lib/failures.js';
+import { FAILURES, PermanentFailure, TransientFailure, classifyFailure, type FailureCode } from '../../lib/failures.js';
 import { encodeJob, newJob } from '../../lib/job.js';
 import { settleJob, WRITE_MARGIN_MS, type SettleDeps } from '../../lib/settle.js';
-import type { ScreenshotStore, StatusRecord } from '../../lib/store.js';
+import type { StatusRecord } from '../../lib/status.js';
+import type { ScreenshotStore } from '../../lib/store.js';
 
 class MemoryStore implements ScreenshotStore {
   status = new Map<string, StatusRecord>();
@@ -119,10 +120,17 @@ describe('settleJob', () => {
     expect(classifyFailure(Object.assign(new Error('Too many'), { name: 'Unknown', $metadata: { httpStatusCode: 429 } }))).toMatchObject({ kind: 'transient', code: 'aws_throttled' });
   });
 
-  it('the failure table classifies every code it names, and each code keeps its kind through classifyFailure', () => {
-    for (const [code, { kind }] of Object.entries(FAILURES)) {
-      const raised = kind === 'permanent' ? new PermanentFailure(code, 'x') : new TransientFailure(code, 'x');
-      expect(classifyFailure(raised)).toMatchObject({ kind, code });
+  it('the failure table: exactly these codes are permanent and these transient, whichever class raises them', () => {
+    // Pinned here, not read back from the table: moving a code to the other kind must fail this test.
+    const permanent = ['compare_too_large', 'compare_unavailable', 'dns_not_found', 'invalid_job', 'invalid_options', 'invalid_selector', 'invalid_url', 'page_too_large', 'redrive_exhausted', 'selector_not_found', 'selector_timeout', 'url_refused'];
+    const transient = ['aws_throttled', 'aws_unavailable', 'browser_crashed', 'browser_error', 'compare_not_ready', 'dns_unavailable', 'internal_error', 'not_enough_time', 'page_unreachable', 'protocol_timeout', 'receipt_key_unavailable', 'render_timeout'];
+    const codes = Object.keys(FAILURES) as FailureCode[];
+    expect(codes.filter((c) => FAILURES[c].kind === 'permanent').sort()).toEqual(permanent);
+    expect(codes.filter((c) => FAILURES[c].kind === 'transient').sort()).toEqual(transient);
+    for (const code of codes) {
+      const kind = permanent.includes(code) ? 'permanent' : 'transient';
+      expect(classifyFailure(new PermanentFailure(code, 'x'))).toEqual({ kind, code, message: 'x' });
+      expect(classifyFailure(new TransientFailure(code, 'x'))).toEqual({ kind, code, message: 'x' });
     }
     expect(classifyFailure(new Error('Protocol error (Runtime.callFunctionOn): Page crashed!'))).toMatchObject({ kind: 'transient', code: 'browser_crashed' });
   });

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { startTestStack } from '../support/stack.js';
+import type { ErrorBody } from '../../lib/problem.js';
 
 const KEY = 'test-key-0123456789abcdef';
 let stack: LocalStack;
@@ -32,7 +33,7 @@ async function send(method: string, path: string, body?: string, headers: Record
   } catch {
     json = undefined;
   }
-  return { status: res.status, type: res.headers.get('content-type') ?? '', json: json as { error?: { code: string; message: string } } & Record<string, unknown> };
+  return { status: res.status, type: res.headers.get('content-type') ?? '', json: json as Partial<ErrorBody> & Record<string, unknown> };
 }
 
 const post = (body: unknown) => send('POST', '/screenshots', JSON.stringify(body));
@@ -229,7 +230,7 @@ describe('generated input never yields a 5xx', () => {
         expect(res.status).toBeLessThan(500);
         if (res.status >= 400 && method !== 'HEAD') {
           expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-          const parsed = JSON.parse(text) as { error: { code: string; message: string } };
+          const parsed = JSON.parse(text) as ErrorBody;
           expect(parsed.error.code).toEqual(expect.any(String));
           expect(parsed.error.message).toEqual(expect.any(String));
         }

@@ -4,7 +4,8 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Resolver } from '../../lib/egress.js';
-import type { ScreenshotStore, StatusRecord } from '../../lib/store.js';
+import type { StatusRecord } from '../../lib/status.js';
+import type { ScreenshotStore } from '../../lib/store.js';
 
 export interface Canary {
   port: number;

@@ -2,6 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ScreenshotStatus } from '../../lib/status.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 
 export interface TestStackOptions {
@@ -18,13 +19,6 @@ export async function startTestStack(options: TestStackOptions): Promise<LocalSt
   return startLocalStack({ port: 0, emulatorPort: 0, workerConcurrency: options.workerConcurrency });
 }
 
-export interface StatusBody {
-  id: string;
-  status: 'queued' | 'done' | 'failed';
-  imageUrl?: string;
-  error?: { code: string; message: string };
-}
-
 export async function postScreenshot(apiUrl: string, body: unknown) {
   const res = await fetch(`${apiUrl}/screenshots`, {
     method: 'POST',
@@ -35,10 +29,10 @@ export async function postScreenshot(apiUrl: string, body: unknown) {
 }
 
 /** Polls a status URL until the job settles (or the time runs out). */
-export async function waitForSettled(statusUrl: string, timeoutMs = 30_000): Promise<StatusBody> {
+export async function waitForSettled(statusUrl: string, timeoutMs = 30_000): Promise<ScreenshotStatus> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const body = (await (await fetch(statusUrl)).json()) as StatusBody;
+    const body = (await (await fetch(statusUrl)).json()) as ScreenshotStatus;
     if (body.status !== 'queued' || Date.now() > until) return body;
     await new Promise((r) => setTimeout(r, 50));
   }

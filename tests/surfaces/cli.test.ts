@@ -12,6 +12,7 @@ import { imageSize as pngSize } from '../support/images.js';
 import { startTestStack, waitForSettled } from '../support/stack.js';
 import { imageSize, sniffFormat } from '../support/images.js';
 import { closedPort, ROOT, runCli } from './support.js';
+import type { ErrorBody } from '../../lib/problem.js';
 
 let pages: PageServer;
 let stack: LocalStack;
@@ -45,7 +46,7 @@ afterAll(async () => {
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
 });
 
-const parseJson = (stdout: string) => JSON.parse(stdout) as Record<string, unknown> & { error?: { code: string; message: string } };
+const parseJson = (stdout: string) => JSON.parse(stdout) as Record<string, unknown> & Partial<ErrorBody>;
 
 describe('url2png against a running local stack', () => {
   it('writes the PNG to -o, prints its path, reports queued and done on stderr, exits 0', async () => {

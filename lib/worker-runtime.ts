@@ -53,7 +53,7 @@ export async function createWorkerRuntime(
   const comparer = new ImageComparer(s3, cfg.bucket, store);
   const guard = new EgressGuard(new EgressAllowList(cfg.egressAllow), overrides.resolver);
   const proxy = await startEgressProxy(guard);
-  useBundledFonts(); // ./fonts (CJK, emoji, Latin) for the browser; on Lambda sparticuz's config has them
+  useBundledFonts(); // CJK, colour emoji and Latin from npm (lib/fonts.ts), here and on Lambda alike
   const browsers = new BrowserHost({
     executablePath: cfg.chromiumPath,
     singleProcess: cfg.singleProcess,

@@ -2,15 +2,17 @@
 // used for each node, asked over CDP (not a pixel hash).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workerRuntime } from '../../handlers/worker.js';
-import { BUNDLED_FONTS_DIR } from '../../lib/fonts.js';
+import { FONT_DIRS } from '../../lib/fonts.js';
 import type { LocalStack } from '../../local/stack.js';
 import { servePages, type PageServer } from '../support/pages.js';
 import { startTestStack } from '../support/stack.js';
 import { imageSize } from '../support/images.js';
-import { expectGlyphFonts, fontsUsed, GLYPH_PAGE } from './fonts.js';
+import { CELL, CELLS, expectGlyphFonts, expectGlyphPixels, fontsUsed, GLYPH_PAGE } from './fonts.js';
 import { shoot } from './shoot.js';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
 
 let pages: PageServer;
 let stack: LocalStack;
@@ -26,9 +28,11 @@ afterAll(async () => {
 });
 
 describe('fonts in the local worker', () => {
-  it('renders the page through the API, and its browser drew CJK and emoji with Noto, Latin with Liberation', async () => {
-    const shot = await shoot(stack.apiUrl, { url: `${pages.origin}/glyphs`, width: 640, height: 200 });
-    expect(imageSize(shot.bytes)).toEqual({ width: 640, height: 200 });
+  it('renders the page through the API with real glyphs (distinct CJK pixels, colour emoji); Noto for CJK and emoji, Arimo for Arial', async () => {
+    const width = CELLS.length * CELL;
+    const shot = await shoot(stack.apiUrl, { url: `${pages.origin}/glyphs`, width, height: 200 });
+    expect(imageSize(shot.bytes)).toEqual({ width, height: 200 });
+    expectGlyphPixels(shot.bytes, expect);
 
     // The very browser the worker rendered with (same process, same launch, same environment).
     const runtime = await workerRuntime();
@@ -43,8 +47,10 @@ describe('fonts in the local worker', () => {
     }
   });
 
-  it("the worker's fontconfig lists the service's ./fonts (what the Lambda package ships)", () => {
+  it("the worker's fontconfig is the npm fonts only: the machine's fonts (Debian packages or none) play no part", () => {
     const conf = readFileSync(join(process.env.FONTCONFIG_PATH!, 'fonts.conf'), 'utf8');
-    expect(conf).toContain(`<dir>${BUNDLED_FONTS_DIR}</dir>`);
+    for (const dir of FONT_DIRS) expect(conf).toContain(`${join(ROOT, dir)}</dir>`);
+    // No <include> of /etc/fonts and no system font directory: what renders above came from npm.
+    expect(conf).not.toMatch(/<include|\/usr\/share\/fonts|\/etc\/fonts|~\/\.fonts/);
   });
 });

@@ -1,18 +1,20 @@
-// The Lambda package carries the fonts, stays under Lambda's limits, and those very font files
-// give real glyphs under the fontconfig @sparticuz/chromium uses on Lambda (FONTCONFIG_PATH=/tmp/fonts,
-// whose fonts.conf lists /var/task/fonts: the package's ./fonts).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The Lambda package carries the npm fonts (every directory lib/fonts.ts lists), stays under
+// Lambda's limits, and those very font files give real glyphs under the fontconfig the worker writes
+// on Lambda (lib/fonts.ts with /var/task as the root); sparticuz's own (Open Sans only) gives boxes.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import chromium from '@sparticuz/chromium';
 import puppeteer from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageService, type PackagedService } from '../support/serverless.js';
-import { expectGlyphFonts, fontsUsed, GLYPH_PAGE } from './fonts.js';
+import { fontConfig, FONT_DIRS } from '../../lib/fonts.js';
+import { CELL, CELLS, expectGlyphFonts, expectGlyphPixels, fontsUsed, GLYPH_PAGE } from './fonts.js';
 import { readZip, type ZipEntry } from './zip.js';
 
 const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
-const FONT = /^fonts\/[^/]+\.(ttf|ttc|otf)$/;
+const FONT = /^node_modules\/@expo-google-fonts\/[^/]+\/[^/]+\/[^/]+\.ttf$/;
+const ROOT = join(import.meta.dirname, '../..');
 
 let pkg: PackagedService;
 let worker: ZipEntry[];
@@ -28,12 +30,19 @@ beforeAll(async () => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** sparticuz's Lambda fonts.conf with /var/task moved to `taskRoot` (and a private cache dir). */
-function lambdaFontConfig(taskRoot: string): string {
+function sparticuzFontConfig(taskRoot: string): string {
   const dir = mkdtempSync(join(scratch, 'fc-'));
   const original = readFileSync(join(tmpdir(), 'fonts', 'fonts.conf'), 'utf8');
   expect(original).toContain('<dir>/var/task/fonts</dir>');
   const conf = original.replaceAll('/var/task/', `${taskRoot}/`).replace(/<cachedir>[^<]*<\/cachedir>/, `<cachedir>${dir}/cache</cachedir>`);
   writeFileSync(join(dir, 'fonts.conf'), conf);
+  return dir;
+}
+
+/** The worker's own fonts.conf (lib/fonts.ts) as it is on Lambda, with `taskRoot` for /var/task. */
+function workerFontConfig(taskRoot: string): string {
+  const dir = mkdtempSync(join(scratch, 'fc-'));
+  writeFileSync(join(dir, 'fonts.conf'), fontConfig(taskRoot).replace(/<cachedir>[^<]*<\/cachedir>/, `<cachedir>${dir}/cache</cachedir>`));
   return dir;
 }
 
@@ -47,18 +56,21 @@ async function fontsUnder(fontconfigPath: string) {
   });
   try {
     const page = await browser.newPage();
+    await page.setViewport({ width: CELLS.length * CELL, height: 200 });
     await page.setContent(GLYPH_PAGE, { waitUntil: 'load' });
-    return await fontsUsed(page, ['latin', 'cjk', 'emoji']);
+    return { used: await fontsUsed(page, ['latin', 'cjk', 'emoji']), png: await page.screenshot({ type: 'png' }) };
   } finally {
     await browser.close();
   }
 }
 
 describe('fonts in the Lambda package', () => {
-  it('the worker zip carries Noto CJK, Noto Color Emoji and Liberation; the API zip carries none', () => {
+  it('the worker zip carries every font directory lib/fonts.ts lists, whole; the API zip carries none', () => {
     const fonts = worker.filter((e) => FONT.test(e.name)).map((e) => e.name);
-    expect(fonts).toEqual(expect.arrayContaining(['fonts/NotoSansCJK-Regular.ttc', 'fonts/NotoColorEmoji.ttf', 'fonts/LiberationSans-Regular.ttf']));
-    expect(api.filter((e) => e.name.startsWith('fonts/'))).toEqual([]);
+    const expected = FONT_DIRS.flatMap((d) => readdirSync(join(ROOT, d)).filter((f) => f.endsWith('.ttf')).map((f) => join(d, f)));
+    expect(expected.length).toBeGreaterThanOrEqual(FONT_DIRS.length);
+    expect(fonts.sort()).toEqual(expected.sort());
+    expect(api.filter((e) => e.name.includes('@expo-google-fonts'))).toEqual([]);
   });
 
   it("stays under Lambda's 250 MB unzipped limit (sizes reported)", () => {
@@ -74,19 +86,21 @@ describe('fonts in the Lambda package', () => {
     expect(unzipped(api)).toBeLessThan(LAMBDA_UNZIPPED_LIMIT);
   });
 
-  it("the packaged font files give real glyphs under sparticuz's Lambda fontconfig; without them, Open Sans boxes", async () => {
+  it("the packaged font files give real glyphs under the worker's Lambda fontconfig; under sparticuz's alone, Open Sans boxes", async () => {
     const task = join(scratch, 'task'); // stands in for /var/task
     for (const entry of worker.filter((e) => FONT.test(e.name))) {
       mkdirSync(dirname(join(task, entry.name)), { recursive: true });
       writeFileSync(join(task, entry.name), entry.read());
     }
-    expectGlyphFonts(await fontsUnder(lambdaFontConfig(task)), expect);
+    const packaged = await fontsUnder(workerFontConfig(task));
+    expectGlyphFonts(packaged.used, expect);
+    expectGlyphPixels(packaged.png, expect);
 
-    // The control: the same Lambda config with an empty /var/task/fonts falls back to Open Sans.
+    // The control: what sparticuz configures by itself on Lambda falls back to Open Sans.
     const bare = join(scratch, 'bare');
     mkdirSync(join(bare, 'fonts'), { recursive: true });
-    const without = await fontsUnder(lambdaFontConfig(bare));
-    expect(without.cjk!.map((f) => f.familyName)).toEqual(['Open Sans']);
-    expect(without.emoji!.map((f) => f.familyName)).toEqual(['Open Sans']);
+    const without = await fontsUnder(sparticuzFontConfig(bare));
+    expect(without.used.cjk!.map((f) => f.familyName)).toEqual(['Open Sans']);
+    expect(without.used.emoji!.map((f) => f.familyName)).toEqual(['Open Sans']);
   }, 60_000);
 });

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
-const COPIED = ['serverless.yml', 'tuning.json', 'package.json', 'package-lock.json', 'tsconfig.json', 'handlers', 'lib', 'fonts'];
+const COPIED = ['serverless.yml', 'tuning.json', 'package.json', 'package-lock.json', 'tsconfig.json', 'handlers', 'lib'];
 
 /** A scratch copy of the service with node_modules linked (not copied). */
 export function copyService(): string {
@@ -18,14 +18,14 @@ export function copyService(): string {
     try {
       cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
     } catch {
-      /* optional entries (fonts) may not exist */
+      /* optional entries may not exist */
     }
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   // The CLI's TMPDIR (see serverless()): serverless-esbuild leaves a ~130 MB staging directory per
   // function there, and `invoke local` runs the handler, with its Chromium scratch, in that process.
   mkdirSync(join(dir, '.tmp'));
-  // Each copy carries the fonts and a packaged Chromium (~160 MB): gone when the process ends
+  // Each copy carries a packaged Chromium and the fonts (~200 MB): gone when the process ends
   // (outside vitest, e.g. `npm run bench`).
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;

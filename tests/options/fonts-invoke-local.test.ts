@@ -9,7 +9,8 @@ import type { LocalStack } from '../../local/stack.js';
 import { servePages, type PageServer } from '../support/pages.js';
 import { copyService } from '../support/serverless.js';
 import { eventually } from '../support/procs.js';
-import { startTestStack, type StatusBody } from '../support/stack.js';
+import type { ScreenshotStatus } from '../../lib/status.js';
+import { startTestStack } from '../support/stack.js';
 import { CELL, CELLS, expectGlyphPixels, GLYPH_PAGE } from './fonts.js';
 
 let pages: PageServer;
@@ -80,7 +81,7 @@ describe('fonts in serverless invoke local', () => {
     );
     const result = await invokeWorker(event, { URL2PNG_EMULATOR_PORT: String(stack.emulator.port), URL2PNG_EGRESS_ALLOW: pages.hostPort });
     expect(result).toEqual({ batchItemFailures: [] });
-    const status = (await (await fetch(`${stack.apiUrl}/screenshots/${id}`)).json()) as StatusBody;
+    const status = (await (await fetch(`${stack.apiUrl}/screenshots/${id}`)).json()) as ScreenshotStatus;
     expect(status.status, JSON.stringify(status)).toBe('done');
     expectGlyphPixels(new Uint8Array(await (await fetch(status.imageUrl!)).arrayBuffer()), expect);
   }, 240_000);

@@ -18,7 +18,7 @@ import {
   EXIT,
   extensionFor,
   isLoopbackEndpoint,
-  normaliseUrl,
+  withDefaultScheme,
   submit,
   Unreachable,
   waitForJob,
@@ -59,7 +59,7 @@ const seconds = (value: string) => {
 /** -O name=value, repeatable; the value is JSON when it parses as JSON (numbers, true/false), else a string. */
 const field = (pair: string, previous: Record<string, unknown> | undefined) => {
   const match = /^([A-Za-z][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
-  if (!match) throw new InvalidArgumentError('expected name=value, e.g. -O waitUntil=networkidle0 or -O darkMode=true.');
+  if (!match) throw new InvalidArgumentError('expected name=value, e.g. -O waitUntil=networkidle or -O darkMode=true.');
   const [, name, raw] = match as unknown as [string, string, string];
   if (name === 'url') throw new InvalidArgumentError('the URL is the first argument, not an option.');
   let value: unknown = raw;
@@ -91,7 +91,7 @@ function program(): Command {
     .option('--quality <n>', 'jpeg/webp quality, 1-100 (service default 80)', wholeNumber)
     .option('-O, --option <name=value>', 'any other request field, repeatable (e.g. -O deviceScaleFactor=2 -O darkMode=true)', field)
     .option('--no-wait', 'print the status URL (or the queued job as JSON) and exit without waiting')
-    .option('--json', 'print one JSON object with the outcome on stdout (also on failure)')
+    .option('--json', 'print one JSON object with the result on stdout (also on failure)')
     .option('--api-key <key>', 'API key for a deployed stage, sent as x-api-key (default: $URL2PNG_API_KEY)')
     .option('--timeout <seconds>', 'how long to wait for the job to settle', seconds, 120)
     .option('--no-fallback', 'never run the pipeline in-process; fail when no service answers')
@@ -167,7 +167,7 @@ const elapsed = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 const kilobytes = (n: number) => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} kB`);
 
 function buildRequest(rawUrl: string, o: Options): Record<string, unknown> {
-  const request: Record<string, unknown> = { ...o.option, url: normaliseUrl(rawUrl) };
+  const request: Record<string, unknown> = { ...o.option, url: withDefaultScheme(rawUrl) };
   if (o.width !== undefined) request.width = o.width;
   if (o.height !== undefined) request.height = o.height;
   if (o.fullPage) request.fullPage = true;
@@ -222,13 +222,13 @@ async function startInProcess(progress: Progress): Promise<LocalStack> {
   return startLocalStack({ port: 0, emulatorPort: 0, log: (line) => progress.note(line) });
 }
 
-interface Outcome {
+interface CliResult {
   exitCode: number;
   json: Record<string, unknown>;
   stdout?: string;
 }
 
-async function run(rawUrl: string, o: Options, progress: Progress, stacks: { current?: LocalStack }): Promise<Outcome> {
+async function run(rawUrl: string, o: Options, progress: Progress, stacks: { current?: LocalStack }): Promise<CliResult> {
   const request = buildRequest(rawUrl, o);
   const client = { apiKey: o.apiKey || process.env.URL2PNG_API_KEY || undefined };
   let endpoint = checkEndpoint(o.endpoint ?? defaultEndpoint());
@@ -314,7 +314,7 @@ async function run(rawUrl: string, o: Options, progress: Progress, stacks: { cur
     return { json: { diff, diffFile }, line: `diff: ${describeDiff(diff)}; diff image: ${diffFile}` };
   }
 
-  function failure(exitCode: number, text: string, json: Record<string, unknown>, error: Problem): Outcome {
+  function failure(exitCode: number, text: string, json: Record<string, unknown>, error: Problem): CliResult {
     progress.end(false, text);
     return { exitCode, json: { ...json, error } };
   }
@@ -353,9 +353,9 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  let outcome: Outcome;
+  let result: CliResult;
   try {
-    outcome = await run(rawUrl, o, progress, stacks);
+    result = await run(rawUrl, o, progress, stacks);
   } catch (error) {
     if (interrupted) {
       await stop();
@@ -363,13 +363,13 @@ async function main(argv: string[]): Promise<number> {
     }
     const e = error instanceof CliError ? error : new CliError(EXIT.unavailable, (error as Error).message ?? String(error), 'error');
     progress.end(false, e.message);
-    outcome = { exitCode: e.exitCode, json: { url: normaliseUrl(rawUrl), status: 'error', error: { code: e.code, message: e.message } } };
+    result = { exitCode: e.exitCode, json: { url: withDefaultScheme(rawUrl), status: 'error', error: { code: e.code, message: e.message } } };
   } finally {
     await stop();
   }
-  if (o.json) process.stdout.write(`${JSON.stringify(outcome.json)}\n`);
-  else if (outcome.stdout) process.stdout.write(`${outcome.stdout}\n`);
-  return outcome.exitCode;
+  if (o.json) process.stdout.write(`${JSON.stringify(result.json)}\n`);
+  else if (result.stdout) process.stdout.write(`${result.stdout}\n`);
+  return result.exitCode;
 }
 
 process.exit(await main(process.argv));

@@ -196,7 +196,7 @@ export function defaultFileName(pageUrl: string, id: string, extension: string):
 }
 
 /** Adds https:// to a URL typed without a scheme (example.com/x); leaves every other URL alone. */
-export function normaliseUrl(raw: string): string {
+export function withDefaultScheme(raw: string): string {
   const url = raw.trim();
   return url && !/^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? `https://${url}` : url;
 }

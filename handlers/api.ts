@@ -13,7 +13,8 @@ import { openApiDocument } from '../lib/openapi.js';
 import { publicPart } from '../lib/receipt-key.js';
 import { createApiDeps, findCachedScreenshot, readReceipt, refuseCompareTo, readScreenshot, submitScreenshot, type ApiDeps } from '../lib/screenshots.js';
 import { EgressAllowList } from '../lib/url-policy.js';
-import { ApiError, bodyLimit, jsonErrors, jsonResponse } from './http/errors.js';
+import { bodyLimit } from './http/body-limit.js';
+import { ApiError, jsonErrors, jsonResponse } from './http/json.js';
 import { webPageResponse } from './http/page.js';
 
 const logger = new Logger({ serviceName: 'url2png-api' });

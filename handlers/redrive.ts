@@ -1,19 +1,14 @@
 // Redrive Lambda: DLQ -> jobs queue (bounded), run by EventBridge when the DLQ-depth alarm changes
-// state and on a schedule. The logic lives in lib/redrive.ts; this adapter builds its clients and
+// state and on a schedule. The logic and its SDK clients live in lib/redrive.ts; this adapter
 // logs the report (EMF metrics: JobsRedriven, JobsRedriveExhausted).
-import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
-import { clientSettings } from '../lib/aws.js';
 import { config } from '../lib/config.js';
-import { SqsRedriveQueues } from '../lib/queue.js';
-import { redriveDeadLetters, type RedriveReport } from '../lib/redrive.js';
-import { S3ScreenshotStore } from '../lib/store.js';
+import { createRedriveClients, redriveDeadLetters, type RedriveReport } from '../lib/redrive.js';
 import { TUNING } from '../lib/tuning.js';
 
 const logger = new Logger({ serviceName: 'url2png-redrive' });
@@ -45,15 +40,10 @@ async function lambdaHandler(event: RedriveEvent, _context: Context): Promise<Re
 }
 
 // Built on the first invocation and kept for the container's life, like every SDK client.
-let clients: { queues: SqsRedriveQueues; store: S3ScreenshotStore } | undefined;
-function redriveClients() {
-  const cfg = config();
-  const settings = clientSettings(cfg);
-  clients ??= {
-    queues: new SqsRedriveQueues(new SQSClient(settings), cfg.queueUrl, cfg.dlqUrl),
-    store: new S3ScreenshotStore(new S3Client(settings), cfg.bucket),
-  };
+let clients: ReturnType<typeof createRedriveClients> | undefined;
+const redriveClients = () => {
+  clients ??= createRedriveClients(config());
   return clients;
-}
+};
 
 export const handler = middy(lambdaHandler).use(injectLambdaContext(logger)).use(logMetrics(metrics));

@@ -56,6 +56,7 @@ async function lambdaHandler(event: SQSEvent, context: Context): Promise<SQSBatc
         body: record.body,
         receiveCount,
         remainingMs: () => context.getRemainingTimeInMillis(),
+        log: (message, detail) => log.info(message, detail),
         sentAt: Number.isFinite(sent) && sent > 0 ? new Date(sent) : undefined,
       });
       if (outcome.status === 'done') {

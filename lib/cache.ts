@@ -21,7 +21,7 @@ export interface CacheEntry {
  * segments resolved, percent-encoding normalised, IDN in punycode), without an empty "#".
  * The query order and the fragment are kept: pages may depend on both.
  */
-function normaliseUrl(raw: string): string {
+function canonicalUrl(raw: string): string {
   const url = new URL(raw);
   return url.href.endsWith('#') ? url.href.slice(0, -1) : url.href;
 }
@@ -29,7 +29,7 @@ function normaliseUrl(raw: string): string {
 /** Every option that changes the image, with defaults applied; never cache or callbackUrl. */
 export function cacheKey(url: string, o: ScreenshotOptions): string {
   const canonical = {
-    url: normaliseUrl(url),
+    url: canonicalUrl(url),
     width: o.width,
     height: o.height,
     deviceScaleFactor: o.deviceScaleFactor,

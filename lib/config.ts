@@ -58,8 +58,8 @@ export interface Config {
   vcpus: number;
   corsOrigin: string;
   maxReceiveCount: number;
-  visibilityTimeoutS: number;
-  presignTtlS: number;
+  visibilityTimeoutSeconds: number;
+  presignTtlSeconds: number;
   maxRedrives: number;
   chromiumScratchDir?: string;
   chromiumPath?: string;
@@ -86,8 +86,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       ceilingForMemory(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? TUNING.workerMemoryMb, renderConcurrency(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE)),
     vcpus: vcpusFor(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
     maxReceiveCount: e.URL2PNG_MAX_RECEIVE_COUNT,
-    visibilityTimeoutS: e.URL2PNG_VISIBILITY_TIMEOUT_S,
-    presignTtlS: e.URL2PNG_PRESIGN_TTL_S,
+    visibilityTimeoutSeconds: e.URL2PNG_VISIBILITY_TIMEOUT_S,
+    presignTtlSeconds: e.URL2PNG_PRESIGN_TTL_S,
     maxRedrives: e.URL2PNG_MAX_REDRIVES,
     chromiumScratchDir: e.URL2PNG_CHROMIUM_SCRATCH_DIR || undefined,
     chromiumPath: e.CHROMIUM_PATH || undefined,

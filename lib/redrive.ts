@@ -4,10 +4,23 @@
 // message attribute); after that its status becomes `failed` (redrive_exhausted) and the message
 // is deleted. Order: send, then delete: a crash in between duplicates a job (the worker is
 // idempotent), it never loses one.
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { clientSettings } from './aws.js';
+import type { Config } from './config.js';
 import { decodeJob, type Job } from './job.js';
-import type { RedriveQueues } from './queue.js';
+import { SqsRedriveQueues, type RedriveQueues } from './queue.js';
 import { recordUndecodable, writeFailed } from './settle.js';
-import type { ScreenshotStore } from './store.js';
+import { S3ScreenshotStore, type ScreenshotStore } from './store.js';
+
+/** The redrive function's SDK clients, as createApiDeps() and createWorkerRuntime() build the others'. */
+export function createRedriveClients(cfg: Config): Pick<RedriveDeps, 'queues' | 'store'> {
+  const settings = clientSettings(cfg);
+  return {
+    queues: new SqsRedriveQueues(new SQSClient(settings), cfg.queueUrl, cfg.dlqUrl),
+    store: new S3ScreenshotStore(new S3Client(settings), cfg.bucket),
+  };
+}
 
 export interface RedriveDeps {
   queues: RedriveQueues;

@@ -17,7 +17,7 @@ import { S3ScreenshotStore, type ScreenshotStore } from './store.js';
 export interface ApiDeps {
   store: ScreenshotStore;
   queue: JobQueue;
-  presignTtlS: number;
+  presignTtlSeconds: number;
   cache?: ResultCache;
   receipts: S3Receipts;
   receiptKey: () => Promise<ReceiptKey>;
@@ -29,7 +29,7 @@ export function createApiDeps(cfg: Config): ApiDeps {
   return {
     store: new S3ScreenshotStore(s3, cfg.bucket),
     queue: new SqsJobQueue(new SQSClient(settings), cfg.queueUrl),
-    presignTtlS: cfg.presignTtlS,
+    presignTtlSeconds: cfg.presignTtlSeconds,
     cache: new S3ResultCache(s3, cfg.bucket),
     receipts: new S3Receipts(s3, cfg.bucket),
     receiptKey: receiptKeyLoader(cfg),
@@ -57,7 +57,7 @@ export async function readScreenshot(id: string, deps: ApiDeps): Promise<Screens
   if (!record) return undefined;
   const { imageKey, diff, ...body } = record;
   if (record.status === 'done' && imageKey) {
-    const presign = (key: string) => deps.store.presignImage(key, deps.presignTtlS);
+    const presign = (key: string) => deps.store.presignImage(key, deps.presignTtlSeconds);
     return { ...body, imageUrl: await presign(imageKey), ...(diff ? { diff: await presentDiff(diff, presign) } : {}) };
   }
   return body;

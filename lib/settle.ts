@@ -8,8 +8,13 @@ import type { Problem } from './problem.js';
 import type { StatusRecord } from './status.js';
 import type { ScreenshotStore } from './store.js';
 
+/** Where the lines about one job go: the worker's per-record logger (Lambda context, jobId, messageId). */
+export type JobLog = (message: string, detail: Record<string, unknown>) => void;
+
 export interface Delivery {
   body: string;
+  /** The per-record logger; whatever follows the job (cache, webhook) logs through it. */
+  log?: JobLog;
   /** SQS ApproximateReceiveCount: 1 on the first delivery. */
   receiveCount: number;
   /** Time left in the invocation, in ms. */
@@ -30,7 +35,7 @@ export interface SettleDeps {
    */
   completeCapture?: (job: Job, image: RenderedImage) => Promise<DoneExtras>;
   /** Once a job has its final status: the cache index and the webhook. Its errors never fail the job. */
-  onSettled?: (job: Job, settled: Settled) => Promise<void>;
+  onSettled?: (job: Job, settled: Settled, log?: JobLog) => Promise<void>;
 }
 
 /** What a done status carries besides its image. */
@@ -40,11 +45,11 @@ export type Settled =
   | ({ status: 'done'; imageKey: string; contentType: string; at: Date } & DoneExtras)
   | { status: 'failed'; error: Problem; at: Date };
 
-async function notifySettled(deps: SettleDeps, job: Job, settled: Settled): Promise<void> {
-  await deps.onSettled?.(job, settled).catch(() => undefined);
+async function notifySettled(deps: SettleDeps, job: Job, settled: Settled, log?: JobLog): Promise<void> {
+  await deps.onSettled?.(job, settled, log).catch(() => undefined);
 }
 
-export type Outcome = {
+export type SettleOutcome = {
   status: 'done' | 'failed' | 'already_done';
   id?: string;
   code?: Failure['code'];
@@ -56,7 +61,7 @@ export type Outcome = {
 /** What is left of the invocation must cover a whole render plus the writes after it. */
 export const WRITE_MARGIN_MS = 1500;
 
-export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<Outcome> {
+export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<SettleOutcome> {
   const now = deps.now ?? (() => new Date());
   let job: Job;
   try {
@@ -89,7 +94,7 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<O
       contentType: image.contentType,
       ...extras,
     });
-    await notifySettled(deps, job, { status: 'done', imageKey: key, contentType: image.contentType, at, ...extras });
+    await notifySettled(deps, job, { status: 'done', imageKey: key, contentType: image.contentType, at, ...extras }, delivery.log);
     return { status: 'done', id: job.id, renderMs, sinceRequestMs: at.getTime() - Date.parse(job.requestedAt) };
   } catch (error) {
     const failure = classifyFailure(error);
@@ -99,7 +104,7 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<O
       // still goes to the DLQ, from where a redrive may yet turn it into `done`).
       const at = now();
       if (await writeFailed(deps.store, job, failure, at).catch(() => false)) {
-        await notifySettled(deps, job, { status: 'failed', error: { code: failure.code, message: failure.message }, at });
+        await notifySettled(deps, job, { status: 'failed', error: { code: failure.code, message: failure.message }, at }, delivery.log);
       }
     }
     if (failure.kind === 'permanent') return { status: 'failed', id: job.id, code: failure.code };

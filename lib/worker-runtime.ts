@@ -15,12 +15,12 @@ import { S3Receipts } from './receipts.js';
 import { S3ResultCache, type ResultCache } from './cache.js';
 import { useBundledFonts } from './fonts.js';
 import { onSettled, type OnSettledDeps } from './on-settled.js';
-import { settleJob, type Delivery, type Outcome } from './settle.js';
+import { settleJob, type Delivery, type SettleOutcome } from './settle.js';
 import { S3ScreenshotStore, type ScreenshotStore } from './store.js';
 import { EgressAllowList } from './url-policy.js';
 
 export interface WorkerRuntime {
-  settle(delivery: Delivery): Promise<Outcome>;
+  settle(delivery: Delivery): Promise<SettleOutcome>;
   readonly browsers: BrowserHost;
   readonly proxy: EgressProxy;
   /** Pages allowed at once now, and the most so far. */
@@ -80,7 +80,7 @@ export async function createWorkerRuntime(
       cache: overrides.cache ?? new S3ResultCache(s3, cfg.bucket),
       guard,
       webhookSecret: cfg.webhookSecret,
-      presignTtlS: cfg.presignTtlS,
+      presignTtlSeconds: cfg.presignTtlSeconds,
       webhook: overrides.webhook,
       log: overrides.log,
     }),

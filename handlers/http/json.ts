@@ -1,4 +1,5 @@
-// HTTP errors as the contract shapes them: { error: { code, message } } with a JSON content type.
+// The API's JSON answers: jsonResponse() for every route, and every error in the contract's shape,
+// { error: { code, message } } with a JSON content type (ApiError to throw one, jsonErrors to catch all).
 import type middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { ErrorBody, Problem } from '../../lib/problem.js';
@@ -49,17 +50,5 @@ export const jsonErrors = (log: (message: string, error: unknown) => void): midd
       apiError = new ApiError(500, 'internal_error', 'the service failed to handle the request; try again');
     }
     request.response = errorResponse(apiError.statusCode, { code: apiError.code, message: apiError.message });
-  },
-});
-
-/** Refuses bodies larger than `maxBytes` before anything parses them. */
-export const bodyLimit = (maxBytes: number): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
-  before: async (request) => {
-    const { body, isBase64Encoded } = request.event;
-    if (body == null) return;
-    const size = isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body);
-    if (size > maxBytes) {
-      throw new ApiError(413, 'body_too_large', `the body is ${size} bytes; send at most ${maxBytes} bytes`);
-    }
   },
 });

@@ -8,6 +8,7 @@ import { cacheIndexKey, cacheKey } from '../../lib/cache.js';
 import { EgressGuard } from '../../lib/egress.js';
 import { LIMITS, REQUEST_FIELDS, screenshotOptionsSchema, VIEWPORT } from '../../lib/request.js';
 import { EgressAllowList } from '../../lib/url-policy.js';
+import { webhookPayloadSchema } from '../../lib/status.js';
 import { deliverWebhook } from '../../lib/webhook.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
@@ -24,6 +25,8 @@ interface Received {
   headers: http.IncomingHttpHeaders;
   raw: string;
   status: number;
+  /** When the receiver got it (ms since the epoch). */
+  at: number;
 }
 
 /** A webhook receiver on 127.0.0.1 that records every call; /flaky answers 503 to its first. */
@@ -36,7 +39,7 @@ async function startReceiver() {
     req.on('end', () => {
       const path = req.url ?? '/';
       const status = path === '/flaky' && flakyCalls++ === 0 ? 503 : 204;
-      calls.push({ path, headers: req.headers, raw: Buffer.concat(chunks).toString('utf8'), status });
+      calls.push({ path, headers: req.headers, raw: Buffer.concat(chunks).toString('utf8'), status, at: Date.now() });
       res.writeHead(status).end();
     });
   });
@@ -130,8 +133,28 @@ describe('cache', () => {
     expect(index.CacheControl).toBe('no-cache');
     const entry = JSON.parse(await index.Body!.transformToString()) as { imageKey: string };
     const image = await s3.send(new GetObjectCommand({ Bucket: stack.emulator.bucket, Key: entry.imageKey }));
-    expect(image.CacheControl).toMatch(/immutable/);
+    expect(image.CacheControl).toBe('private, max-age=31536000, immutable');
     expect(image.ContentType).toBe('image/png');
+  });
+
+  it('status records are stored no-store, and GET answers no-store: a status changes', async () => {
+    const s3 = new S3Client({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+    const shot = await shoot(stack.apiUrl, { url: `${pages.origin}/cached`, width: 700, height: 500 });
+    const record = await s3.send(new GetObjectCommand({ Bucket: stack.emulator.bucket, Key: `status/${shot.status.id}.json` }));
+    expect(record.CacheControl).toBe('no-store');
+    const get = await fetch(`${stack.apiUrl}/screenshots/${shot.status.id}`);
+    expect(get.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('a cache hit sends no webhook: the answer is already in the POST response', async () => {
+    const body = { url: `${pages.origin}/cached`, cache: true, width: 900, height: 500, callbackUrl: receiver.url('/cache-hit') };
+    await shoot(stack.apiUrl, body);
+    await until(() => receiver.calls.some((c) => c.path === '/cache-hit')); // the render's own webhook
+    const hit = await postScreenshot(stack.apiUrl, body);
+    expect(hit.res.status).toBe(200);
+    expect(hit.json).toMatchObject({ status: 'done', cached: true });
+    await new Promise((r) => setTimeout(r, 2000)); // longer than a webhook takes to arrive here
+    expect(receiver.calls.filter((c) => c.path === '/cache-hit')).toHaveLength(1);
   });
 });
 
@@ -147,6 +170,7 @@ describe('webhook', () => {
     expect(verify('another-secret', calls[0]!)).toBe(false);
     const payload = JSON.parse(calls[0]!.raw);
     expect(payload).toEqual({ id: shot.status.id, status: 'done', imageUrl: expect.any(String) });
+    expect(webhookPayloadSchema.strict().parse(payload)).toEqual(payload);
     expect(sniffFormat(new Uint8Array(await (await fetch(payload.imageUrl)).arrayBuffer()))).toBe('png');
   });
 
@@ -165,6 +189,10 @@ describe('webhook', () => {
     await until(() => receiver.calls.filter((c) => c.path === '/flaky').length >= 2);
     const calls = receiver.calls.filter((c) => c.path === '/flaky');
     expect(calls.map((c) => c.status)).toEqual([503, 204]);
+    // The first backoff is 1 s (lib/webhook.ts), the next would be 2 s: the retry waited the first.
+    const gap = calls[1]!.at - calls[0]!.at;
+    expect(gap).toBeGreaterThanOrEqual(950);
+    expect(gap).toBeLessThan(2000);
     expect(calls.every((c) => verify(SECRET, c))).toBe(true);
     expect(calls[0]!.headers['x-url2png-delivery']).toBe(calls[1]!.headers['x-url2png-delivery']);
     expect(calls[0]!.raw).toBe(calls[1]!.raw);

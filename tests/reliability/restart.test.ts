@@ -81,7 +81,7 @@ describe('npm start keeps its state across a crash', () => {
     // Chromium leads its own process group, so the kill does not reach it; it exits when its pipe
     // closes. Whatever is still there after a moment is cleaned up so it cannot skew later tests.
     const orphans = () => processes().filter((p) => p.cmdline.includes(join(DEFAULT_SCRATCH_ROOT, `worker-${servicePid}-`)));
-    for (const p of await eventually(orphans, (left) => left.length === 0, 5000)) killGroup(p.pgid);
+    for (const p of await eventually(orphans, (left) => left.length === 0, 5000).catch(() => orphans())) killGroup(p.pgid);
 
     const second = await start();
     try {

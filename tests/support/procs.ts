@@ -50,11 +50,14 @@ export const inGroup = (pgid: number) => processes().filter((p) => p.pgid === pg
 /** Zombies whose parent is the given process. */
 export const zombiesOf = (ppid: number) => processes().filter((p) => p.ppid === ppid && p.state === 'Z');
 
+/** Polls `probe` until `ok` holds and answers that value; throws when it does not within `timeoutMs`. */
 export async function eventually<T>(probe: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
-    if (ok(v) || Date.now() > until) return v;
+    if (ok(v)) return v;
+    // Failing here, not returning the last value: a caller that forgets to check must not pass.
+    if (Date.now() > until) throw new Error(`eventually: not met within ${timeoutMs} ms; last value: ${JSON.stringify(v)?.slice(0, 500)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -7,6 +7,7 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpRouterHandler, { type Route } from '@middy/http-router';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { config } from '../lib/config.js';
+import { deviceList } from '../lib/devices.js';
 import { isJobId } from '../lib/job.js';
 import { parseScreenshotRequest } from '../lib/request.js';
 import { openApiDocument } from '../lib/openapi.js';
@@ -18,7 +19,8 @@ import { ApiError, jsonErrors, jsonResponse } from './http/json.js';
 import { webPageResponse } from './http/page.js';
 
 const logger = new Logger({ serviceName: 'url2png-api' });
-const MAX_BODY_BYTES = 64 * 1024;
+// An html document may be 1 MB; as a JSON string (escaped quotes and line breaks) somewhat more.
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
 // The web page's files ship with this function (serverless.yml). Resolved from this file, the path
 // holds both in the source tree and in the bundle, which esbuild writes to handlers/api.js.
 const WEB_PAGE_DIR = new URL('./http/page/', import.meta.url);
@@ -107,6 +109,8 @@ const routes: Route<Event, APIGatewayProxyResult>[] = [
   { method: 'GET', path: '/screenshots/{id}', handler: getScreenshot },
   { method: 'GET', path: '/screenshots/{id}/receipt', handler: getReceipt },
   { method: 'GET', path: '/receipt-key', handler: getReceiptKey },
+  // The names the `device` field takes, with what each sets.
+  { method: 'GET', path: '/devices', handler: async () => jsonResponse(200, { devices: deviceList() }, { 'cache-control': 'public, max-age=3600' }) },
   // Generated from lib/request.ts, the schema that validates POST /screenshots.
   { method: 'GET', path: '/openapi.json', handler: async (event: Event) => jsonResponse(200, openApiDocument(baseUrl(event)), { 'cache-control': 'public, max-age=300' }) },
   // The web page: same origin as the API; its script calls the routes above under the stage's path prefix.
@@ -119,7 +123,7 @@ function notFoundResponse({ method, path }: { method: string; path: string }): n
   if (KNOWN_PATHS.some((p) => p.test(path))) {
     throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${path}; see GET /openapi.json`);
   }
-  throw new ApiError(404, 'not_found', `no route ${method} ${path}; the API has POST /screenshots, GET /screenshots/{id}, GET /screenshots/{id}/receipt and GET /receipt-key`);
+  throw new ApiError(404, 'not_found', `no route ${method} ${path}; the API has POST /screenshots, GET /screenshots/{id}, GET /screenshots/{id}/receipt, GET /receipt-key and GET /devices`);
 }
 
 export const handler = middy<Event, APIGatewayProxyResult>()

@@ -26,8 +26,11 @@ function canonicalUrl(raw: string): string {
   return url.href.endsWith('#') ? url.href.slice(0, -1) : url.href;
 }
 
-/** Every option that changes the image, with defaults applied; never cache or callbackUrl. */
-export function cacheKey(url: string, o: ScreenshotOptions): string {
+/**
+ * Every option that changes the image, with defaults applied; never cache or callbackUrl. An html
+ * request is keyed by its document's digest. Credentials and cookie values enter only hashed.
+ */
+export function cacheKey(url: string, o: ScreenshotOptions, htmlSha256?: string): string {
   const canonical = {
     url: canonicalUrl(url),
     width: o.width,
@@ -48,8 +51,35 @@ export function cacheKey(url: string, o: ScreenshotOptions): string {
     ...(o.compareTo ? { compareTo: o.compareTo } : {}),
     // A deterministic capture's page sees a fixed clock (now, or its own requestedAt when none).
     ...(o.deterministic ? { deterministic: true, now: o.now ?? null } : {}),
+    ...captureControl(o, htmlSha256),
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+}
+
+/**
+ * The capture-control fields (and an html document's digest), only those set: a request without
+ * them keeps the key it had before they existed. Header names are case-insensitive.
+ */
+function captureControl(o: ScreenshotOptions, htmlSha256: string | undefined): Record<string, unknown> {
+  const set: Record<string, unknown> = {
+    html: htmlSha256,
+    headers: o.headers && Object.entries(o.headers).map(([k, v]) => [k.toLowerCase(), v]).sort(),
+    cookies: o.cookies,
+    userAgent: o.userAgent,
+    authentication: o.authentication,
+    device: o.device,
+    timezone: o.timezone,
+    locale: o.locale,
+    clip: o.clip,
+    omitBackground: o.omitBackground || undefined,
+    styles: o.styles.length ? o.styles : undefined,
+    scripts: o.scripts.length ? o.scripts : undefined,
+    click: o.click,
+    scrollTo: o.scrollTo,
+    disableAnimations: o.disableAnimations || undefined,
+    failOnHttpError: o.failOnHttpError || undefined,
+  };
+  return Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined));
 }
 
 export const cacheIndexKey = (key: string): string => `cache/${key}.json`;

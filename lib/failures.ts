@@ -3,6 +3,8 @@
 // so a code missing from the table does not compile. classifyFailure() maps any thrown value onto
 // it, and lib/settle.ts is the only place that turns the class into what happens to the message.
 export type FailureKind = 'permanent' | 'transient';
+/** In the table: `raised` means the class that raised the failure decides (e.g. http_error: 4xx or 5xx). */
+type TableKind = FailureKind | 'raised';
 
 export interface Failure {
   kind: FailureKind;
@@ -30,6 +32,9 @@ export const FAILURES = {
   selector_not_found: { kind: 'permanent', what: 'no visible element matches selector' },
   selector_timeout: { kind: 'permanent', what: 'no element matching waitForSelector became visible before the render deadline' },
   redrive_exhausted: { kind: 'permanent', what: 'the job kept failing after every retry and redrive' },
+  script_error: { kind: 'permanent', what: 'a script of the request threw, rejected or did not finish before the render deadline' },
+  // either: the raising class decides
+  http_error: { kind: 'raised', what: "failOnHttpError: the page's own response was 400 or above; 4xx is permanent, 5xx transient (retried)" },
   // transient: a later delivery may succeed
   render_timeout: { kind: 'transient', what: 'the page did not render within the render deadline' },
   protocol_timeout: { kind: 'transient', what: 'the browser did not answer a DevTools call in time' },
@@ -43,12 +48,18 @@ export const FAILURES = {
   compare_not_ready: { kind: 'transient', what: 'the screenshot compareTo names is not done yet' },
   receipt_key_unavailable: { kind: 'transient', what: 'the receipt signing key could not be loaded (SSM parameter missing or unreadable, data directory not writable)' },
   internal_error: { kind: 'transient', what: 'an unexpected error (retried: a retry is cheap, a lost job is not)' },
-} as const satisfies Record<string, { kind: FailureKind; what: string }>;
+} as const satisfies Record<string, { kind: TableKind; what: string }>;
 
 export type FailureCode = keyof typeof FAILURES;
 
-/** The table decides, whichever class raised the code. */
-const failureKind = (code: FailureCode): FailureKind => FAILURES[code].kind;
+/**
+ * The table decides, whichever class raised the code; only a `raised` code (http_error) takes the
+ * kind of the class that raised it.
+ */
+const failureKind = (code: FailureCode, raisedAs: FailureKind): FailureKind => {
+  const kind: TableKind = FAILURES[code].kind;
+  return kind === 'raised' ? raisedAs : kind;
+};
 
 /** A job that can never succeed: record `failed`, do not retry. */
 export class PermanentFailure extends Error {
@@ -109,10 +120,10 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT',
 
 export function classifyFailure(error: unknown): Failure {
   if (error instanceof PermanentFailure || error instanceof TransientFailure) {
-    return { kind: failureKind(error.code), code: error.code, message: error.message };
+    return { kind: failureKind(error.code, error instanceof PermanentFailure ? 'permanent' : 'transient'), code: error.code, message: error.message };
   }
   const err = error instanceof Error ? error : new Error(String(error));
-  const make = (code: FailureCode, message = err.message): Failure => ({ kind: failureKind(code), code, message });
+  const make = (code: FailureCode, message = err.message): Failure => ({ kind: failureKind(code, 'transient'), code, message });
   const net = /net::(ERR_[A-Z_]+)/.exec(err.message)?.[1];
   if (net && PERMANENT_NET_ERRORS[net]) return make(PERMANENT_NET_ERRORS[net]!, describeNetError(net, err.message));
   const aws = awsFailure(err);

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { screenshotOptionsSchema, type ScreenshotOptions, type ScreenshotOptionsInput } from './request.js';
 import { PermanentFailure } from './failures.js';
+import type { HtmlInputRef } from './html-input.js';
 
 const JOB_VERSION = 1;
 // Any RFC 9562 UUID in its canonical lower-case form (the API makes v4; a client may send another).
@@ -13,7 +14,10 @@ const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-
 export interface Job {
   v: typeof JOB_VERSION;
   id: string;
+  /** The page; for an html job the address it renders at (about:blank). */
   url: string;
+  /** An html job: its document in the bucket. */
+  html?: HtmlInputRef;
   options: ScreenshotOptions;
   requestedAt: string;
 }
@@ -22,6 +26,7 @@ const jobSchema = z.strictObject({
   v: z.literal(JOB_VERSION),
   id: z.string().regex(ID_PATTERN),
   url: z.string().url(),
+  html: z.strictObject({ key: z.string().regex(/^inputs\/[0-9a-f-]{36}\.html$/), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
   options: screenshotOptionsSchema,
   requestedAt: z.string().datetime(),
 });
@@ -35,11 +40,11 @@ const bookJobSchema = z.strictObject({
   url: z.string().url(),
 });
 
-const newJobId = (): string => randomUUID();
+export const newJobId = (): string => randomUUID();
 export const isJobId = (id: string): boolean => ID_PATTERN.test(id);
 
-export function newJob(url: string, options: ScreenshotOptionsInput, now = new Date()): Job {
-  return { v: JOB_VERSION, id: newJobId(), url, options: screenshotOptionsSchema.parse(options), requestedAt: now.toISOString() };
+export function newJob(url: string, options: ScreenshotOptionsInput, now = new Date(), id = newJobId()): Job {
+  return { v: JOB_VERSION, id, url, options: screenshotOptionsSchema.parse(options), requestedAt: now.toISOString() };
 }
 
 export const encodeJob = (job: Job): string => JSON.stringify(job);

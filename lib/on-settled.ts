@@ -27,7 +27,7 @@ export function onSettled(deps: OnSettledDeps) {
     const log = deps.log ?? recordLog;
     if (settled.status === 'done' && cacheTtlSeconds(job.options.cache) > 0) {
       await deps.cache
-        .put(cacheKey(job.url, job.options), { id: job.id, imageKey: settled.imageKey, contentType: settled.contentType, renderedAt: settled.at.toISOString() })
+        .put(cacheKey(job.url, job.options, job.html?.sha256), { id: job.id, imageKey: settled.imageKey, contentType: settled.contentType, renderedAt: settled.at.toISOString() })
         .catch((error: Error) => log?.('cache index not written', { jobId: job.id, reason: error.message }));
     }
     const callbackUrl = job.options.callbackUrl;

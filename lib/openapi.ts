@@ -144,6 +144,42 @@ export function openApiDocument(serverUrl?: string) {
           },
         },
       },
+      '/devices': {
+        get: {
+          operationId: 'listDevices',
+          summary: 'The names the device field takes, with the viewport, scale and user agent each sets',
+          responses: {
+            '200': {
+              description: 'Every device',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: {
+                      devices: {
+                        type: 'array',
+                        items: {
+                          type: 'object',
+                          properties: {
+                            name: { type: 'string', examples: ['iPhone 15'] },
+                            userAgent: { type: 'string' },
+                            width: { type: 'integer' },
+                            height: { type: 'integer' },
+                            deviceScaleFactor: { type: 'number' },
+                            isMobile: { type: 'boolean' },
+                            hasTouch: { type: 'boolean' },
+                            isLandscape: { type: 'boolean' },
+                          },
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
       '/openapi.json': {
         get: {
           operationId: 'getOpenApi',
@@ -154,7 +190,8 @@ export function openApiDocument(serverUrl?: string) {
     },
     components: {
       schemas: {
-        ScreenshotRequest: jsonSchema(screenshotRequestSchema, 'input'),
+        // Exactly one of url and html: the schema's refinement, which JSON Schema cannot see by itself.
+        ScreenshotRequest: { ...jsonSchema(screenshotRequestSchema, 'input'), oneOf: [{ required: ['url'] }, { required: ['html'] }] },
         ScreenshotStatus: jsonSchema(screenshotStatusSchema),
         WebhookPayload: jsonSchema(webhookPayloadSchema),
         Receipt: receiptSchema,

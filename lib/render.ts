@@ -8,10 +8,26 @@ import { freezePage, stillForCapture } from './deterministic.js';
 import { explainNavigationFailure, guardPage } from './page-guard.js';
 import { printPdf } from './pdf.js';
 import type { CaptureFacts } from './receipt.js';
+import {
+  addStyles,
+  authoriseOrigin,
+  clickElement,
+  emulateIdentity,
+  emulateMedia,
+  forgetCookies,
+  runScripts,
+  scrollToElement,
+  setCookies,
+  settleAnimations,
+  viewportFor,
+} from './page-setup.js';
 import { effectiveQuality, FORMAT_INFO, LIMITS, screenshotOptionsSchema, type ScreenshotOptions, type ScreenshotOptionsInput } from './request.js';
 
 export interface RenderInput {
+  /** The page; ignored when html is given. */
   url: string;
+  /** An html document to render instead of a URL (at about:blank: its sub-resources go through the proxy like any page's). */
+  html?: string;
   /** Omitted fields take the schema's defaults. */
   options: ScreenshotOptionsInput;
   /** When the job was requested: the frozen clock of a deterministic capture without `now`. */
@@ -45,7 +61,7 @@ export async function renderScreenshot(
 ): Promise<RenderedImage> {
   const options = screenshotOptionsSchema.parse(input.options) as ScreenshotOptions;
   const startedAt = new Date().toISOString();
-  await refuseUnreachableTarget(input.url, deps.guard);
+  if (input.html === undefined) await refuseUnreachableTarget(input.url, deps.guard);
   const browser = await deps.browsers.get();
   // Single-process Chromium has no contexts, so no per-job proxy: its receipts name no addresses.
   const session = deps.proxy && !deps.browsers.singleProcess ? await deps.proxy.openSession() : undefined;
@@ -68,7 +84,7 @@ export async function renderScreenshot(
     // Non-http(s) schemes are refused in the page too; a refused navigation is named as such.
     // Inside the deadline: on a wedged browser even the DevTools set-up can hang.
     const work = guardPage(page).then((pageGuard) =>
-      capture(page, input.url, options, Date.now() + timeoutMs, seen, Date.parse(options.now ?? input.requestedAt ?? startedAt)).catch((error: unknown) =>
+      capture(page, input, options, Date.now() + timeoutMs, seen, Date.parse(options.now ?? input.requestedAt ?? startedAt)).catch((error: unknown) =>
         explainNavigationFailure(error, pageGuard, deps.guard),
       ),
     );
@@ -86,6 +102,7 @@ export async function renderScreenshot(
     return { bytes, ...FORMAT_INFO[options.format], facts };
   } finally {
     timer.cancel();
+    if (!context && !timedOut && input.html === undefined) await forgetCookies(page, options, input.url).catch(() => undefined);
     await closeOrKill(page, context, deps.browsers, timedOut);
     await session?.close();
   }
@@ -122,22 +139,33 @@ async function openIsolatedPage(browser: Browser, singleProcess: boolean, sessio
 
 // The capture, in the order the request's fields take effect. Every wait is bounded by the
 // render deadline (`until`), so a page can slow a job down but never hang it.
-async function capture(page: Page, url: string, o: ScreenshotOptions, until: number, seen: { httpStatus: number | null }, clock: number): Promise<Uint8Array> {
-  await page.setViewport({ width: o.width, height: o.height, deviceScaleFactor: o.deviceScaleFactor });
+async function capture(page: Page, { url, html }: RenderInput, o: ScreenshotOptions, until: number, seen: { httpStatus: number | null }, clock: number): Promise<Uint8Array> {
+  await page.setViewport(viewportFor(o));
   if (o.deterministic) await freezePage(page, clock);
-  // A fresh headless page already prefers light: only dark mode costs a DevTools round trip.
-  if (o.darkMode) await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
+  // A fresh headless page already prefers light and motion: only the fields set cost DevTools round trips.
+  await emulateMedia(page, o);
+  await emulateIdentity(page, o);
+  if (html === undefined) {
+    await setCookies(page, o, url);
+    await authoriseOrigin(page, o, url);
+  }
 
-  const response = await page.goto(url, {
-    waitUntil: o.waitUntil === 'domcontentloaded' ? 'domcontentloaded' : 'load',
-    timeout: 0, // the render deadline bounds it
-  });
+  const waitUntil = o.waitUntil === 'domcontentloaded' ? 'domcontentloaded' : 'load';
+  // An html document is written into the fresh page's about:blank: it has no origin of its own,
+  // and whatever it loads goes through the proxy (and the page guard) like any page's requests.
+  const response = html === undefined ? await page.goto(url, { waitUntil, timeout: 0 /* the render deadline bounds it */ }) : await page.setContent(html, { waitUntil, timeout: 0 }).then(() => null);
   seen.httpStatus = response?.status() ?? null;
   const refusal = response?.headers()[REFUSAL_HEADER];
   if (refusal) {
     const reason = (await response!.text().catch(() => '')).trim().replace(/^url2png egress: /, '');
     if (refusal === 'dns_unavailable') throw new TransientFailure('page_unreachable', reason);
     throw new PermanentFailure(refusal === 'dns_not_found' ? 'dns_not_found' : 'url_refused', reason || 'the egress policy refused the page');
+  }
+  if (o.failOnHttpError && response && response.status() >= 400) {
+    const status = `${response.status()} ${response.statusText()}`.trim();
+    const message = `the page answered HTTP ${status} (failOnHttpError is set)`;
+    // A server error may pass on a later try; a client error will not.
+    throw response.status() >= 500 ? new TransientFailure('http_error', message) : new PermanentFailure('http_error', message);
   }
   if (o.waitUntil === 'networkidle') {
     // 500 ms without requests, at most NETWORK_IDLE_MAX_MS: a page that never goes quiet
@@ -149,15 +177,20 @@ async function capture(page: Page, url: string, o: ScreenshotOptions, until: num
   if (o.waitForSelector) {
     await waitVisible(page, o.waitForSelector, until);
   }
+  await addStyles(page, o);
   if (o.hideSelectors.length) {
     // One rule per selector: a selector the browser cannot parse drops only its own rule.
     await page.addStyleTag({ content: o.hideSelectors.map((s) => `${s} { visibility: hidden !important; }`).join('\n') });
   }
+  await runScripts(page, o, () => left(until));
+  await clickElement(page, o);
+  await scrollToElement(page, o);
   if (o.delay > 0) await sleep(Math.min(o.delay, left(until)));
+  await settleAnimations(page, o);
   if (o.deterministic) await stillForCapture(page, o.fullPage, left(until) - 250);
 
   if (o.format === 'pdf') return printPdf(page, o.pdf, left(until));
-  const encoding = { type: o.format, quality: effectiveQuality(o), optimizeForSpeed: true } as const;
+  const encoding = { type: o.format, quality: effectiveQuality(o), optimizeForSpeed: true, omitBackground: o.omitBackground } as const;
   if (o.selector) {
     const element = await page.$(o.selector).catch((error: Error) => {
       throw new PermanentFailure('invalid_selector', `selector ${JSON.stringify(o.selector)} is not a valid CSS selector (${error.message.split('\n')[0]})`);
@@ -167,6 +200,10 @@ async function capture(page: Page, url: string, o: ScreenshotOptions, until: num
       throw new PermanentFailure('selector_not_found', `no visible element matches selector ${JSON.stringify(o.selector)}`);
     }
     return element.screenshot(encoding);
+  }
+  if (o.clip) {
+    // Page coordinates, beyond the viewport if need be.
+    return page.screenshot({ ...encoding, clip: o.clip, captureBeyondViewport: true });
   }
   if (o.fullPage) {
     const maxCss = Math.floor(LIMITS.fullPageMaxPixels / o.deviceScaleFactor);

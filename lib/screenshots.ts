@@ -4,7 +4,8 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { clientSettings } from './aws.js';
 import type { Config } from './config.js';
 import { cacheKey, isFresh, S3ResultCache, type ResultCache } from './cache.js';
-import { newJob, type Job } from './job.js';
+import { HTML_JOB_URL, htmlDigest, S3HtmlInputs, type HtmlInputs } from './html-input.js';
+import { newJob, newJobId, type Job } from './job.js';
 import { SqsJobQueue, type JobQueue } from './queue.js';
 import { presentDiff } from './compare.js';
 import type { Receipt } from './receipt.js';
@@ -21,6 +22,7 @@ export interface ApiDeps {
   cache?: ResultCache;
   receipts: S3Receipts;
   receiptKey: () => Promise<ReceiptKey>;
+  inputs: HtmlInputs;
 }
 
 export function createApiDeps(cfg: Config): ApiDeps {
@@ -33,13 +35,17 @@ export function createApiDeps(cfg: Config): ApiDeps {
     cache: new S3ResultCache(s3, cfg.bucket),
     receipts: new S3Receipts(s3, cfg.bucket),
     receiptKey: receiptKeyLoader(cfg),
+    inputs: new S3HtmlInputs(s3, cfg.bucket),
   };
 }
 
 /** Records the job as queued (so GET knows the id) and then puts it on the queue. */
 export async function submitScreenshot(request: ScreenshotRequest, deps: ApiDeps): Promise<Job> {
-  const { url, ...options } = request;
-  const job = newJob(url, options);
+  const { url, html, ...options } = request;
+  const id = newJobId();
+  const job = newJob(url ?? HTML_JOB_URL, options, new Date(), id);
+  // The document goes to the bucket before the job exists anywhere, so no job can miss it.
+  if (html !== undefined) job.html = await deps.inputs.put(id, html);
   await deps.store.putStatus({
     id: job.id,
     status: 'queued',
@@ -70,8 +76,8 @@ export async function readScreenshot(id: string, deps: ApiDeps): Promise<Screens
 export async function findCachedScreenshot(request: ScreenshotRequest, deps: ApiDeps, now = new Date()): Promise<(ScreenshotStatus & { cached: true }) | undefined> {
   const ttl = cacheTtlSeconds(request.cache);
   if (!deps.cache || ttl === 0) return undefined;
-  const { url, ...options } = request;
-  const entry = await deps.cache.get(cacheKey(url, screenshotOptionsSchema.parse(options)));
+  const { url, html, ...options } = request;
+  const entry = await deps.cache.get(cacheKey(url ?? HTML_JOB_URL, screenshotOptionsSchema.parse(options), html === undefined ? undefined : htmlDigest(html)));
   if (!entry || !isFresh(entry, ttl, now)) return undefined;
   // The index points at a job; that job's record (same lifecycle as its image) must still say done.
   const body = await readScreenshot(entry.id, deps);

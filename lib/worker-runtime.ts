@@ -14,6 +14,7 @@ import { receiptKeyLoader } from './receipt-key.js';
 import { S3Receipts } from './receipts.js';
 import { S3ResultCache, type ResultCache } from './cache.js';
 import { useBundledFonts } from './fonts.js';
+import { S3HtmlInputs } from './html-input.js';
 import { onSettled, type OnSettledDeps } from './on-settled.js';
 import { settleJob, type Delivery, type SettleOutcome } from './settle.js';
 import { S3ScreenshotStore, type ScreenshotStore } from './store.js';
@@ -51,6 +52,7 @@ export async function createWorkerRuntime(
   const receipts = overrides.receipts ?? new S3Receipts(s3, cfg.bucket);
   const receiptKey = receiptKeyLoader(cfg);
   const comparer = new ImageComparer(s3, cfg.bucket, store);
+  const inputs = new S3HtmlInputs(s3, cfg.bucket);
   const guard = new EgressGuard(new EgressAllowList(cfg.egressAllow), overrides.resolver);
   const proxy = await startEgressProxy(guard);
   useBundledFonts(); // CJK, colour emoji and Latin from npm (lib/fonts.ts), here and on Lambda alike
@@ -66,8 +68,9 @@ export async function createWorkerRuntime(
   const limit = cfg.renderConcurrencyPinned ? pinnedLimit(cfg.renderConcurrency) : new AdaptiveLimit({ floor: cfg.renderConcurrency, ceiling: cfg.renderConcurrencyCeiling, vcpus: cfg.vcpus });
   const deps = {
     store,
-    render: (input: Parameters<typeof renderScreenshot>[0], job: Job) =>
-      renderScreenshot({ ...input, requestedAt: job.requestedAt }, { browsers, guard, proxy }, cfg.renderTimeoutMs),
+    // An html job's document waits in the bucket (lib/html-input.ts).
+    render: async (input: Parameters<typeof renderScreenshot>[0], job: Job) =>
+      renderScreenshot({ ...input, requestedAt: job.requestedAt, html: job.html ? await inputs.get(job.html) : undefined }, { browsers, guard, proxy }, cfg.renderTimeoutMs),
     completeCapture: async (job: Job, image: RenderedImage) => {
       const diff = await comparer.compare(job, image);
       await receipts.issue(job, image, receiptKey);

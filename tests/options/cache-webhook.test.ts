@@ -229,11 +229,12 @@ describe('GET /openapi.json', () => {
     // biome-ignore lint/suspicious/noExplicitAny: the document is checked field by field below
     const doc = (await res.json()) as any;
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/screenshots', '/screenshots/{id}', '/openapi.json']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/screenshots', '/screenshots/{id}', '/devices', '/openapi.json']));
     expect(doc.paths['/screenshots'].post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/ScreenshotRequest');
     const schema = doc.components.schemas.ScreenshotRequest;
     expect(Object.keys(schema.properties).sort()).toEqual([...REQUEST_FIELDS].sort());
-    expect(schema.required).toEqual(['url']);
+    expect(schema.required).toBeUndefined();
+    expect(schema.oneOf).toEqual([{ required: ['url'] }, { required: ['html'] }]);
     expect(schema.additionalProperties).toBe(false);
     const p = schema.properties;
     expect(p.width).toMatchObject({ type: 'integer', minimum: VIEWPORT.width.min, maximum: VIEWPORT.width.max, default: 1280 });

@@ -122,12 +122,16 @@ describe('settleJob', () => {
 
   it('the failure table: exactly these codes are permanent and these transient, whichever class raises them', () => {
     // Pinned here, not read back from the table: moving a code to the other kind must fail this test.
-    const permanent = ['compare_too_large', 'compare_unavailable', 'dns_not_found', 'invalid_job', 'invalid_options', 'invalid_selector', 'invalid_url', 'page_too_large', 'redrive_exhausted', 'selector_not_found', 'selector_timeout', 'url_refused'];
+    const permanent = ['compare_too_large', 'compare_unavailable', 'dns_not_found', 'invalid_job', 'invalid_options', 'invalid_selector', 'invalid_url', 'page_too_large', 'redrive_exhausted', 'script_error', 'selector_not_found', 'selector_timeout', 'url_refused'];
     const transient = ['aws_throttled', 'aws_unavailable', 'browser_crashed', 'browser_error', 'compare_not_ready', 'dns_unavailable', 'internal_error', 'not_enough_time', 'page_unreachable', 'protocol_timeout', 'receipt_key_unavailable', 'render_timeout'];
     const codes = Object.keys(FAILURES) as FailureCode[];
     expect(codes.filter((c) => FAILURES[c].kind === 'permanent').sort()).toEqual(permanent);
     expect(codes.filter((c) => FAILURES[c].kind === 'transient').sort()).toEqual(transient);
-    for (const code of codes) {
+    // http_error alone takes the raising class's kind: failOnHttpError's 4xx is final, its 5xx retried.
+    expect(codes.filter((c) => FAILURES[c].kind === 'raised')).toEqual(['http_error']);
+    expect(classifyFailure(new PermanentFailure('http_error', 'x'))).toEqual({ kind: 'permanent', code: 'http_error', message: 'x' });
+    expect(classifyFailure(new TransientFailure('http_error', 'x'))).toEqual({ kind: 'transient', code: 'http_error', message: 'x' });
+    for (const code of codes.filter((c) => c !== 'http_error')) {
       const kind = permanent.includes(code) ? 'permanent' : 'transient';
       expect(classifyFailure(new PermanentFailure(code, 'x'))).toEqual({ kind, code, message: 'x' });
       expect(classifyFailure(new TransientFailure(code, 'x'))).toEqual({ kind, code, message: 'x' });

@@ -142,8 +142,8 @@ describe('direct payloads: every address notation and scheme is refused by the A
 });
 
 describe('malformed requests are 4xx JSON errors', () => {
-  it('body over 64 KB -> 413', async () => {
-    expectClientError(await send('POST', '/screenshots', JSON.stringify({ url: 'https://example.com/', pad: 'x'.repeat(70_000) })), 413, 'body_too_large');
+  it('body over 2 MB -> 413', async () => {
+    expectClientError(await send('POST', '/screenshots', JSON.stringify({ url: 'https://example.com/', pad: 'x'.repeat(2_100_000) })), 413, 'body_too_large');
   });
   it('non-JSON content types -> 415', async () => {
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
@@ -207,12 +207,19 @@ describe('generated input never yields a 5xx', () => {
     fc.json({ maxDepth: 3 }),
     fc.string({ maxLength: 200 }),
     fc.dictionary(fc.constantFrom('url', 'width', 'height', 'fullPage', 'format', 'delay', '__proto__', 'constructor', 'prototype', 'x'), fieldValue).map((o) => JSON.stringify(o)),
+    // The capture-control fields, with hostile shapes (nested objects, header-injection strings, odd unicode).
+    fc
+      .dictionary(
+        fc.constantFrom('html', 'headers', 'cookies', 'userAgent', 'authentication', 'device', 'timezone', 'locale', 'clip', 'omitBackground', 'styles', 'scripts', 'click', 'scrollTo', 'disableAnimations', 'failOnHttpError'),
+        fc.oneof(fieldValue, fc.dictionary(fc.string({ maxLength: 20 }), fc.oneof(fc.string(), fc.constant('a\r\nb: c'))), fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }), fc.fullUnicodeString()),
+      )
+      .map((o) => JSON.stringify({ url: 'https://example.com/', ...o })),
     fc.record({ url: fc.oneof(fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.string(), fc.fullUnicodeString()) }).map((o) => JSON.stringify(o)),
     fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('latin1')),
   );
   const request = fc.record({
     method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'),
-    path: fc.oneof(fc.constantFrom('/screenshots', '/screenshots/', '/', '/screenshots/6f1c2d3e-4b5a-4c6d-8e7f-901234567890'), fc.webPath(), fc.string({ maxLength: 40 }).map((s) => `/screenshots/${encodeURIComponent(s)}`)),
+    path: fc.oneof(fc.constantFrom('/screenshots', '/screenshots/', '/', '/devices', '/screenshots/6f1c2d3e-4b5a-4c6d-8e7f-901234567890'), fc.webPath(), fc.string({ maxLength: 40 }).map((s) => `/screenshots/${encodeURIComponent(s)}`)),
     contentType: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', '', 'application/vnd.api+json', 'application/x-www-form-urlencoded'),
     body,
   });

@@ -51,6 +51,8 @@ export interface Pixels {
   height: number;
   /** [r, g, b] at (x, y). */
   at(x: number, y: number): [number, number, number];
+  /** Opacity at (x, y): 0 transparent to 255 opaque (255 for PNGs without alpha). */
+  alpha(x: number, y: number): number;
 }
 
 export function decodePng(bytes: Uint8Array): Pixels {
@@ -106,6 +108,9 @@ export function decodePng(bytes: Uint8Array): Pixels {
     at(x, y) {
       const i = y * stride + x * channels;
       return [out[i]!, out[i + 1]!, out[i + 2]!];
+    },
+    alpha(x, y) {
+      return channels === 4 ? out[y * stride + x * channels + 3]! : 255;
     },
   };
 }

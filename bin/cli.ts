@@ -38,6 +38,12 @@ interface Options {
   landscape?: boolean;
   quality?: number;
   compareTo?: string;
+  header?: Record<string, string>;
+  cookie?: Array<{ name: string; value: string }>;
+  device?: string;
+  userAgent?: string;
+  htmlFile?: string;
+  clip?: { x: number; y: number; width: number; height: number };
   option?: Record<string, unknown>;
   wait: boolean;
   json?: boolean;
@@ -71,11 +77,31 @@ const field = (pair: string, previous: Record<string, unknown> | undefined) => {
   return { ...previous, [name]: value };
 };
 
+/** --header name:value, repeatable. */
+const header = (pair: string, previous: Record<string, string> | undefined) => {
+  const at = pair.indexOf(':');
+  if (at < 1) throw new InvalidArgumentError('expected name:value, e.g. --header "X-Team: docs".');
+  return { ...previous, [pair.slice(0, at).trim()]: pair.slice(at + 1).trim() };
+};
+/** --cookie name=value, repeatable (for domain, path and the rest: -O cookies='[...]'). */
+const cookie = (pair: string, previous: Array<{ name: string; value: string }> | undefined) => {
+  const at = pair.indexOf('=');
+  if (at < 1) throw new InvalidArgumentError('expected name=value, e.g. --cookie session=abc123.');
+  return [...(previous ?? []), { name: pair.slice(0, at).trim(), value: pair.slice(at + 1) }];
+};
+/** --clip x,y,width,height in CSS pixels. */
+const clip = (value: string) => {
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.length !== 4 || parts.some((p) => !/^\d+(\.\d+)?$/.test(p))) throw new InvalidArgumentError('expected x,y,width,height in CSS pixels, e.g. 0,0,400,300.');
+  const [x, y, width, height] = parts.map(Number) as [number, number, number, number];
+  return { x, y, width, height };
+};
+
 function program(): Command {
   return new Command('url2png')
     .version(VERSION, '-V, --version')
     .description('Take a screenshot of a web page with the url2png service and save the image.')
-    .argument('<url>', 'the page to capture (http or https; without a scheme, https:// is assumed)')
+    .argument('[url]', 'the page to capture (http or https; without a scheme, https:// is assumed); or --html-file')
     .option('-o, --output <file>', 'where to write the image (default: <host>-<id>.<ext> in the current directory)')
     .option(
       '--endpoint <url>',
@@ -89,7 +115,17 @@ function program(): Command {
     .option('--paper <size>', 'with --format pdf: paper size, e.g. A4, Letter, Legal (service default A4)')
     .option('--landscape', 'with --format pdf: landscape orientation')
     .option('--quality <n>', 'jpeg/webp quality, 1-100 (service default 80)', wholeNumber)
-    .option('-O, --option <name=value>', 'any other request field, repeatable (e.g. -O deviceScaleFactor=2 -O darkMode=true)', field)
+    .option('--header <name:value>', "an extra request header for the page's own origin, repeatable", header)
+    .option('--cookie <name=value>', "a cookie for the page's host, repeatable", cookie)
+    .option('--device <name>', 'emulate a device, e.g. "iPhone 15" or "Pixel 5" (the list: GET /devices)')
+    .option('--user-agent <string>', 'the User-Agent the browser sends and the page sees')
+    .option('--html-file <file>', 'render this HTML file (up to 1 MB) instead of a URL')
+    .option('--clip <x,y,w,h>', 'capture this rectangle of the page, in CSS pixels', clip)
+    .option(
+      '-O, --option <name=value>',
+      'any other request field, repeatable; JSON values parse (e.g. -O darkMode=true -O timezone=Asia/Tokyo -O \'scripts=["document.title=1"]\')',
+      field,
+    )
     .option('--no-wait', 'print the status URL (or the queued job as JSON) and exit without waiting')
     .option('--json', 'print one JSON object with the result on stdout (also on failure)')
     .option('--api-key <key>', 'API key for a deployed stage, sent as x-api-key (default: $URL2PNG_API_KEY)')
@@ -108,6 +144,8 @@ Examples:
   npx url2png https://example.com
   npx url2png https://example.com -o shot.webp --format webp --quality 80 --full-page
   npx url2png https://example.com -o page.pdf --format pdf --paper Letter --landscape
+  npx url2png https://example.com --device "iPhone 15" --header "X-Team: docs" --cookie session=abc123
+  npx url2png --html-file invoice.html -O omitBackground=true -O locale=de-DE
   URL2PNG_EGRESS_ALLOW=127.0.0.1:8080 npx url2png http://127.0.0.1:8080/ -o local.png`,
     )
     .showHelpAfterError('(run url2png --help for the options)')
@@ -166,8 +204,15 @@ class Progress {
 const elapsed = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 const kilobytes = (n: number) => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} kB`);
 
-function buildRequest(rawUrl: string, o: Options): Record<string, unknown> {
-  const request: Record<string, unknown> = { ...o.option, url: withDefaultScheme(rawUrl) };
+function buildRequest(rawUrl: string | undefined, o: Options): Record<string, unknown> {
+  const request: Record<string, unknown> = { ...o.option };
+  if (rawUrl !== undefined) request.url = withDefaultScheme(rawUrl);
+  if (o.htmlFile !== undefined) request.html = readHtmlFile(o.htmlFile);
+  if (o.header) request.headers = { ...(request.headers as Record<string, string> | undefined), ...o.header };
+  if (o.cookie) request.cookies = [...((request.cookies as unknown[] | undefined) ?? []), ...o.cookie];
+  if (o.device !== undefined) request.device = o.device;
+  if (o.userAgent !== undefined) request.userAgent = o.userAgent;
+  if (o.clip !== undefined) request.clip = o.clip;
   if (o.width !== undefined) request.width = o.width;
   if (o.height !== undefined) request.height = o.height;
   if (o.fullPage) request.fullPage = true;
@@ -179,6 +224,14 @@ function buildRequest(rawUrl: string, o: Options): Record<string, unknown> {
     request.pdf = { ...(request.pdf as Record<string, unknown> | undefined), ...(o.paper !== undefined ? { paper: o.paper } : {}), ...(o.landscape ? { landscape: true } : {}) };
   }
   return request;
+}
+
+function readHtmlFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(EXIT.usage, `--html-file ${file}: ${(error as Error).message}`, 'usage');
+  }
 }
 
 function defaultEndpoint(): string {
@@ -228,14 +281,15 @@ interface CliResult {
   stdout?: string;
 }
 
-async function run(rawUrl: string, o: Options, progress: Progress, stacks: { current?: LocalStack }): Promise<CliResult> {
+async function run(rawUrl: string | undefined, o: Options, progress: Progress, stacks: { current?: LocalStack }): Promise<CliResult> {
   const request = buildRequest(rawUrl, o);
   const client = { apiKey: o.apiKey || process.env.URL2PNG_API_KEY || undefined };
   let endpoint = checkEndpoint(o.endpoint ?? defaultEndpoint());
   // Elapsed time counts from the submission (after the in-process start-up, when there is one).
   let t0 = Date.now();
 
-  progress.step(`submitting ${String(request.url)} to ${endpoint}`, t0);
+  const what = request.url === undefined ? (o.htmlFile ?? 'the html') : String(request.url);
+  progress.step(`submitting ${what} to ${endpoint}`, t0);
   let job: Submitted;
   try {
     job = await submit(endpoint, request, client);
@@ -250,7 +304,7 @@ async function run(rawUrl: string, o: Options, progress: Progress, stacks: { cur
     stacks.current = await startInProcess(progress);
     endpoint = stacks.current.apiUrl;
     t0 = Date.now();
-    progress.step(`submitting ${String(request.url)}`, t0);
+    progress.step(`submitting ${what}`, t0);
     job = await submit(endpoint, request, client);
   }
   const inProcess = stacks.current !== undefined;
@@ -333,7 +387,11 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   const o = cmd.opts<Options>();
-  const rawUrl = cmd.args[0]!;
+  const rawUrl = cmd.args[0];
+  if ((rawUrl === undefined) === (o.htmlFile === undefined)) {
+    process.stderr.write('url2png: give a URL or --html-file <file>, not both (run url2png --help for the options)\n');
+    return EXIT.usage;
+  }
   // A terminal that reports no width (some ptys) would make the spinner's redraw misbehave: use lines.
   const mode = o.quiet ? 'quiet' : process.stderr.isTTY && (process.stderr.columns ?? 0) > 0 ? 'tty' : 'lines';
   const progress = new Progress(mode);
@@ -363,7 +421,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const e = error instanceof CliError ? error : new CliError(EXIT.unavailable, (error as Error).message ?? String(error), 'error');
     progress.end(false, e.message);
-    result = { exitCode: e.exitCode, json: { url: withDefaultScheme(rawUrl), status: 'error', error: { code: e.code, message: e.message } } };
+    result = { exitCode: e.exitCode, json: { ...(rawUrl !== undefined ? { url: withDefaultScheme(rawUrl) } : { htmlFile: o.htmlFile }), status: 'error', error: { code: e.code, message: e.message } } };
   } finally {
     await stop();
   }

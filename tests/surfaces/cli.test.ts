@@ -1,7 +1,8 @@
 // The command-line client, run as users run it (a child process of bin/url2png.js), against a
 // local stack over HTTP and on its own (no service: the pipeline in-process).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,18 +11,23 @@ import type { LocalStack } from '../../local/stack.js';
 import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
 import { imageSize as pngSize } from '../support/images.js';
 import { startTestStack, waitForSettled } from '../support/stack.js';
-import { imageSize, sniffFormat } from '../support/images.js';
+import { decodePng, imageSize, sniffFormat } from '../support/images.js';
 import { closedPort, ROOT, runCli } from './support.js';
 import type { ErrorBody } from '../../lib/problem.js';
 
 let pages: PageServer;
 let stack: LocalStack;
+const whoHeaders: IncomingHttpHeaders[] = [];
 let dir: string;
 
 beforeAll(async () => {
   pages = await servePages({
     '/hello': html('<h1 style="color:#fff;background:#06c;margin:0;padding:40px">Hello from the CLI test</h1>'),
     '/hang': hangingPage,
+    '/who': (req, res) => {
+      whoHeaders.push(req.headers);
+      res.writeHead(200, { 'content-type': 'text/html' }).end(html('<div style="height:100vh;background:#0f0"></div>'));
+    },
     // Answers after 1.5 s: long enough that a terminal always shows spinner frames.
     '/slow': (_req, res) => {
       setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end(html('<h1>slow</h1>')), 1500);
@@ -92,6 +98,27 @@ describe('url2png against a running local stack', () => {
     expect(pngSize(readFileSync(out))).toEqual({ width: 800, height: 600 });
   });
 
+  it('--device --header --cookie --user-agent --clip: the server got them, the image is the clip at the device scale', async () => {
+    const out = join(dir, 'who.png');
+    const run = await runCli([
+      `${pages.origin}/who`, '-o', out, '--device', 'iPhone 15', '--header', 'X-Team: docs', '--cookie', 'session=abc=1',
+      '--user-agent', 'cli-test/1', '--clip', '0,0,100,50', '-O', 'locale=de-DE', '--endpoint', stack.apiUrl,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(pngSize(readFileSync(out))).toEqual({ width: 300, height: 150 }); // iPhone 15: scale 3
+    expect(whoHeaders.at(-1)).toMatchObject({ 'x-team': 'docs', cookie: 'session=abc=1', 'user-agent': 'cli-test/1', 'accept-language': expect.stringMatching(/^de-DE/) });
+  });
+
+  it('--html-file renders the file instead of a URL', async () => {
+    const file = join(dir, 'page.html');
+    writeFileSync(file, html('<div style="height:100vh;background:#00f"></div>'));
+    const out = join(dir, 'from-html.png');
+    const run = await runCli(['--html-file', file, '-o', out, '--width', '320', '--height', '200', '--endpoint', stack.apiUrl]);
+    expect(run.code, run.stderr).toBe(0);
+    const png = decodePng(readFileSync(out));
+    expect(png.at(160, 100)).toEqual([0, 0, 255]);
+  });
+
   it('a URL the service refuses: exit 2 with its message, and --json says why', async () => {
     const run = await runCli(['ftp://x/file', '--endpoint', stack.apiUrl, '--json']);
     expect(run.code).toBe(2);
@@ -152,7 +179,16 @@ describe('url2png against a running local stack', () => {
   it('usage mistakes exit 2 and say what to change', async () => {
     const missing = await runCli([]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/missing required argument 'url'/);
+    expect(missing.stderr).toMatch(/give a URL or --html-file <file>/);
+    const badClip = await runCli(['https://example.com', '--clip', '0,0,100']);
+    expect(badClip.code).toBe(2);
+    expect(badClip.stderr).toMatch(/--clip <x,y,w,h>.*expected x,y,width,height/);
+    const badHeader = await runCli(['https://example.com', '--header', 'no-colon']);
+    expect(badHeader.code).toBe(2);
+    expect(badHeader.stderr).toMatch(/expected name:value/);
+    const noFile = await runCli(['--html-file', join(dir, 'absent.html'), '--no-fallback']);
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toMatch(/--html-file .*absent\.html: ENOENT/);
     const badFormat = await runCli(['https://example.com', '--format', 'gif']);
     expect(badFormat.code).toBe(2);
     expect(badFormat.stderr).toMatch(/Allowed choices are png, jpeg, webp/);

@@ -4,7 +4,7 @@
 import { KnownDevices } from 'puppeteer-core/internal/common/Device.js';
 import { LIMITS, VIEWPORT } from './request.js';
 
-export interface DevicePreset {
+interface DevicePreset {
   name: string;
   userAgent: string;
   width: number;

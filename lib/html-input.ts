@@ -19,7 +19,7 @@ export interface HtmlInputs {
 /** The address an html job reports and renders at: the document has no URL of its own. */
 export const HTML_JOB_URL = 'about:blank';
 
-export const htmlInputKey = (jobId: string): string => `inputs/${jobId}.html`;
+const htmlInputKey = (jobId: string): string => `inputs/${jobId}.html`;
 export const htmlDigest = (html: string): string => createHash('sha256').update(html).digest('hex');
 
 export class S3HtmlInputs implements HtmlInputs {

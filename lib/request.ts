@@ -407,7 +407,7 @@ export function parseScreenshotRequest(
  * A named device fills the viewport fields and the user agent the caller left out (explicit
  * fields win), before validation, so the job carries the values the capture uses.
  */
-export function withDevice<T extends Record<string, unknown>>(body: T): T {
+function withDevice<T extends Record<string, unknown>>(body: T): T {
   const preset = typeof body.device === 'string' ? devicePreset(body.device) : undefined;
   if (!preset) return body;
   const { width, height, deviceScaleFactor, userAgent } = preset;
@@ -418,7 +418,7 @@ export function withDevice<T extends Record<string, unknown>>(body: T): T {
  * Cookies go only where the page itself lives: each cookie's domain must be the page's host or a
  * parent domain of it (so a request cannot plant cookies for an unrelated site).
  */
-export function cookieScopeProblem(pageUrl: string, cookies: ScreenshotOptions['cookies']): string | undefined {
+function cookieScopeProblem(pageUrl: string, cookies: ScreenshotOptions['cookies']): string | undefined {
   const host = new URL(pageUrl).hostname.replace(/^\[|\]$/g, '').toLowerCase();
   for (const cookie of cookies ?? []) {
     if (cookie.domain === undefined) continue;

@@ -76,7 +76,8 @@ describe('the web page', () => {
     expect(body).toMatch(/^<!doctype html>/);
     expect(body).not.toMatch(/(src|href)=["']?(https?:)?\/\//i);
     expect(body).not.toMatch(/@import|url\(\s*['"]?(https?:)?\/\//i);
-    expect(requested).toEqual([`${stack.apiUrl}/`]);
+    // The page itself, and the device picker's list from the same origin: nothing else.
+    expect(requested).toEqual([`${stack.apiUrl}/`, `${stack.apiUrl}/devices`]);
     // The inline script runs under that CSP (the hashes match): Enter on an empty field is answered by it.
     await page.keyboard.press('Enter');
     await page.waitForFunction(() => !document.querySelector<HTMLElement>('#error')!.hidden);
@@ -85,7 +86,7 @@ describe('the web page', () => {
   });
 
   it('labels every control, starts focused on the URL field, and has a live status region', async () => {
-    const labelled = await page.$$eval('input, select', (els) =>
+    const labelled = await page.$$eval('input, select, textarea', (els) =>
       els.map((el) => ({ id: el.id, label: document.querySelector(`label[for="${el.id}"]`)?.textContent?.trim() ?? '' })),
     );
     expect(labelled).toEqual([
@@ -93,8 +94,10 @@ describe('the web page', () => {
       { id: 'width', label: 'Width (px)' },
       { id: 'height', label: 'Height (px)' },
       { id: 'format', label: 'Format' },
+      { id: 'device', label: 'Device' },
       { id: 'fullPage', label: 'Whole page (scroll height)' },
       { id: 'apiKey', label: 'API key (deployed stages)' },
+      { id: 'advanced', label: 'Extra fields (a JSON object, merged into the request)' },
     ]);
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('url');
     expect(await page.$eval('#status', (el) => [el.getAttribute('role'), el.getAttribute('aria-live')])).toEqual(['status', 'polite']);
@@ -142,6 +145,32 @@ describe('the web page', () => {
     const image = await waitForImage();
     expect([image.width, image.height]).toEqual([640, 480]);
     expect(await page.$eval('#download', (a) => a.getAttribute('download'))).toMatch(/\.jpg$/);
+  });
+
+  it('device picker (from GET /devices) and the advanced JSON box: both go into the request, the image is the device size', async () => {
+    await page.waitForFunction(() => document.querySelectorAll('#device option').length > 100);
+    expect(await page.$eval('#device option[value="iPhone 15"]', (o) => o.textContent)).toMatch(/iPhone 15 \(393×659 @3x\)/);
+    const sent: unknown[] = [];
+    const onRequest = (req: { method(): string; url(): string; postData(): string | undefined }) => {
+      if (req.method() === 'POST' && req.url().endsWith('/screenshots')) sent.push(JSON.parse(req.postData() ?? '{}'));
+    };
+    page.on('request', onRequest);
+    await page.select('#device', 'iPhone SE');
+    await page.click('#advanced-box summary');
+    await page.type('#advanced', '{"clip": {"x": 0, "y": 0, "width": 100, "height": 50}, "locale": "de-DE"}');
+    await submitUrl(`${pages.origin}/hello`);
+    const image = await waitForImage();
+    page.off('request', onRequest);
+    expect([image.width, image.height]).toEqual([200, 100]); // the clip at the iPhone SE's scale 2
+    expect(sent).toEqual([{ url: `${pages.origin}/hello`, device: 'iPhone SE', clip: { x: 0, y: 0, width: 100, height: 50 }, locale: 'de-DE' }]);
+  });
+
+  it('advanced JSON that is not an object: says so and sends nothing', async () => {
+    await page.click('#advanced-box summary');
+    await page.type('#advanced', '[1, 2');
+    await submitUrl(`${pages.origin}/hello`);
+    expect(await text('#error')).toMatch(/Advanced must be a JSON object/);
+    expect(requested.some((u) => u.endsWith('/screenshots'))).toBe(false);
   });
 
   it('sends the API key typed in Options as x-api-key (deployed stages require one on POST)', async () => {

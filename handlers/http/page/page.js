@@ -37,6 +37,9 @@ const widthInput = $('width', HTMLInputElement);
 const heightInput = $('height', HTMLInputElement);
 const formatSelect = $('format', HTMLSelectElement);
 const fullPageBox = $('fullPage', HTMLInputElement);
+const deviceSelect = $('device', HTMLSelectElement);
+const advancedInput = $('advanced', HTMLTextAreaElement);
+const advancedBox = $('advanced-box', HTMLDetailsElement);
 const apiKeyInput = $('apiKey', HTMLInputElement);
 const statusEl = $('status', HTMLElement);
 const elapsedEl = $('elapsed', HTMLElement);
@@ -224,8 +227,27 @@ async function submit() {
     return;
   }
   urlInput.value = url;
+  /** @type {unknown} */
+  let extra = {};
+  const advanced = advancedInput.value.trim();
+  if (advanced) {
+    try {
+      extra = JSON.parse(advanced);
+    } catch {
+      extra = [];
+    }
+    if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) {
+      setStatus('');
+      elapsedEl.textContent = '';
+      showError('Advanced must be a JSON object, e.g. {"locale": "de-DE", "disableAnimations": true}');
+      advancedBox.open = true;
+      advancedInput.focus();
+      return;
+    }
+  }
   /** @type {Record<string, unknown>} */
-  const body = { url };
+  const body = { .../** @type {Record<string, unknown>} */ (extra), url };
+  if (deviceSelect.value) body.device = deviceSelect.value;
   for (const [name, input] of /** @type {const} */ ([['width', widthInput], ['height', heightInput]])) {
     const raw = input.value.trim();
     if (raw) body[name] = Number(raw);
@@ -271,6 +293,22 @@ async function submit() {
   }
   remember({ id: json.id, url: json.url || url, statusUrl: json.statusUrl, at: new Date().toISOString(), status: 'queued' });
   await follow(json.statusUrl, mine, t0);
+}
+
+/** The device picker's choices, from GET /devices (the page still works without them). */
+async function loadDevices() {
+  try {
+    const res = await fetch(`${api}/devices`, { headers: { accept: 'application/json' } });
+    const json = /** @type {{ devices?: Array<{ name: string; width: number; height: number; deviceScaleFactor: number }> }} */ (await readJson(res));
+    for (const d of json.devices || []) {
+      const option = document.createElement('option');
+      option.value = d.name;
+      option.textContent = `${d.name} (${d.width}\u00d7${d.height} @${d.deviceScaleFactor}x)`;
+      deviceSelect.append(option);
+    }
+  } catch {
+    /* no list: the picker offers the desktop only */
+  }
 }
 
 function renderHistory() {
@@ -324,6 +362,7 @@ try {
   /* storage off */
 }
 renderHistory();
+loadDevices();
 if (preset) {
   urlInput.value = preset;
   if (params.get('run') === '1') submit();

@@ -2,7 +2,7 @@
 // every failure code the worker can record: FailureCode is its keys, and every failure carries one,
 // so a code missing from the table does not compile. classifyFailure() maps any thrown value onto
 // it, and lib/settle.ts is the only place that turns the class into what happens to the message.
-export type FailureKind = 'permanent' | 'transient';
+type FailureKind = 'permanent' | 'transient';
 /** In the table: `raised` means the class that raised the failure decides (e.g. http_error: 4xx or 5xx). */
 type TableKind = FailureKind | 'raised';
 

@@ -191,12 +191,12 @@ const optionsShape = {
           value: z
             .string({ error: 'cookies[].value must be a string' })
             .max(LIMITS.cookieValueLength, { error: `cookies[].value must be at most ${LIMITS.cookieValueLength} characters` })
-            .regex(/^[^;\x00-\x1f\x7f]*$/, { error: 'cookies[].value must not contain ";" or control characters' }),
+            .regex(/^[^;\p{Cc}]*$/u, { error: 'cookies[].value must not contain ";" or control characters' }),
           domain: z
             .string({ error: 'cookies[].domain must be a host name, e.g. "example.com"' })
             .regex(/^\.?[A-Za-z0-9.-]{1,253}$/, { error: 'cookies[].domain must be a host name, e.g. "example.com"' })
             .optional(),
-          path: z.string({ error: 'cookies[].path must be a string starting with "/"' }).regex(/^\/[^;\x00-\x1f\x7f]{0,1023}$/, { error: 'cookies[].path must start with "/" (at most 1024 characters, no ";")' }).optional(),
+          path: z.string({ error: 'cookies[].path must be a string starting with "/"' }).regex(/^\/[^;\p{Cc}]{0,1023}$/u, { error: 'cookies[].path must start with "/" (at most 1024 characters, no ";")' }).optional(),
           secure: z.boolean({ error: 'cookies[].secure must be true or false' }).optional(),
           httpOnly: z.boolean({ error: 'cookies[].httpOnly must be true or false' }).optional(),
           sameSite: z.enum(['Strict', 'Lax', 'None'], { error: 'cookies[].sameSite must be one of "Strict", "Lax", "None"' }).optional(),
@@ -223,11 +223,11 @@ const optionsShape = {
           .string({ error: 'authentication.username must be a string' })
           .min(1, { error: 'authentication.username must not be empty' })
           .max(LIMITS.credentialLength, { error: `authentication.username must be at most ${LIMITS.credentialLength} characters` })
-          .regex(/^[^:\x00-\x1f\x7f]+$/, { error: 'authentication.username must not contain ":" or control characters' }),
+          .regex(/^[^:\p{Cc}]+$/u, { error: 'authentication.username must not contain ":" or control characters' }),
         password: z
           .string({ error: 'authentication.password must be a string' })
           .max(LIMITS.credentialLength, { error: `authentication.password must be at most ${LIMITS.credentialLength} characters` })
-          .regex(/^[^\x00-\x1f\x7f]*$/, { error: 'authentication.password must not contain control characters' }),
+          .regex(/^\P{Cc}*$/u, { error: 'authentication.password must not contain control characters' }),
       },
       { error: 'authentication must be {"username": "...", "password": "..."}' },
     )

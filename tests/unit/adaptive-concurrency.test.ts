@@ -47,9 +47,17 @@ describe('AdaptiveLimit', () => {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   it('admits more pages while they only wait, and shrinks back when the CPU saturates', async () => {
+    // A CPU clock that runs at `busy` x wall time, whatever the timers' delays on a loaded machine.
     let cpu = 0;
-    let busy = 0.2; // share of 1 vCPU used per sampling period, set by the test
-    limit = new AdaptiveLimit({ floor: 2, ceiling: 8, vcpus: 1, everyMs: 20, cpuSeconds: () => (cpu += busy * 0.02), freeMb: () => 4000 });
+    let busy = 0.2;
+    let last = performance.now();
+    const cpuSeconds = () => {
+      const now = performance.now();
+      cpu += (busy * (now - last)) / 1000;
+      last = now;
+      return cpu;
+    };
+    limit = new AdaptiveLimit({ floor: 2, ceiling: 8, vcpus: 1, everyMs: 20, cpuSeconds, freeMb: () => 4000 });
     let running = 0;
     let most = 0;
     const job = () =>

@@ -21,6 +21,7 @@ import {
   settleAnimations,
   viewportFor,
 } from './page-setup.js';
+import { captureFullPage, fullPageMaxImageHeight } from './stitch.js';
 import { effectiveQuality, FORMAT_INFO, LIMITS, screenshotOptionsSchema, type ScreenshotOptions, type ScreenshotOptionsInput } from './request.js';
 
 export interface RenderInput {
@@ -40,6 +41,8 @@ export interface RenderedImage {
   extension: string;
   /** What the capture observed, for its receipt. */
   facts: CaptureFacts;
+  /** fullPage only: the page was taller than the documented maximum and the image was cut. */
+  truncated?: boolean;
 }
 
 export interface RenderDeps {
@@ -75,7 +78,7 @@ export async function renderScreenshot(
     await session?.close();
     throw error;
   });
-  const seen: { httpStatus: number | null } = { httpStatus: null };
+  const seen: { httpStatus: number | null; truncated?: boolean } = { httpStatus: null };
   let timedOut = false;
   const timer = deadline(timeoutMs, () => {
     timedOut = true;
@@ -99,7 +102,7 @@ export async function renderScreenshot(
       startedAt,
       capturedAt,
     };
-    return { bytes, ...FORMAT_INFO[options.format], facts };
+    return { bytes, ...FORMAT_INFO[options.format], facts, ...(seen.truncated ? { truncated: true } : {}) };
   } finally {
     timer.cancel();
     if (!context && !timedOut && input.html === undefined) await forgetCookies(page, options, input.url).catch(() => undefined);
@@ -139,7 +142,7 @@ async function openIsolatedPage(browser: Browser, singleProcess: boolean, sessio
 
 // The capture, in the order the request's fields take effect. Every wait is bounded by the
 // render deadline (`until`), so a page can slow a job down but never hang it.
-async function capture(page: Page, { url, html }: RenderInput, o: ScreenshotOptions, until: number, seen: { httpStatus: number | null }, clock: number): Promise<Uint8Array> {
+async function capture(page: Page, { url, html }: RenderInput, o: ScreenshotOptions, until: number, seen: { httpStatus: number | null; truncated?: boolean }, clock: number): Promise<Uint8Array> {
   await page.setViewport(viewportFor(o));
   if (o.deterministic) await freezePage(page, clock);
   // A fresh headless page already prefers light and motion: only the fields set cost DevTools round trips.
@@ -206,9 +209,11 @@ async function capture(page: Page, { url, html }: RenderInput, o: ScreenshotOpti
     return page.screenshot({ ...encoding, clip: o.clip, captureBeyondViewport: true });
   }
   if (o.fullPage) {
-    const maxCss = Math.floor(LIMITS.fullPageMaxPixels / o.deviceScaleFactor);
-    const height = await scrollThrough(page, maxCss, until);
-    return page.screenshot({ ...encoding, clip: { x: 0, y: 0, width: o.width, height }, captureBeyondViewport: true });
+    // Pages taller than one capture are captured in slices and stitched (lib/stitch.ts).
+    const maxCss = Math.floor(fullPageMaxImageHeight(o) / o.deviceScaleFactor);
+    const pageHeight = await scrollThrough(page, maxCss, until);
+    if (pageHeight > maxCss) seen.truncated = true;
+    return captureFullPage(page, o.width, Math.min(pageHeight, maxCss), o.deviceScaleFactor, encoding);
   }
   return page.screenshot(encoding);
 }
@@ -235,7 +240,7 @@ async function waitVisible(page: Page, selector: string, until: number): Promise
 
 /**
  * Scrolls the page down a viewport at a time (so lazy images and infinite lists load), up to
- * `maxCss` CSS px, back to the top, and answers the height to capture (at most `maxCss`).
+ * `maxCss` CSS px, back to the top, and answers the page's whole height (which may exceed `maxCss`).
  */
 async function scrollThrough(page: Page, maxCss: number, until: number): Promise<number> {
   // (Expressions as strings: this project compiles without the DOM's types.)
@@ -250,7 +255,7 @@ async function scrollThrough(page: Page, maxCss: number, until: number): Promise
   await page
     .waitForNetworkIdle({ idleTime: 200, concurrency: 0, timeout: Math.max(1, Math.min(3000, left(until) - 500)) })
     .catch(() => undefined);
-  return Math.max(1, Math.min(await scrollHeight(), maxCss));
+  return Math.max(1, await scrollHeight());
 }
 
 async function bounded<T>(work: Promise<T>, ms: number, onExpire: () => void): Promise<T> {

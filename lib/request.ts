@@ -19,8 +19,14 @@ export const LIMITS = {
   cacheTtl: { min: 1, max: 604_800, default: 86_400 },
   selectorLength: 500,
   hideSelectors: 20,
-  /** A full-page capture is cut at this many image pixels (CSS px x deviceScaleFactor). */
-  fullPageMaxPixels: 16_384,
+  /**
+   * A full-page image is at most this many image pixels tall (CSS px x deviceScaleFactor; 65535 is
+   * JPEG's limit) and at most fullPageMaxMegapixels in all; WebP stops at 16383 (its format's limit).
+   */
+  fullPageMaxHeight: 65_535,
+  /** Chromium's limit for one capture (CSS px here): a clip must fit in it. */
+  captureMaxPixels: 16_384,
+  fullPageMaxMegapixels: 50,
   headers: 20,
   headerNameLength: 256,
   headerValueLength: 8192,
@@ -112,7 +118,7 @@ const optionsShape = {
     .boolean({ error: 'fullPage must be true or false' })
     .default(false)
     .describe(
-      `Capture the whole scroll height instead of the viewport. The page is scrolled to the bottom first so lazy content loads; the image is cut at ${LIMITS.fullPageMaxPixels} pixels tall`,
+      `Capture the whole scroll height instead of the viewport. The page is scrolled to the bottom first so lazy content loads; pages taller than one capture are captured in slices and stitched. The image is cut (and the status says truncated: true) past ${LIMITS.fullPageMaxHeight} image pixels tall or ${LIMITS.fullPageMaxMegapixels} megapixels in all (width x height x deviceScaleFactor squared), and for webp past 16383 pixels`,
     ),
   format: oneOf('format', FORMATS, 'png').describe('Image format; "pdf" prints the page to a PDF (see pdf)'),
   pdf: pdfOptionsSchema.optional(),
@@ -253,10 +259,10 @@ const optionsShape = {
   clip: z
     .strictObject(
       {
-        x: z.number({ error: 'clip.x must be a number of CSS px from 0' }).min(0, { error: 'clip.x must be at least 0' }).max(LIMITS.fullPageMaxPixels, { error: `clip.x must be at most ${LIMITS.fullPageMaxPixels}` }),
-        y: z.number({ error: 'clip.y must be a number of CSS px from 0' }).min(0, { error: 'clip.y must be at least 0' }).max(LIMITS.fullPageMaxPixels, { error: `clip.y must be at most ${LIMITS.fullPageMaxPixels}` }),
+        x: z.number({ error: 'clip.x must be a number of CSS px from 0' }).min(0, { error: 'clip.x must be at least 0' }).max(LIMITS.captureMaxPixels, { error: `clip.x must be at most ${LIMITS.captureMaxPixels}` }),
+        y: z.number({ error: 'clip.y must be a number of CSS px from 0' }).min(0, { error: 'clip.y must be at least 0' }).max(LIMITS.captureMaxPixels, { error: `clip.y must be at most ${LIMITS.captureMaxPixels}` }),
         width: z.number({ error: 'clip.width must be a number of CSS px' }).min(1, { error: 'clip.width must be at least 1' }).max(VIEWPORT.width.max, { error: `clip.width must be at most ${VIEWPORT.width.max}` }),
-        height: z.number({ error: 'clip.height must be a number of CSS px' }).min(1, { error: 'clip.height must be at least 1' }).max(LIMITS.fullPageMaxPixels, { error: `clip.height must be at most ${LIMITS.fullPageMaxPixels}` }),
+        height: z.number({ error: 'clip.height must be a number of CSS px' }).min(1, { error: 'clip.height must be at least 1' }).max(LIMITS.captureMaxPixels, { error: `clip.height must be at most ${LIMITS.captureMaxPixels}` }),
       },
       { error: 'clip must be {"x": 0, "y": 0, "width": 400, "height": 300} in CSS px' },
     )

@@ -93,6 +93,7 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<S
       imageKey: key,
       contentType: image.contentType,
       ...extras,
+      ...(image.truncated ? { truncated: true } : {}),
     });
     await notifySettled(deps, job, { status: 'done', imageKey: key, contentType: image.contentType, at, ...extras }, delivery.log);
     return { status: 'done', id: job.id, renderMs, sinceRequestMs: at.getTime() - Date.parse(job.requestedAt) };

@@ -42,6 +42,7 @@ export const screenshotStatusSchema = z.object({
   statusUrl: uri.optional().describe("POST's answer: where to poll"),
   imageUrl: uri.optional().describe('When done: a short-lived URL of the image'),
   contentType: z.enum(CONTENT_TYPES).optional(),
+  truncated: z.boolean().optional().describe('fullPage: the page was taller than the maximum (see fullPage) and the image was cut'),
   cached: z.boolean().optional().describe('true when POST answered from the cache without rendering'),
   error: problemSchema.optional().describe('When failed: why'),
   diff: diffSummarySchema.optional(),

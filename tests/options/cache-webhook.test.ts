@@ -247,7 +247,7 @@ describe('GET /openapi.json', () => {
     expect(p.delay).toMatchObject({ minimum: 0, maximum: 10000, default: 0 });
     expect(p.hideSelectors).toMatchObject({ type: 'array', maxItems: 20, default: [] });
     expect(p.cache.anyOf).toEqual([{ type: 'boolean' }, { type: 'integer', minimum: 1, maximum: 604800 }]);
-    expect(p.fullPage.description).toMatch(/16384/);
+    expect(p.fullPage.description).toMatch(new RegExp(`${LIMITS.fullPageMaxHeight} image pixels tall or ${LIMITS.fullPageMaxMegapixels} megapixels`));
     for (const field of REQUEST_FIELDS) expect(p[field].description, field).toBeTruthy();
     expect(doc.paths['/screenshots'].post.callbacks.settled).toBeDefined();
   });

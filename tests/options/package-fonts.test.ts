@@ -73,6 +73,14 @@ describe('fonts in the Lambda package', () => {
     expect(api.filter((e) => e.name.includes('@expo-google-fonts'))).toEqual([]);
   });
 
+  it('the worker zip carries sharp (external) with its linux-x64 native binaries; the API zip carries none', () => {
+    const names = worker.map((e) => e.name);
+    expect(names).toContain('node_modules/sharp/package.json');
+    expect(names.some((n) => /^node_modules\/@img\/sharp-linux-x64\/lib\/sharp-linux-x64\.node$/.test(n))).toBe(true);
+    expect(names.some((n) => /^node_modules\/@img\/sharp-libvips-linux-x64\/lib\/libvips-cpp\.so/.test(n))).toBe(true);
+    expect(api.some((e) => e.name.includes('sharp'))).toBe(false);
+  });
+
   it("stays under Lambda's 250 MB unzipped limit (sizes reported)", () => {
     const unzipped = (entries: ZipEntry[]) => entries.reduce((n, e) => n + e.size, 0);
     const fontEntries = worker.filter((e) => FONT.test(e.name));

@@ -1,0 +1,51 @@
+// fullPage past Chromium's 16384 px single-capture limit: captured in slices and stitched (sharp),
+// through the HTTP API of the local stack (real emulator, worker and Chromium).
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../local/stack.js';
+import { html, servePages, type PageServer } from '../support/pages.js';
+import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
+
+const HEIGHT = 40_000;
+// Bands 8 px tall straddling each slice boundary (16384 and 32768 at deviceScaleFactor 1), and a
+// red band as the page's very last rows: any lost, doubled or shifted slice moves or cuts one.
+const bands = [
+  { top: 16_380, colour: [0, 255, 0] },
+  { top: 32_764, colour: [0, 0, 255] },
+  { top: HEIGHT - 8, colour: [255, 0, 0] },
+] as const;
+
+let pages: PageServer;
+let stack: LocalStack;
+
+beforeAll(async () => {
+  const band = ({ top, colour }: (typeof bands)[number]) => `<div style="position:absolute;left:0;top:${top}px;width:100%;height:8px;background:rgb(${colour.join(',')})"></div>`;
+  pages = await servePages({
+    '/tall': html(`<div style="position:relative;height:${HEIGHT}px;background:#fff">${bands.map(band).join('')}</div>`),
+  });
+  stack = await startTestStack({ allow: [pages.hostPort], env: { URL2PNG_RENDER_TIMEOUT_MS: '45000' } });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await pages?.close();
+});
+
+describe('fullPage taller than one capture', () => {
+  it('a 40000 px page comes back whole: every band where the page has it, its last rows last', async () => {
+    // A 32-megapixel capture: the one slow case of this file (about 5 s on an idle 2-core machine).
+    const { json } = await postScreenshot(stack.apiUrl, { url: `${pages.origin}/tall`, width: 800, height: 2000, fullPage: true });
+    const status = await waitForSettled(String(json.statusUrl), 100_000);
+    expect(status.status, JSON.stringify(status)).toBe('done');
+    expect(status).not.toHaveProperty('truncated');
+    const bytes = new Uint8Array(await (await fetch(status.imageUrl!)).arrayBuffer());
+    const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    expect({ width: info.width, height: info.height }).toEqual({ width: 800, height: HEIGHT });
+    const row = (y: number) => [...data.subarray(y * info.width * 3 + 400 * 3, y * info.width * 3 + 400 * 3 + 3)];
+    for (const { top, colour } of bands) {
+      expect(row(top - 1), `row ${top - 1}`).toEqual([255, 255, 255]);
+      for (let y = top; y < top + 8; y++) expect(row(y), `row ${y}`).toEqual([...colour]);
+      if (top + 8 < HEIGHT) expect(row(top + 8), `row ${top + 8}`).toEqual([255, 255, 255]);
+    }
+  }, 120_000);
+});

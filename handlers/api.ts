@@ -9,6 +9,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { config } from '../lib/config.js';
 import { deviceList } from '../lib/devices.js';
 import { isJobId } from '../lib/job.js';
+import { parseBatchRequest, readBatch, submitBatch } from '../lib/batches.js';
 import { parseScreenshotRequest } from '../lib/request.js';
 import { openApiDocument } from '../lib/openapi.js';
 import { publicPart } from '../lib/receipt-key.js';
@@ -24,8 +25,10 @@ const MAX_BODY_BYTES = 2 * 1024 * 1024;
 // The web page's files ship with this function (serverless.yml). Resolved from this file, the path
 // holds both in the source tree and in the bundle, which esbuild writes to handlers/api.js.
 const WEB_PAGE_DIR = new URL('./http/page/', import.meta.url);
+/** A batch carries up to 50 requests. */
+const MAX_BATCH_BODY_BYTES = 1024 * 1024;
 
-let deps: { api: ApiDeps; allow: EgressAllowList } | undefined;
+let deps: { api: ReturnType<typeof createApiDeps>; allow: EgressAllowList } | undefined;
 const getDeps = () => {
   deps ??= { api: createApiDeps(config()), allow: new EgressAllowList(config().egressAllow) };
   return deps;
@@ -104,7 +107,39 @@ const getReceiptKey = async (): Promise<APIGatewayProxyResult> => {
   return jsonResponse(200, publicPart(key), { 'cache-control': 'public, max-age=300' });
 };
 
+const postBatch = middy<Event, APIGatewayProxyResult>()
+  .use(bodyLimit(MAX_BATCH_BODY_BYTES))
+  .use(httpJsonBodyParser())
+  .handler(async (event) => {
+    const { api, allow } = getDeps();
+    const parsed = parseBatchRequest(event.body as unknown, allow);
+    if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
+    const anyCallback = parsed.batch.callbackUrl ?? parsed.batch.requests.find((r) => r.callbackUrl)?.callbackUrl;
+    if (anyCallback && !config().webhookSecret) {
+      throw new ApiError(400, 'callbacks_disabled', 'this deployment has no webhook secret (URL2PNG_WEBHOOK_SECRET), so callbackUrl is not available; poll statusUrl instead');
+    }
+    const batch = await submitBatch(parsed.batch, api);
+    const base = baseUrl(event);
+    const statusUrl = `${base}/batches/${batch.id}`;
+    logger.info('batch queued', { batchId: batch.id, jobs: batch.jobs.length });
+    return jsonResponse(
+      202,
+      { id: batch.id, status: 'queued', statusUrl, jobs: batch.jobs.map((j) => ({ id: j.id, url: j.url, statusUrl: `${base}/screenshots/${j.id}` })) },
+      { location: statusUrl },
+    );
+  });
+
+const getBatch = async (event: Event): Promise<APIGatewayProxyResult> => {
+  const id = event.pathParameters?.id ?? '';
+  if (!isJobId(id)) throw new ApiError(400, 'invalid_id', `"${id.slice(0, 64)}" is not a batch id; use the id that POST /batches returned`);
+  const body = await readBatch(id, getDeps().api);
+  if (!body) throw new ApiError(404, 'not_found', `no batch with id ${id}; it may have expired`);
+  return jsonResponse(200, body, { 'cache-control': 'no-store' });
+};
+
 const routes: Route<Event, APIGatewayProxyResult>[] = [
+  { method: 'POST', path: '/batches', handler: postBatch },
+  { method: 'GET', path: '/batches/{id}', handler: getBatch },
   { method: 'POST', path: '/screenshots', handler: postScreenshot },
   { method: 'GET', path: '/screenshots/{id}', handler: getScreenshot },
   { method: 'GET', path: '/screenshots/{id}/receipt', handler: getReceipt },
@@ -117,13 +152,13 @@ const routes: Route<Event, APIGatewayProxyResult>[] = [
   { method: 'GET', path: '/', handler: async (event: Event) => webPageResponse(WEB_PAGE_DIR, new URL(baseUrl(event)).pathname) },
 ];
 
-const KNOWN_PATHS = [/^\/screenshots\/?$/, /^\/screenshots\/[^/]+\/?$/, /^\/screenshots\/[^/]+\/receipt\/?$/, /^\/receipt-key\/?$/];
+const KNOWN_PATHS = [/^\/screenshots\/?$/, /^\/screenshots\/[^/]+\/?$/, /^\/screenshots\/[^/]+\/receipt\/?$/, /^\/receipt-key\/?$/, /^\/batches\/?$/, /^\/batches\/[^/]+\/?$/];
 
 function notFoundResponse({ method, path }: { method: string; path: string }): never {
   if (KNOWN_PATHS.some((p) => p.test(path))) {
     throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${path}; see GET /openapi.json`);
   }
-  throw new ApiError(404, 'not_found', `no route ${method} ${path}; the API has POST /screenshots, GET /screenshots/{id}, GET /screenshots/{id}/receipt, GET /receipt-key and GET /devices`);
+  throw new ApiError(404, 'not_found', `no route ${method} ${path}; the API has POST /screenshots, GET /screenshots/{id}, GET /screenshots/{id}/receipt, GET /receipt-key, GET /devices, POST /batches and GET /batches/{id}`);
 }
 
 export const handler = middy<Event, APIGatewayProxyResult>()

@@ -20,6 +20,8 @@ export interface Job {
   html?: HtmlInputRef;
   options: ScreenshotOptions;
   requestedAt: string;
+  /** Set when the job is one of a batch's (lib/batches.ts). */
+  batchId?: string;
 }
 
 const jobSchema = z.strictObject({
@@ -29,6 +31,7 @@ const jobSchema = z.strictObject({
   html: z.strictObject({ key: z.string().regex(/^inputs\/[0-9a-f-]{36}\.html$/), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
   options: screenshotOptionsSchema,
   requestedAt: z.string().datetime(),
+  batchId: z.string().regex(ID_PATTERN).optional(),
 });
 
 /** The chapter's message: a client-made id and the page, nothing else (ids read case-insensitively). */

@@ -1,5 +1,6 @@
 // What follows a settled job: a done job that asked for caching becomes the cache's answer for
 // its request, and a job with a callbackUrl gets its webhook. Errors here never fail the job.
+import { onBatchJobSettled, type BatchSettleDeps } from './batches.js';
 import { cacheKey, type ResultCache } from './cache.js';
 import { presentDiff } from './compare.js';
 import type { EgressGuard } from './egress.js';
@@ -19,6 +20,8 @@ export interface OnSettledDeps {
   webhook?: Partial<Pick<WebhookSettings, 'attempts' | 'backoffMs' | 'timeoutMs'>>;
   /** Replaces the per-record logger (tests read the lines). */
   log?: JobLog;
+  /** Jobs of a batch: where batch records live, for the batch's webhook once all have settled. */
+  batches?: Omit<BatchSettleDeps, 'deliver'>;
 }
 
 export function onSettled(deps: OnSettledDeps) {
@@ -30,6 +33,7 @@ export function onSettled(deps: OnSettledDeps) {
         .put(cacheKey(job.url, job.options, job.html?.sha256), { id: job.id, imageKey: settled.imageKey, contentType: settled.contentType, renderedAt: settled.at.toISOString() })
         .catch((error: Error) => log?.('cache index not written', { jobId: job.id, reason: error.message }));
     }
+    await batchMemberSettled(deps)(job, log);
     const callbackUrl = job.options.callbackUrl;
     if (!callbackUrl) return;
     if (!deps.webhookSecret) {
@@ -47,5 +51,22 @@ export function onSettled(deps: OnSettledDeps) {
         : { id: job.id, status: 'failed', error: settled.error };
     const result: DeliveryResult = await deliverWebhook(callbackUrl, payload, { secret: deps.webhookSecret, guard: deps.guard, ...deps.webhook });
     log?.(result.delivered ? 'webhook delivered' : 'webhook not delivered', { jobId: job.id, ...result });
+  };
+}
+
+/** A job of a batch settled (or was found done again on a redelivery): the batch may have settled. */
+export function batchMemberSettled(deps: OnSettledDeps) {
+  return async (job: Job, recordLog?: JobLog): Promise<void> => {
+    const log = deps.log ?? recordLog ?? (() => undefined);
+    const batches = deps.batches;
+    if (!job.batchId || !batches || !deps.webhookSecret) return;
+    const batchId = job.batchId;
+    await onBatchJobSettled(batchId, {
+      ...batches,
+      deliver: async (callbackUrl, payload) => {
+        const result = await deliverWebhook(callbackUrl, payload, { secret: deps.webhookSecret, guard: deps.guard, ...deps.webhook });
+        log(result.delivered ? 'batch webhook delivered' : 'batch webhook not delivered', { batchId, ...result });
+      },
+    }).catch((error: Error) => log('batch settle check failed; the next settle of one of its jobs repeats it', { batchId, jobId: job.id, reason: error.message }));
   };
 }

@@ -25,7 +25,8 @@ export interface ApiDeps {
   inputs: HtmlInputs;
 }
 
-export function createApiDeps(cfg: Config): ApiDeps {
+/** The API's deps, with the bucket and its one S3 client for batch records (lib/batches.ts). */
+export function createApiDeps(cfg: Config): ApiDeps & { s3: S3Client; bucket: string } {
   const settings = clientSettings(cfg);
   const s3 = new S3Client(settings); // one client (one connection pool) for status, images and cache
   return {
@@ -36,6 +37,8 @@ export function createApiDeps(cfg: Config): ApiDeps {
     receipts: new S3Receipts(s3, cfg.bucket),
     receiptKey: receiptKeyLoader(cfg),
     inputs: new S3HtmlInputs(s3, cfg.bucket),
+    s3,
+    bucket: cfg.bucket,
   };
 }
 
@@ -58,7 +61,7 @@ export async function submitScreenshot(request: ScreenshotRequest, deps: ApiDeps
 }
 
 /** The job's status, with a short-lived image URL when it is done; undefined for an unknown id. */
-export async function readScreenshot(id: string, deps: ApiDeps): Promise<ScreenshotStatus | undefined> {
+export async function readScreenshot(id: string, deps: Pick<ApiDeps, 'store' | 'presignTtlSeconds'>): Promise<ScreenshotStatus | undefined> {
   const record = await deps.store.getStatus(id);
   if (!record) return undefined;
   const { imageKey, diff, ...body } = record;

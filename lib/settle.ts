@@ -36,6 +36,8 @@ export interface SettleDeps {
   completeCapture?: (job: Job, image: RenderedImage) => Promise<DoneExtras>;
   /** Once a job has its final status: the cache index and the webhook. Its errors never fail the job. */
   onSettled?: (job: Job, settled: Settled, log?: JobLog) => Promise<void>;
+  /** A redelivered job that was already done: what followed its settle may not have finished. */
+  onAlreadyDone?: (job: Job, log?: JobLog) => Promise<void>;
 }
 
 /** What a done status carries besides its image. */
@@ -74,7 +76,10 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<S
   try {
     // At least once delivery: a job already done is not rendered again (same keys, same answer).
     const existing = await deps.store.getStatus(job.id);
-    if (existing?.status === 'done') return { status: 'already_done', id: job.id };
+    if (existing?.status === 'done') {
+      await deps.onAlreadyDone?.(job, delivery.log).catch(() => undefined);
+      return { status: 'already_done', id: job.id };
+    }
     if (delivery.remainingMs() < deps.renderTimeoutMs + WRITE_MARGIN_MS) {
       throw new TransientFailure('not_enough_time', 'not enough invocation time left to render; retried later');
     }

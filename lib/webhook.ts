@@ -10,6 +10,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
+import type { BatchWebhookPayload } from './batches.js';
 import type { EgressGuard } from './egress.js';
 import type { WebhookPayload } from './status.js';
 import { defaultPort } from './url-policy.js';
@@ -39,7 +40,7 @@ export type DeliveryResult =
   | { delivered: false; attempts: number; reason: string };
 
 /** Delivers one payload; never throws (the job is already settled, a webhook cannot undo it). */
-export async function deliverWebhook(callbackUrl: string, payload: WebhookPayload, s: WebhookSettings): Promise<DeliveryResult> {
+export async function deliverWebhook(callbackUrl: string, payload: WebhookPayload | BatchWebhookPayload, s: WebhookSettings): Promise<DeliveryResult> {
   const attempts = s.attempts ?? 4;
   const body = JSON.stringify(payload);
   const deliveryId = randomUUID();

@@ -15,7 +15,7 @@ import { S3Receipts } from './receipts.js';
 import { S3ResultCache, type ResultCache } from './cache.js';
 import { useBundledFonts } from './fonts.js';
 import { S3HtmlInputs } from './html-input.js';
-import { onSettled, type OnSettledDeps } from './on-settled.js';
+import { batchMemberSettled, onSettled, type OnSettledDeps } from './on-settled.js';
 import { settleJob, type Delivery, type SettleOutcome } from './settle.js';
 import { S3ScreenshotStore, type ScreenshotStore } from './store.js';
 import { EgressAllowList } from './url-policy.js';
@@ -66,6 +66,16 @@ export async function createWorkerRuntime(
   // Pages at once: pinned by URL2PNG_RENDER_CONCURRENCY, else moved by the controller between
   // the CPU-derived floor and what the memory holds, following what the pages wait on.
   const limit = cfg.renderConcurrencyPinned ? pinnedLimit(cfg.renderConcurrency) : new AdaptiveLimit({ floor: cfg.renderConcurrency, ceiling: cfg.renderConcurrencyCeiling, vcpus: cfg.vcpus });
+  const settledDeps: OnSettledDeps = {
+    store,
+    cache: overrides.cache ?? new S3ResultCache(s3, cfg.bucket),
+    guard,
+    webhookSecret: cfg.webhookSecret,
+    presignTtlSeconds: cfg.presignTtlSeconds,
+    webhook: overrides.webhook,
+    log: overrides.log,
+    batches: { s3, bucket: cfg.bucket, store, presignTtlSeconds: cfg.presignTtlSeconds },
+  };
   const deps = {
     store,
     // An html job's document waits in the bucket (lib/html-input.ts).
@@ -78,15 +88,8 @@ export async function createWorkerRuntime(
     },
     renderTimeoutMs: cfg.renderTimeoutMs,
     maxReceiveCount: cfg.maxReceiveCount,
-    onSettled: onSettled({
-      store,
-      cache: overrides.cache ?? new S3ResultCache(s3, cfg.bucket),
-      guard,
-      webhookSecret: cfg.webhookSecret,
-      presignTtlSeconds: cfg.presignTtlSeconds,
-      webhook: overrides.webhook,
-      log: overrides.log,
-    }),
+    onSettled: onSettled(settledDeps),
+    onAlreadyDone: batchMemberSettled(settledDeps),
   };
   return {
     settle: (delivery) => limit.run(() => settleJob(delivery, deps)),

@@ -24,6 +24,7 @@ import {
   waitForJob,
   type Submitted,
 } from './client.js';
+import { readUrlList, runBatch } from './batch.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -51,6 +52,8 @@ interface Options {
   timeout: number;
   fallback: boolean;
   quiet?: boolean;
+  batch?: string;
+  outDir: string;
 }
 
 const wholeNumber = (value: string) => {
@@ -101,7 +104,9 @@ function program(): Command {
   return new Command('url2png')
     .version(VERSION, '-V, --version')
     .description('Take a screenshot of a web page with the url2png service and save the image.')
-    .argument('[url]', 'the page to capture (http or https; without a scheme, https:// is assumed); or --html-file')
+    .argument('[url]', 'the page to capture (http or https; without a scheme, https:// is assumed); or --html-file, or --batch')
+    .option('--batch <file>', 'capture every URL in this file (one per line; blank lines and # comments skipped), the options applying to all')
+    .option('--out-dir <dir>', 'with --batch: where the images go (named <host>-<id>.<ext>)', '.')
     .option('-o, --output <file>', 'where to write the image (default: <host>-<id>.<ext> in the current directory)')
     .option(
       '--endpoint <url>',
@@ -146,6 +151,7 @@ Examples:
   npx url2png https://example.com -o page.pdf --format pdf --paper Letter --landscape
   npx url2png https://example.com --device "iPhone 15" --header "X-Team: docs" --cookie session=abc123
   npx url2png --html-file invoice.html -O omitBackground=true -O locale=de-DE
+  npx url2png --batch urls.txt --out-dir shots/ --width 1024 --full-page
   URL2PNG_EGRESS_ALLOW=127.0.0.1:8080 npx url2png http://127.0.0.1:8080/ -o local.png`,
     )
     .showHelpAfterError('(run url2png --help for the options)')
@@ -374,6 +380,28 @@ async function run(rawUrl: string | undefined, o: Options, progress: Progress, s
   }
 }
 
+/** --batch: every URL of the file, through POST /batches (bin/batch.ts). */
+async function batch(file: string, o: Options, progress: Progress, stacks: { current?: LocalStack }): Promise<CliResult> {
+  const urls = await readUrlList(file);
+  return runBatch(checkEndpoint(o.endpoint ?? defaultEndpoint()), urls, {
+    file,
+    outDir: o.outDir,
+    timeoutS: o.timeout,
+    client: { apiKey: o.apiKey || process.env.URL2PNG_API_KEY || undefined },
+    request: (url) => buildRequest(url, o),
+    progress,
+    fallback: async (error) => {
+      const endpoint = checkEndpoint(o.endpoint ?? defaultEndpoint());
+      if (!o.fallback || !isLoopbackEndpoint(endpoint)) {
+        throw new CliError(EXIT.unavailable, `${error.message}; ${isLoopbackEndpoint(endpoint) ? 'start it with npm start, or drop --no-fallback' : 'check --endpoint or URL2PNG_ENDPOINT'}`, 'unreachable');
+      }
+      progress.note(`${error.message}; running the whole pipeline in-process for this command`);
+      stacks.current = await startInProcess(progress);
+      return stacks.current.apiUrl;
+    },
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   // `url2png verify <receipt> <image>`: a command of its own (bin/verify.ts), not a URL to capture.
   if (argv[2] === 'verify') return (await import('./verify.js')).runVerify(argv.slice(3));
@@ -388,8 +416,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const o = cmd.opts<Options>();
   const rawUrl = cmd.args[0];
-  if ((rawUrl === undefined) === (o.htmlFile === undefined)) {
-    process.stderr.write('url2png: give a URL or --html-file <file>, not both (run url2png --help for the options)\n');
+  if ([rawUrl !== undefined, o.htmlFile !== undefined, o.batch !== undefined].filter(Boolean).length !== 1) {
+    process.stderr.write('url2png: give one of a URL, --html-file <file> or --batch <file> (run url2png --help for the options)\n');
     return EXIT.usage;
   }
   // A terminal that reports no width (some ptys) would make the spinner's redraw misbehave: use lines.
@@ -413,7 +441,7 @@ async function main(argv: string[]): Promise<number> {
 
   let result: CliResult;
   try {
-    result = await run(rawUrl, o, progress, stacks);
+    result = o.batch ? await batch(o.batch, o, progress, stacks) : await run(rawUrl, o, progress, stacks);
   } catch (error) {
     if (interrupted) {
       await stop();
@@ -421,7 +449,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const e = error instanceof CliError ? error : new CliError(EXIT.unavailable, (error as Error).message ?? String(error), 'error');
     progress.end(false, e.message);
-    result = { exitCode: e.exitCode, json: { ...(rawUrl !== undefined ? { url: withDefaultScheme(rawUrl) } : { htmlFile: o.htmlFile }), status: 'error', error: { code: e.code, message: e.message } } };
+    result = { exitCode: e.exitCode, json: { ...(o.batch ? { batch: o.batch } : rawUrl !== undefined ? { url: withDefaultScheme(rawUrl) } : { htmlFile: o.htmlFile }), status: 'error', error: { code: e.code, message: e.message } } };
   } finally {
     await stop();
   }

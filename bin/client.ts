@@ -103,9 +103,21 @@ function apiError(res: Response, body: Record<string, unknown>, what: string): C
 
 /** POST /screenshots. Throws Unreachable when nothing answers at the endpoint. */
 export async function submit(endpoint: string, request: Record<string, unknown>, options: ClientOptions): Promise<Submitted> {
+  const { res, body } = await postJson(endpoint, '/screenshots', request, options);
+  if (typeof body.id !== 'string') throw new CliError(EXIT.unavailable, `${endpoint} answered ${res.status} without a job id`, 'not_url2png');
+  return {
+    id: body.id,
+    status: String(body.status ?? 'queued'),
+    statusUrl: typeof body.statusUrl === 'string' ? body.statusUrl : `${endpoint}/screenshots/${body.id}`,
+    url: typeof body.url === 'string' ? body.url : String(request.url),
+  };
+}
+
+/** POSTs JSON to the API; a 4xx/5xx becomes a CliError, no answer at all Unreachable. */
+export async function postJson(endpoint: string, path: string, request: unknown, options: ClientOptions): Promise<{ res: Response; body: Record<string, unknown> }> {
   let res: Response;
   try {
-    res = await fetch(`${endpoint}/screenshots`, {
+    res = await fetch(`${endpoint}${path}`, {
       method: 'POST',
       headers: headers(options, { 'content-type': 'application/json' }),
       body: JSON.stringify(request),
@@ -118,17 +130,11 @@ export async function submit(endpoint: string, request: Record<string, unknown>,
   }
   const body = await readJson(res, endpoint);
   if (!res.ok) throw apiError(res, body, endpoint);
-  if (typeof body.id !== 'string') throw new CliError(EXIT.unavailable, `${endpoint} answered ${res.status} without a job id`, 'not_url2png');
-  return {
-    id: body.id,
-    status: String(body.status ?? 'queued'),
-    statusUrl: typeof body.statusUrl === 'string' ? body.statusUrl : `${endpoint}/screenshots/${body.id}`,
-    url: typeof body.url === 'string' ? body.url : String(request.url),
-  };
+  return { res, body };
 }
 
-/** GET the status URL once. */
-async function readStatus(statusUrl: string, options: ClientOptions): Promise<ScreenshotStatus> {
+/** GET the status URL once (a job's or a batch's). */
+export async function readStatus<T = ScreenshotStatus>(statusUrl: string, options: ClientOptions): Promise<T> {
   let res: Response;
   try {
     res = await fetch(statusUrl, { headers: headers(options), signal: AbortSignal.timeout(30_000) });
@@ -137,7 +143,7 @@ async function readStatus(statusUrl: string, options: ClientOptions): Promise<Sc
   }
   const body = await readJson(res, statusUrl);
   if (!res.ok) throw apiError(res, body, statusUrl);
-  return body as unknown as ScreenshotStatus;
+  return body as unknown as T;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

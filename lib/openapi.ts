@@ -2,6 +2,7 @@
 // status, the webhook payload and the error body (lib/status.ts), so the docs cannot drift from what
 // the API validates and answers. OpenAPI 3.1 schemas are JSON Schema 2020-12.
 import { z } from 'zod';
+import { MAX_BATCH } from './batches.js';
 import { screenshotRequestSchema } from './request.js';
 import { errorBodySchema } from './problem.js';
 import { screenshotStatusSchema, webhookPayloadSchema } from './status.js';
@@ -46,6 +47,21 @@ const receiptSchema = {
       type: 'object',
       properties: { algorithm: { const: 'Ed25519' }, keyId: { type: 'string' }, value: { type: 'string', description: 'base64' } },
     },
+  },
+} as const;
+
+const batchStatusSchema = {
+  type: 'object',
+  required: ['id', 'status', 'counts', 'jobs'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    status: { type: 'string', enum: ['queued', 'done', 'partial'] },
+    requestedAt: { type: 'string', format: 'date-time' },
+    counts: {
+      type: 'object',
+      properties: { total: { type: 'integer' }, queued: { type: 'integer' }, done: { type: 'integer' }, failed: { type: 'integer' } },
+    },
+    jobs: { type: 'array', items: { $ref: '#/components/schemas/ScreenshotStatus' }, description: 'In the order of the requests' },
   },
 } as const;
 
@@ -180,6 +196,56 @@ export function openApiDocument(serverUrl?: string) {
           },
         },
       },
+      '/batches': {
+        post: {
+          operationId: 'createBatch',
+          summary: `Queue up to ${MAX_BATCH} screenshots at once, followed as one batch`,
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['requests'],
+                  additionalProperties: false,
+                  properties: {
+                    requests: { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: { $ref: '#/components/schemas/ScreenshotRequest' } },
+                    callbackUrl: { type: 'string', format: 'uri', description: 'Webhook: POSTed a signed { batchId, status, counts, jobs } once every job has settled' },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            '202': {
+              description: 'Queued; poll statusUrl (the batch) or each job\'s statusUrl',
+              headers: { Location: { schema: { type: 'string', format: 'uri' }, description: 'The batch statusUrl' } },
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: {
+                      id: { type: 'string', format: 'uuid' },
+                      status: { type: 'string', enum: ['queued'] },
+                      statusUrl: { type: 'string', format: 'uri' },
+                      jobs: { type: 'array', items: { type: 'object', properties: { id: { type: 'string', format: 'uuid' }, url: { type: 'string' }, statusUrl: { type: 'string', format: 'uri' } } } },
+                    },
+                  },
+                },
+              },
+            },
+            ...errors(400, 413, 415),
+          },
+        },
+      },
+      '/batches/{id}': {
+        get: {
+          operationId: 'getBatch',
+          summary: 'A batch: queued until every job has settled, then done (all done) or partial',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+          responses: { '200': { description: 'The batch', content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchStatus' } } } }, ...errors(400, 404) },
+        },
+      },
       '/openapi.json': {
         get: {
           operationId: 'getOpenApi',
@@ -193,6 +259,7 @@ export function openApiDocument(serverUrl?: string) {
         // Exactly one of url and html: the schema's refinement, which JSON Schema cannot see by itself.
         ScreenshotRequest: { ...jsonSchema(screenshotRequestSchema, 'input'), oneOf: [{ required: ['url'] }, { required: ['html'] }] },
         ScreenshotStatus: jsonSchema(screenshotStatusSchema),
+        BatchStatus: batchStatusSchema,
         WebhookPayload: jsonSchema(webhookPayloadSchema),
         Receipt: receiptSchema,
         Error: jsonSchema(errorBodySchema),

@@ -2,7 +2,10 @@
 // worker and Chromium): a batch of 20 with deliberate failures settles with the right per-job
 // outcomes and exactly one signed webhook; the claim that makes it one holds under concurrency.
 import { createHmac } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +16,7 @@ import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { eventually } from '../support/procs.js';
 import { startTestStack } from '../support/stack.js';
+import { runCli } from '../surfaces/support.js';
 
 const SECRET = 'test-batch-webhook-secret-42';
 const FAILING = new Set([3, 8, 13, 18]);
@@ -137,4 +141,27 @@ describe('the batch webhook claim', () => {
     expect(await onBatchJobSettled(batchId, deps)).toBe(false);
     expect(delivered).toHaveLength(1);
   });
+});
+
+describe('npx url2png --batch', () => {
+  it('captures every URL of the file into --out-dir with the options applied to all; a failing one makes exit 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'url2png-batch-cli-'));
+    try {
+      const list = join(dir, 'urls.txt');
+      writeFileSync(list, `# three pages\n${pages.origin}/page?x=1\n\n${pages.origin}/page?x=2\n${pages.origin}/page?x=3\n`);
+      const out = join(dir, 'shots');
+      const ok = await runCli(['--batch', list, '--out-dir', out, '--format', 'webp', '--width', '400', '--endpoint', stack.apiUrl]);
+      expect(ok.code, ok.stderr).toBe(0);
+      const files = readdirSync(out);
+      expect(files).toHaveLength(3);
+      for (const f of files) expect(f).toMatch(/^127\.0\.0\.1-[0-9a-f]{8}\.webp$/);
+      expect(ok.stdout.trim().split('\n')).toHaveLength(3);
+
+      const failing = await runCli(['--batch', list, '--out-dir', join(dir, 'partial'), '-O', 'selector=#missing', '--json', '--endpoint', stack.apiUrl]);
+      expect(failing.code).toBe(1);
+      expect(JSON.parse(failing.stdout)).toMatchObject({ status: 'partial', jobs: [{ status: 'failed' }, { status: 'failed' }, { status: 'failed' }] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -60,7 +60,7 @@ export async function runBatch(endpoint: string, urls: string[], run: BatchRun):
   for (const [n, chunk] of chunks.entries()) {
     run.progress.step(`submitting batch ${n + 1} of ${chunks.length} (${chunk.length} URLs) to ${endpoint}`, t0);
     const body = { requests: chunk.map((url) => run.request(url)) };
-    let answer;
+    let answer: Awaited<ReturnType<typeof postJson>>;
     try {
       answer = await postJson(endpoint, '/batches', body, run.client);
     } catch (error) {

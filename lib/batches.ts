@@ -29,18 +29,18 @@ import { readJson, writeJson } from './s3-json.js';
 import type { ApiDeps } from './screenshots.js';
 import type { ScreenshotStatus } from './status.js';
 import { readScreenshot } from './screenshots.js';
-import { EgressAllowList, MAX_URL_LENGTH, refuseUnsafeUrl } from './url-policy.js';
+import { type EgressAllowList, MAX_URL_LENGTH, refuseUnsafeUrl } from './url-policy.js';
 
 export const MAX_BATCH = 50;
 
-export interface BatchRecord {
+interface BatchRecord {
   id: string;
   requestedAt: string;
   jobIds: string[];
   callbackUrl?: string;
 }
 
-export type BatchStatus = 'queued' | 'done' | 'partial';
+type BatchStatus = 'queued' | 'done' | 'partial';
 
 export interface BatchBody {
   id: string;
@@ -123,7 +123,7 @@ export async function submitBatch(batch: BatchRequest, deps: BatchDeps, now = ne
   return { id, jobs };
 }
 
-export const readBatchRecord = (s3: S3Client, bucket: string, id: string): Promise<BatchRecord | undefined> => readJson<BatchRecord>(s3, bucket, batchKey(id));
+const readBatchRecord = (s3: S3Client, bucket: string, id: string): Promise<BatchRecord | undefined> => readJson<BatchRecord>(s3, bucket, batchKey(id));
 
 /** The batch as GET /batches/{id} answers it; undefined for an unknown id. */
 export async function readBatch(id: string, deps: BatchReadDeps): Promise<BatchBody | undefined> {

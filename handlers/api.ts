@@ -13,7 +13,7 @@ import { parseBatchRequest, readBatch, submitBatch } from '../lib/batches.js';
 import { parseScreenshotRequest } from '../lib/request.js';
 import { openApiDocument } from '../lib/openapi.js';
 import { publicPart } from '../lib/receipt-key.js';
-import { createApiDeps, findCachedScreenshot, readReceipt, refuseCompareTo, readScreenshot, submitScreenshot, type ApiDeps } from '../lib/screenshots.js';
+import { createApiDeps, findCachedScreenshot, readReceipt, refuseCompareTo, readScreenshot, submitScreenshot } from '../lib/screenshots.js';
 import { EgressAllowList } from '../lib/url-policy.js';
 import { bodyLimit } from './http/body-limit.js';
 import { ApiError, jsonErrors, jsonResponse } from './http/json.js';

@@ -22,7 +22,7 @@ import {
   viewportFor,
 } from './page-setup.js';
 import { captureFullPage, fullPageMaxImageHeight } from './stitch.js';
-import { effectiveQuality, FORMAT_INFO, LIMITS, screenshotOptionsSchema, type ScreenshotOptions, type ScreenshotOptionsInput } from './request.js';
+import { effectiveQuality, FORMAT_INFO, screenshotOptionsSchema, type ScreenshotOptions, type ScreenshotOptionsInput } from './request.js';
 
 export interface RenderInput {
   /** The page; ignored when html is given. */

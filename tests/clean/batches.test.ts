@@ -112,7 +112,7 @@ describe('POST /batches', () => {
     [{ requests: [] }, /requests must be a non-empty array/],
     [{ requests: Array.from({ length: 51 }, () => ({ url: 'https://example.com' })) }, /requests must have at most 50 items \(got 51\)/],
     [{ requests: [{ url: 'https://example.com' }, { url: 'https://example.com' }, { url: 'https://example.com' }, { url: 'https://example.com', width: 5000 }] }, /^requests\[3\]\.width must be at most 3840/],
-    [{ requests: [{}] }, /^requests\[0\]\.url is required/],
+    [{ requests: [{}] }, /^requests\[0\]: send exactly one of url and html/],
     [{ requests: [{ url: 'https://example.com', colour: 1 }] }, /^requests\[0\]: unknown field\(s\) "colour"/],
     [{ requests: [{ url: 'https://example.com' }], callbackUrl: 'ftp://x' }, /callbackUrl/],
     [{ requests: [{ url: 'https://example.com' }], extra: 1 }, /unknown field\(s\) "extra"; allowed fields are requests, callbackUrl/],

@@ -1,6 +1,7 @@
 // The filtering forward proxy every browser request goes through. It resolves each host once,
 // checks every resolved address against the policy and connects to that exact address, so a
 // DNS answer that changes between the check and the connection (rebinding) changes nothing.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { lookup } from 'node:dns/promises';
@@ -26,7 +27,30 @@ export type Verdict =
 const NAME_DOES_NOT_EXIST = new Set(['ENOTFOUND', 'ENODATA', 'ENONAME', 'NXDOMAIN', 'EAI_NONAME']);
 
 /** Header on the proxy's own refusals, so the renderer can tell them from the site's answers. */
-export const REFUSAL_HEADER = 'x-url2png-egress';
+const REFUSAL_HEADER = 'x-url2png-egress';
+/**
+ * A page's server can send REFUSAL_HEADER too (an https answer passes the proxy sealed), e.g. to
+ * fake a DNS failure and force retries. So the proxy's own refusals also carry this per-process
+ * secret, which no page can know, and the proxy strips both headers from every plain-http answer.
+ */
+const TOKEN_HEADER = 'x-url2png-egress-token';
+const REFUSAL_TOKEN = randomBytes(16).toString('hex');
+const refusalHeaders = (code: string) => ({ [REFUSAL_HEADER]: code, [TOKEN_HEADER]: REFUSAL_TOKEN });
+
+/** The proxy's refusal code, if (and only if) this process's proxy wrote these response headers. */
+export function egressRefusal(headers: Record<string, string | undefined>): string | undefined {
+  const code = headers[REFUSAL_HEADER];
+  const token = Buffer.from(headers[TOKEN_HEADER] ?? '');
+  const expected = Buffer.from(REFUSAL_TOKEN);
+  return code && token.length === expected.length && timingSafeEqual(token, expected) ? code : undefined;
+}
+
+/**
+ * The proxy's deadlines (and the resolver's): a host may accept and never answer, or trickle.
+ * Connect: TCP handshake. Idle: no byte either way. Total: one request or tunnel, start to end;
+ * well past any render deadline, it only reaps what a closed page left behind.
+ */
+const PROXY_DEADLINES = { dnsMs: 5_000, connectMs: 10_000, idleMs: 30_000, totalMs: 120_000 } as const;
 
 export class EgressGuard {
   constructor(
@@ -46,7 +70,7 @@ export class EgressGuard {
     }
     let addresses: string[];
     try {
-      addresses = await this.resolve(bare);
+      addresses = await withDeadline(this.resolve(bare), PROXY_DEADLINES.dnsMs);
     } catch (error) {
       const code = String((error as { code?: unknown })?.code ?? '');
       return NAME_DOES_NOT_EXIST.has(code)
@@ -83,6 +107,15 @@ export class EgressGuard {
 }
 
 const refused = (reason: string): Verdict => ({ allowed: false, code: 'url_refused', reason });
+
+/** A lookup that does not answer in time fails like a SERVFAIL (dns_unavailable: retried). */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let handle: NodeJS.Timeout;
+  const expired = new Promise<never>((_, reject) => {
+    handle = setTimeout(() => reject(Object.assign(new Error(`no DNS answer within ${ms} ms`), { code: 'ETIMEOUT' })), ms);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(handle));
+}
 
 export interface EgressProxy {
   readonly port: number;
@@ -151,7 +184,7 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
       if (target.protocol !== 'http:') throw new Error('scheme');
     } catch {
       noteRefusal({ kind: 'http', host: '', port: 0, code: 'url_refused' });
-      res.writeHead(400, { [REFUSAL_HEADER]: 'url_refused' }).end('url2png egress: only absolute http URLs are proxied\n');
+      res.writeHead(400, refusalHeaders('url_refused')).end('url2png egress: only absolute http URLs are proxied\n');
       return;
     }
     const port = target.port ? Number(target.port) : 80;
@@ -160,7 +193,7 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
       noteRefusal({ kind: 'http', host: target.hostname, port, code: verdict.code });
       res
         .writeHead(verdict.code === 'url_refused' ? 403 : 502, {
-          [REFUSAL_HEADER]: verdict.code,
+          ...refusalHeaders(verdict.code),
           'content-type': 'text/plain; charset=utf-8',
         })
         .end(`url2png egress: ${verdict.reason}\n`);
@@ -169,24 +202,51 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
     const headers = { ...req.headers };
     delete headers['proxy-connection'];
     delete headers['proxy-authorization'];
-    const upstream = http.request(
-      { host: verdict.address, port, method: req.method, path: target.pathname + target.search, headers, setHost: false },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
-        up.pipe(res);
-      },
-    );
-    upstream.once('socket', (socket) => {
-      const note = () => noteConnection(req.socket, target.hostname, port, verdict.address);
-      if (socket.connecting) socket.once('connect', note);
-      else note(); // a kept-alive connection, already open
+    const upstream = http.request({
+      host: verdict.address,
+      port,
+      method: req.method,
+      path: target.pathname + target.search,
+      headers,
+      setHost: false,
+      timeout: PROXY_DEADLINES.connectMs,
     });
-    upstream.on('error', () => {
-      if (!res.headersSent) res.writeHead(502).end();
-      else res.destroy();
+    // Whatever happens upstream (no answer, a malformed status line or header, a reset), the
+    // browser gets a 502, or the body as far as it came, and nothing is thrown out of this handler.
+    // (A chunked body cut off mid-way just ends, so the document shows as far as it came.)
+    const fail = () => {
+      clearTimeout(total);
+      upstream.destroy();
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end('url2png egress: bad or no answer from upstream\n');
+      else res.end();
+    };
+    const total = setTimeout(fail, PROXY_DEADLINES.totalMs);
+    upstream.on('socket', (socket) => {
+      // Connect deadline first; once connected (or on a kept-alive socket), the idle deadline.
+      const connected = () => {
+        upstream.setTimeout(PROXY_DEADLINES.idleMs);
+        noteConnection(req.socket, target.hostname, port, verdict.address);
+      };
+      if (socket.connecting) socket.once('connect', connected);
+      else connected(); // a kept-alive connection, already open
     });
+    upstream.on('timeout', fail);
+    upstream.on('error', fail);
+    upstream.on('response', (up) => {
+      up.on('error', fail);
+      if (!relayHead(res, up)) return fail();
+      up.pipe(res);
+      up.on('end', () => clearTimeout(total));
+    });
+    // The browser went away (page closed, fetch aborted): so does the upstream request.
+    res.on('close', () => {
+      clearTimeout(total);
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.on('error', fail);
     req.pipe(upstream);
   });
+  server.on('clientError', (_error, socket) => socket.destroy());
 
   const tunnel = async (kind: 'connect' | 'upgrade', req: http.IncomingMessage, client: Duplex, head: Buffer) => {
     client.on('error', () => client.destroy());
@@ -215,9 +275,16 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
       noteRefusal({ kind, host, port, code: verdict.code });
       return deny(client, verdict.code === 'url_refused' ? 403 : 502, verdict.reason, verdict.code);
     }
-    const upstream = net.connect({ host: verdict.address, port });
+    const upstream = net.connect({ host: verdict.address, port, timeout: PROXY_DEADLINES.connectMs });
     track(upstream);
     let connected = false;
+    const total = setTimeout(() => upstream.destroy(new Error('total deadline')), PROXY_DEADLINES.totalMs);
+    // Connect deadline until connected, then the idle deadline (no byte either way).
+    upstream.on('timeout', () => upstream.destroy(new Error(connected ? 'idle' : 'connect timeout')));
+    upstream.on('close', () => {
+      clearTimeout(total);
+      client.destroy();
+    });
     upstream.on('error', () => {
       // Before the tunnel is up the client still expects a status line; after, only a hang-up.
       if (connected) client.destroy();
@@ -226,6 +293,7 @@ export async function startEgressProxy(guard: EgressGuard, port = 0): Promise<Eg
     upstream.once('connect', () => {
       connected = true;
       noteConnection(req.socket, host, port, verdict.address);
+      upstream.setTimeout(PROXY_DEADLINES.idleMs);
       if (kind === 'connect') {
         client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       } else {
@@ -301,6 +369,28 @@ function deny(client: Duplex, status: number, reason: string, code = 'url_refuse
   if (client.destroyed || !client.writable) return;
   const body = `url2png egress: ${reason}\n`;
   client.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${REFUSAL_HEADER}: ${code}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${REFUSAL_HEADER}: ${code}\r\n${TOKEN_HEADER}: ${REFUSAL_TOKEN}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
+}
+
+/**
+ * Copies an upstream answer's status and headers to the browser, minus any copy of the proxy's own
+ * refusal headers. false: Node would not write them (a status outside 100-999, a reason phrase
+ * or header with bytes HTTP forbids), so the caller answers 502 instead.
+ */
+function relayHead(res: http.ServerResponse, up: http.IncomingMessage): boolean {
+  const status = up.statusCode ?? 0;
+  if (!Number.isInteger(status) || status < 100 || status > 999) return false;
+  const raw: string[] = [];
+  for (let i = 0; i < up.rawHeaders.length; i += 2) {
+    const name = up.rawHeaders[i]!.toLowerCase();
+    if (name === REFUSAL_HEADER || name === TOKEN_HEADER) continue;
+    raw.push(up.rawHeaders[i]!, up.rawHeaders[i + 1]!);
+  }
+  try {
+    res.writeHead(status, up.statusMessage?.replace(/[^\t\x20-\x7e\x80-\xff]/g, ''), raw);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -20,7 +20,19 @@ export const LIMITS = {
   hideSelectors: 20,
   /** A full-page capture is cut at this many image pixels (CSS px x deviceScaleFactor). */
   fullPageMaxPixels: 16_384,
+  /**
+   * The pixel budget: no image (viewport, full page or element) has more pixels than this
+   * (~200 MB of RGBA while it is encoded). Viewports are refused at the API; full pages and
+   * elements, whose size only the page decides, are cut to it.
+   */
+  maxImagePixels: 50_000_000,
+  /** No image side is longer than this many pixels (Chromium's own limit for a capture). */
+  maxImageSide: 16_384,
 } as const;
+
+/** The tallest image (in image pixels) that fits the pixel budget at this width (in image pixels). */
+export const maxImageHeight = (widthPx: number): number =>
+  Math.max(1, Math.min(LIMITS.fullPageMaxPixels, Math.floor(LIMITS.maxImagePixels / Math.max(1, widthPx))));
 
 const FORMATS = ['png', 'jpeg', 'webp', 'pdf'] as const;
 const WAIT_UNTIL = ['load', 'domcontentloaded', 'networkidle'] as const;
@@ -140,14 +152,34 @@ const compareToNeedsPng = (value: { format?: string; compareTo?: string }, ctx: 
   }
 };
 
-type OptionsInput = { format?: string; quality?: number };
+type OptionsInput = { format?: string; quality?: number; width?: number; height?: number; deviceScaleFactor?: number };
+
+const withinPixelBudget = (value: OptionsInput, ctx: z.RefinementCtx) => {
+  const dsf = value.deviceScaleFactor ?? LIMITS.deviceScaleFactor.default;
+  const width = value.width ?? VIEWPORT.width.default;
+  const height = value.height ?? VIEWPORT.height.default;
+  const pixels = Math.round(width * dsf) * Math.round(height * dsf);
+  if (pixels > LIMITS.maxImagePixels) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['deviceScaleFactor'],
+      message: `width x height x deviceScaleFactor² is ${pixels.toLocaleString('en-US')} image pixels, over the budget of ${LIMITS.maxImagePixels.toLocaleString('en-US')}; lower deviceScaleFactor, width or height`,
+    });
+  }
+};
 const qualityOnlyForLossy = (value: OptionsInput, ctx: z.RefinementCtx) => {
   if ((value.format ?? 'png') === 'png' && value.quality !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['quality'], message: 'quality applies to jpeg and webp only; drop it or set format to "jpeg" or "webp"' });
   }
 };
 
-export const screenshotOptionsSchema = z.strictObject(optionsShape).superRefine(qualityOnlyForLossy).superRefine(refusePdfMismatches).superRefine(compareToNeedsPng).superRefine(nowNeedsDeterministic);
+export const screenshotOptionsSchema = z
+  .strictObject(optionsShape)
+  .superRefine(qualityOnlyForLossy)
+  .superRefine(refusePdfMismatches)
+  .superRefine(compareToNeedsPng)
+  .superRefine(nowNeedsDeterministic)
+  .superRefine(withinPixelBudget);
 
 export const screenshotRequestSchema = z
   .strictObject({
@@ -159,7 +191,10 @@ export const screenshotRequestSchema = z
     ...optionsShape,
   })
   .superRefine(qualityOnlyForLossy)
-  .superRefine(refusePdfMismatches).superRefine(compareToNeedsPng).superRefine(nowNeedsDeterministic);
+  .superRefine(refusePdfMismatches)
+  .superRefine(compareToNeedsPng)
+  .superRefine(nowNeedsDeterministic)
+  .superRefine(withinPixelBudget);
 
 export type ScreenshotOptions = z.output<typeof screenshotOptionsSchema>;
 /** Options as a caller may write them: every field optional, the schema fills the defaults. */

@@ -42,7 +42,11 @@ async function rawServer(answer: (path: string, socket: net.Socket) => void) {
     get connections() {
       return connections;
     },
-    close: () => new Promise<void>((r) => (open.forEach((s) => s.destroy()), server.close(() => r()))),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of open) s.destroy();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -159,7 +163,7 @@ async function post(body: Record<string, unknown>): Promise<string> {
 
 describe('hostile pages beside good ones (visibility 400 s, render 20 s, backoff 5 s)', () => {
   const hostile: Record<string, string> = {};
-  let good: string[] = [];
+  const good: string[] = [];
   let submittedAt = 0;
   let settled: Map<string, StatusBody>;
   let trickleJob = '';

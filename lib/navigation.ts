@@ -33,6 +33,8 @@ export interface PageWatch {
   readonly committed: boolean;
   /** When the main frame last started or finished a navigation, or changed its URL in place. */
   readonly lastActivityAt: number;
+  /** When the latest main-frame navigation started. */
+  readonly navigationStartedAt: number;
   dispose(): void;
 }
 
@@ -50,6 +52,7 @@ export function watchPage(page: Page, loadEvent: 'load' | 'domcontentloaded'): P
     pending: false,
     committed: false,
     lastActivityAt: Date.now(),
+    navigationStartedAt: Date.now(),
   };
   const touch = () => (state.lastActivityAt = Date.now());
   let crash: (error: Error) => void = () => undefined;
@@ -63,7 +66,10 @@ export function watchPage(page: Page, loadEvent: 'load' | 'domcontentloaded'): P
     ['request', ((request: { isNavigationRequest(): boolean; frame(): unknown; redirectChain(): unknown[] }) => {
       if (!request.isNavigationRequest() || !isMain(request.frame())) return;
       // Redirects are the same navigation: only a new one counts as a hop.
-      if (request.redirectChain().length === 0) state.hops++;
+      if (request.redirectChain().length === 0) {
+        state.hops++;
+        state.navigationStartedAt = Date.now();
+      }
       state.pending = true;
       state.committed = false;
       state.failed = undefined;
@@ -118,6 +124,9 @@ export function watchPage(page: Page, loadEvent: 'load' | 'domcontentloaded'): P
     get lastActivityAt() {
       return state.lastActivityAt;
     },
+    get navigationStartedAt() {
+      return state.navigationStartedAt;
+    },
     dispose() {
       for (const [event, fn] of listeners) page.off(event as never, fn as never);
     },
@@ -129,6 +138,8 @@ export interface SettleDeadlines {
   loadBy: number;
   /** No waiting for further navigations past here. */
   settleBy: number;
+  /** The load allowance of each later navigation, from its start (the page load deadline). */
+  loadMs: number;
   /** See quietWindowMs. */
   quietMs: number;
 }
@@ -175,18 +186,21 @@ export function throwIfFailed(watch: PageWatch): void {
 
 /**
  * After a capture: has the page stayed put? Waits until the main frame has been quiet for
- * `quietMs` (plus a meta refresh due soon); true if no navigation started since `hopsBefore`
- * (the capture shows where the page ended), false if one did (settle and capture again).
+ * `quietMs` (plus a meta refresh due soon); true if nothing happened to it since `before` was
+ * taken (the capture shows where the page ended), false if it navigated, changed its URL in place
+ * (history.pushState) or finished loading meanwhile (settle and capture again).
  * Past settleBy, or after MAX_HOPS navigations, the page is taken where it is.
  */
-export async function stayedPut(page: Page, watch: PageWatch, hopsBefore: number, d: SettleDeadlines): Promise<boolean> {
+export async function stayedPut(page: Page, watch: PageWatch, before: { hops: number; activityAt: number }, d: SettleDeadlines): Promise<boolean> {
   const quietMs = d.quietMs + (await metaRefreshDelayMs(page));
-  while (watch.hops === hopsBefore && Date.now() - watch.lastActivityAt < quietMs && Date.now() < d.settleBy) await sleep(POLL_MS);
-  return watch.hops === hopsBefore || watch.hops > MAX_HOPS || Date.now() >= d.settleBy;
+  while (Date.now() - watch.lastActivityAt < quietMs && Date.now() < d.settleBy && watch.hops === before.hops) await sleep(POLL_MS);
+  const moved = watch.hops !== before.hops || watch.lastActivityAt !== before.activityAt;
+  return !moved || watch.hops > MAX_HOPS || Date.now() >= d.settleBy;
 }
 
-/** Past the load deadline a committed document is captured as it stands. */
-const loadOverdue = (watch: PageWatch, d: SettleDeadlines) => watch.committed && Date.now() >= d.loadBy;
+/** Past its load deadline a committed document is captured as it stands (each navigation gets its own). */
+const loadOverdue = (watch: PageWatch, d: SettleDeadlines) =>
+  watch.committed && Date.now() >= Math.max(d.loadBy, watch.navigationStartedAt + d.loadMs);
 
 /** The delay of a meta refresh the page will soon follow (0 if none or if it is far off). */
 async function metaRefreshDelayMs(page: Page): Promise<number> {

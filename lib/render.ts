@@ -92,7 +92,12 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
     const watch = watchPage(page, options.waitUntil === 'domcontentloaded' ? 'domcontentloaded' : 'load');
     const started = Date.now();
     const until = started + timeoutMs;
-    const settle = { loadBy: started + loadTimeoutMs, settleBy: started + Math.max(loadTimeoutMs, timeoutMs * 0.75), quietMs: quietWindowMs(timeoutMs) };
+    const settle = {
+      loadBy: started + loadTimeoutMs,
+      loadMs: loadTimeoutMs,
+      settleBy: started + Math.max(loadTimeoutMs, timeoutMs * 0.75),
+      quietMs: quietWindowMs(timeoutMs),
+    };
     const work = guardPage(page).then((pageGuard) =>
       capture(page, input.url, options, watch, { until, ...settle }, Date.parse(options.now ?? input.requestedAt ?? startedAt)).catch((error: unknown) =>
         explainNavigationFailure(error, pageGuard, deps.guard),
@@ -168,6 +173,7 @@ async function capture(
   for (let round = 1; ; round++) {
     await refuseEgressAnswer(watch.lastDocument());
     const hopsBefore = watch.hops;
+    const before = { hops: watch.hops, activityAt: watch.lastActivityAt };
     let bytes: Uint8Array;
     try {
       bytes = await prepareAndShoot(page, o, d.until);
@@ -182,7 +188,7 @@ async function capture(
       await settleAgain(watch, d);
       continue;
     }
-    if (round >= CAPTURE_ROUNDS || (await stayedPut(page, watch, hopsBefore, d))) return bytes;
+    if (round >= CAPTURE_ROUNDS || (await stayedPut(page, watch, before, d))) return bytes;
     await settleAgain(watch, d);
   }
 }

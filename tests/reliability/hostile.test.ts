@@ -5,7 +5,7 @@
 // its own assertion) submitted beside a dozen good jobs that must all be done within 45 s, the
 // worker process must survive, and its open file descriptors must return to their baseline.
 // Upstream servers that misbehave at the byte level are raw TCP (node:net).
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -74,7 +74,28 @@ let startsBefore = 0;
 const slowOpen = new Set<http.ServerResponse>();
 let hangOnce = true;
 
-const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+/**
+ * The worker process's open file descriptors, minus its kept-alive connections to the emulator
+ * (the AWS SDK clients' pools, which grow to their size once, e.g. the SQS client on the first
+ * retry): what is left is what a leak would grow.
+ */
+function fdCount(pid: number, emulatorPort: number): number {
+  const inodes = new Set<string>();
+  for (const file of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && Number.parseInt(f[2]!.split(':')[1]!, 16) === emulatorPort) inodes.add(f[9]!);
+    }
+  }
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      return !(m && inodes.has(m[1]!));
+    } catch {
+      return false; // closed meanwhile
+    }
+  }).length;
+}
 
 beforeAll(async () => {
   const routes: Record<string, string | ((req: http.IncomingMessage, res: http.ServerResponse) => void)> = {
@@ -142,7 +163,7 @@ beforeAll(async () => {
   const warm = await Promise.all([0, 1, 2, 3].map(() => post({ url: `${pages.origin}/ok` })));
   await settleAll(apiUrl, warm, 30_000);
   await new Promise((r) => setTimeout(r, 1000));
-  fdBaseline = fdCount(h.stack.worker.pid!);
+  fdBaseline = fdCount(h.stack.worker.pid!, h.stack.emulator.port);
   startsBefore = h.stack.worker.starts;
 }, 90_000);
 
@@ -250,7 +271,7 @@ describe('hostile pages beside good ones (visibility 400 s, render 20 s, backoff
     expect(h.stack.worker.starts).toBe(startsBefore);
     const after = await post({ url: `${pages.origin}/ok` });
     expect((await settleAll(apiUrl, [after], 20_000)).get(after)!.status).toBe('done');
-    const fds = await eventually(() => fdCount(h.stack.worker.pid!), (n) => n <= fdBaseline + 2, 20_000);
+    const fds = await eventually(() => fdCount(h.stack.worker.pid!, h.stack.emulator.port), (n) => n <= fdBaseline + 2, 20_000);
     expect(fds).toBeLessThanOrEqual(fdBaseline + 2);
   });
 });
@@ -273,7 +294,8 @@ describe('retries in seconds', () => {
     h.stack.worker.kill('SIGKILL');
     const settledAfterKill = await settleAll(apiUrl, jobs, 40_000);
     expect([...settledAfterKill.values()].map((s) => s.status)).toEqual(jobs.map(() => 'done'));
-    expect(Date.now() - killedAt).toBeLessThan(30_000);
+    // Backoff (5 s) + a cold start + the renders, on a loaded machine: far from 400 s.
+    expect(Date.now() - killedAt).toBeLessThan(60_000);
   });
 });
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import chromium from '@sparticuz/chromium';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import type { EgressProxy } from './egress.js';
+import { TUNING } from './tuning.js';
 
 export interface BrowserSettings {
   /** An explicit binary (e.g. Debian's chromium-headless-shell); default: @sparticuz/chromium's. */
@@ -13,6 +14,8 @@ export interface BrowserSettings {
   /** Keep @sparticuz/chromium's --single-process: no incognito contexts, one page hang stalls all. */
   singleProcess: boolean;
   proxy: Pick<EgressProxy, 'url'>;
+  /** JavaScript heap of one renderer in MB (default: tuning.json rendererHeapMb). */
+  rendererHeapMb?: number;
   /** Where each launch gets its own profile and TMPDIR (removed when that browser exits). */
   scratchRoot?: string;
   /** Browser lifecycle events (launch, disconnect, kill), for the worker's log. */
@@ -48,11 +51,25 @@ export function chromiumArgs(settings: BrowserSettings): string[] {
     '--disable-sync',
     '--disable-quic',
     '--no-first-run',
+    // A page that allocates without bound crashes its own renderer early (page_crashed) instead
+    // of taking the machine's memory from every other page.
+    `--js-flags=--max-old-space-size=${settings.rendererHeapMb ?? TUNING.rendererHeapMb}`,
   ];
 }
 
 export async function resolveExecutable(explicit?: string): Promise<string> {
   return explicit ?? (await chromium.executablePath());
+}
+
+// What Chromium may see of this process's environment: enough to find its libraries, fonts,
+// locale and time zone. Nothing else: no AWS credentials, no webhook secret, no URL2PNG_* (a
+// compromised renderer could read its own environment).
+const BROWSER_ENV = ['PATH', 'HOME', 'LANG', 'LANGUAGE', 'LC_ALL', 'TZ', 'FONTCONFIG_PATH', 'FONTCONFIG_FILE', 'LD_LIBRARY_PATH', 'XDG_CACHE_HOME', 'XDG_CONFIG_HOME'];
+
+function browserEnvironment(tmp: string): Record<string, string> {
+  const env: Record<string, string> = { TMPDIR: tmp };
+  for (const name of BROWSER_ENV) if (process.env[name] !== undefined) env[name] = process.env[name]!;
+  return env;
 }
 
 /** Holds the one browser of this process and replaces it when it dies. */
@@ -92,7 +109,7 @@ export class BrowserHost {
         executablePath: await resolveExecutable(this.settings.executablePath),
         args: chromiumArgs(this.settings),
         userDataDir: join(scratch, 'profile'),
-        env: { ...process.env, TMPDIR: tmp },
+        env: browserEnvironment(tmp),
         headless: 'shell',
         pipe: true, // no DevTools port for a rendered page to find
         defaultViewport: null,

@@ -17,6 +17,12 @@ const envSchema = z.object({
   URL2PNG_BUCKET: z.string().default(''),
   URL2PNG_EGRESS_ALLOW: z.string().default(''),
   URL2PNG_RENDER_TIMEOUT_MS: intFrom(TUNING.renderTimeoutMs, 100, 900_000),
+  /** How long a page may take to fire `load` before it is captured as it stands (at most half the render deadline). */
+  URL2PNG_PAGE_LOAD_TIMEOUT_MS: intFrom(TUNING.loadTimeoutMs, 50, 900_000),
+  /** JavaScript heap of one page's renderer in MB; a page that needs more crashes (page_crashed). */
+  URL2PNG_RENDERER_HEAP_MB: intFrom(TUNING.rendererHeapMb, 32, 16_384),
+  /** First retry backoff of a transient failure, in seconds (then x3 per receive, capped). */
+  URL2PNG_RETRY_BACKOFF_S: intFrom(TUNING.retryBackoffSeconds, 0, 43_200),
   /** Pins the pages rendered at once; without it the worker's controller moves the count (lib/adaptive-concurrency.ts). */
   URL2PNG_RENDER_CONCURRENCY: z.coerce.number().int().min(1).max(16).optional(),
   /** Set by Lambda: the function's memory, which fixes its CPU share. */
@@ -48,6 +54,10 @@ export interface Config {
   bucket: string;
   egressAllow: string[];
   renderTimeoutMs: number;
+  loadTimeoutMs: number;
+  retryBackoffS: number;
+  rendererHeapMb: number;
+  retryBackoffMaxS: number;
   /** Pages at once: the adaptive controller's floor, or the pinned count. */
   renderConcurrency: number;
   /** URL2PNG_RENDER_CONCURRENCY was set: the count stays put. */
@@ -79,6 +89,11 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     bucket: e.URL2PNG_BUCKET,
     egressAllow: e.URL2PNG_EGRESS_ALLOW.split(',').map((s) => s.trim()).filter(Boolean),
     renderTimeoutMs: e.URL2PNG_RENDER_TIMEOUT_MS,
+    // Well inside the render deadline: what is left is for settling, capturing and encoding.
+    loadTimeoutMs: Math.min(e.URL2PNG_PAGE_LOAD_TIMEOUT_MS, Math.floor(e.URL2PNG_RENDER_TIMEOUT_MS / 2)),
+    retryBackoffS: e.URL2PNG_RETRY_BACKOFF_S,
+    rendererHeapMb: e.URL2PNG_RENDERER_HEAP_MB,
+    retryBackoffMaxS: Math.max(e.URL2PNG_RETRY_BACKOFF_S, TUNING.retryBackoffMaxSeconds),
     renderConcurrency: e.URL2PNG_RENDER_CONCURRENCY ?? renderConcurrency(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
     renderConcurrencyPinned: e.URL2PNG_RENDER_CONCURRENCY !== undefined,
     renderConcurrencyCeiling:

@@ -27,7 +27,7 @@ export type Verdict =
 const NAME_DOES_NOT_EXIST = new Set(['ENOTFOUND', 'ENODATA', 'ENONAME', 'NXDOMAIN', 'EAI_NONAME']);
 
 /** Header on the proxy's own refusals, so the renderer can tell them from the site's answers. */
-export const REFUSAL_HEADER = 'x-url2png-egress';
+const REFUSAL_HEADER = 'x-url2png-egress';
 /**
  * A page's server can send REFUSAL_HEADER too (an https answer passes the proxy sealed), e.g. to
  * fake a DNS failure and force retries. So the proxy's own refusals also carry this per-process

@@ -31,6 +31,7 @@ export const FAILURES = {
   invalid_selector: { kind: 'permanent', what: 'selector or waitForSelector is not a valid CSS selector' },
   selector_not_found: { kind: 'permanent', what: 'no visible element matches selector' },
   selector_timeout: { kind: 'permanent', what: 'no element matching waitForSelector became visible before the render deadline' },
+  page_navigating: { kind: 'permanent', what: 'the page kept navigating away while it was being captured' },
   redrive_exhausted: { kind: 'permanent', what: 'the job kept failing after every retry and redrive' },
   script_error: { kind: 'permanent', what: 'a script of the request threw, rejected or did not finish before the render deadline' },
   // either: the raising class decides
@@ -39,6 +40,7 @@ export const FAILURES = {
   render_timeout: { kind: 'transient', what: 'the page did not render within the render deadline' },
   protocol_timeout: { kind: 'transient', what: 'the browser did not answer a DevTools call in time' },
   browser_crashed: { kind: 'transient', what: 'the browser or the page crashed or disconnected' },
+  page_crashed: { kind: 'transient', what: "the page crashed its renderer (e.g. out of memory); retried, then failed" },
   browser_error: { kind: 'transient', what: 'a DevTools protocol error' },
   page_unreachable: { kind: 'transient', what: 'a network error reaching the page' },
   dns_unavailable: { kind: 'transient', what: 'the DNS lookup failed for a reason other than a missing name' },

@@ -17,16 +17,22 @@ export interface OnSettledDeps {
   guard: EgressGuard;
   webhookSecret: string;
   presignTtlSeconds: number;
-  webhook?: Partial<Pick<WebhookSettings, 'attempts' | 'backoffMs' | 'timeoutMs'>>;
+  webhook?: Partial<Pick<WebhookSettings, 'attempts' | 'backoffMs' | 'timeoutMs' | 'totalMs'>>;
   /** Replaces the per-record logger (tests read the lines). */
   log?: JobLog;
   /** Jobs of a batch: where batch records live, for the batch's webhook once all have settled. */
   batches?: Omit<BatchSettleDeps, 'deliver'>;
 }
 
+/** A webhook's total deadline, every attempt and backoff included (README, "Webhooks"). */
+const WEBHOOK_TOTAL_MS = 15_000;
+/** Time kept back from the invocation's remaining time for the worker to answer. */
+const WEBHOOK_EXIT_MARGIN_MS = 1_000;
+
 export function onSettled(deps: OnSettledDeps) {
   // Lines go to the logger of the record being settled (jobId, messageId, Lambda context).
-  return async (job: Job, settled: Settled, recordLog?: JobLog): Promise<void> => {
+  // remainingMs: the invocation's time left; the webhook's total deadline stays inside it.
+  return async (job: Job, settled: Settled, recordLog?: JobLog, remainingMs: () => number = () => Infinity): Promise<void> => {
     const log = deps.log ?? recordLog;
     if (settled.status === 'done' && cacheTtlSeconds(job.options.cache) > 0) {
       await deps.cache
@@ -49,7 +55,8 @@ export function onSettled(deps: OnSettledDeps) {
             ...(settled.diff ? { diff: await presentDiff(settled.diff, (key) => deps.store.presignImage(key, deps.presignTtlSeconds)) } : {}),
           }
         : { id: job.id, status: 'failed', error: settled.error };
-    const result: DeliveryResult = await deliverWebhook(callbackUrl, payload, { secret: deps.webhookSecret, guard: deps.guard, ...deps.webhook });
+    const totalMs = Math.min(deps.webhook?.totalMs ?? WEBHOOK_TOTAL_MS, remainingMs() - WEBHOOK_EXIT_MARGIN_MS);
+    const result: DeliveryResult = await deliverWebhook(callbackUrl, payload, { secret: deps.webhookSecret, guard: deps.guard, ...deps.webhook, totalMs });
     log?.(result.delivered ? 'webhook delivered' : 'webhook not delivered', { jobId: job.id, ...result });
   };
 }

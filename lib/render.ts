@@ -1,10 +1,21 @@
 // One job -> image bytes, inside a deadline. A straight flow: check the target, open an isolated
-// page, size it, navigate, capture, close.
-import type { Browser, BrowserContext, Page } from 'puppeteer-core';
+// page, size it, navigate and let it settle (lib/navigation.ts), capture, close.
+import type { Browser, BrowserContext, HTTPResponse, Page } from 'puppeteer-core';
 import type { BrowserHost } from './browser.js';
-import { REFUSAL_HEADER, type EgressGuard, type EgressProxy, type EgressSession } from './egress.js';
+import { egressRefusal, type EgressGuard, type EgressProxy, type EgressSession } from './egress.js';
 import { PermanentFailure, TransientFailure } from './failures.js';
 import { freezePage, stillForCapture } from './deterministic.js';
+import {
+  NAVIGATED_AWAY,
+  navigateAndLoad,
+  quietWindowMs,
+  stayedPut,
+  throwIfFailed,
+  waitWhileNavigating,
+  watchPage,
+  type PageWatch,
+  type SettleDeadlines,
+} from './navigation.js';
 import { explainNavigationFailure, guardPage } from './page-guard.js';
 import { printPdf } from './pdf.js';
 import type { CaptureFacts } from './receipt.js';
@@ -22,7 +33,15 @@ import {
   viewportFor,
 } from './page-setup.js';
 import { captureFullPage, fullPageMaxImageHeight } from './stitch.js';
-import { effectiveQuality, FORMAT_INFO, screenshotOptionsSchema, type ScreenshotOptions, type ScreenshotOptionsInput } from './request.js';
+import {
+  effectiveQuality,
+  FORMAT_INFO,
+  LIMITS,
+  maxImageHeight,
+  screenshotOptionsSchema,
+  type ScreenshotOptions,
+  type ScreenshotOptionsInput,
+} from './request.js';
 
 export interface RenderInput {
   /** The page; ignored when html is given. */
@@ -52,16 +71,20 @@ export interface RenderDeps {
   proxy?: Pick<EgressProxy, 'openSession'>;
 }
 
+interface RenderDeadlines {
+  /** The whole render: a page that has not even answered by then is a transient render_timeout. */
+  timeoutMs: number;
+  /** A page whose `load` has not fired by then is captured as it stands (at most half of timeoutMs). */
+  loadTimeoutMs: number;
+}
+
 /** How long closing a page may take before the browser is presumed wedged and killed. */
 const CLOSE_GRACE_MS = 2000;
 /** How long opening a page may take before the browser is presumed wedged and killed. */
 const OPEN_PAGE_HANG_MS = 10_000;
 
-export async function renderScreenshot(
-  input: RenderInput,
-  deps: RenderDeps,
-  timeoutMs: number,
-): Promise<RenderedImage> {
+export async function renderScreenshot(input: RenderInput, deps: RenderDeps, deadlines: RenderDeadlines | number): Promise<RenderedImage> {
+  const { timeoutMs, loadTimeoutMs } = typeof deadlines === 'number' ? { timeoutMs: deadlines, loadTimeoutMs: deadlines / 2 } : deadlines;
   const options = screenshotOptionsSchema.parse(input.options) as ScreenshotOptions;
   const startedAt = new Date().toISOString();
   if (input.html === undefined) await refuseUnreachableTarget(input.url, deps.guard);
@@ -78,7 +101,7 @@ export async function renderScreenshot(
     await session?.close();
     throw error;
   });
-  const seen: { httpStatus: number | null; truncated?: boolean } = { httpStatus: null };
+  const seen: { truncated?: boolean } = {};
   let timedOut = false;
   const timer = deadline(timeoutMs, () => {
     timedOut = true;
@@ -86,17 +109,26 @@ export async function renderScreenshot(
   try {
     // Non-http(s) schemes are refused in the page too; a refused navigation is named as such.
     // Inside the deadline: on a wedged browser even the DevTools set-up can hang.
+    const watch = watchPage(page, options.waitUntil === 'domcontentloaded' ? 'domcontentloaded' : 'load');
+    const started = Date.now();
+    const until = started + timeoutMs;
+    const settle = {
+      loadBy: started + loadTimeoutMs,
+      loadMs: loadTimeoutMs,
+      settleBy: started + Math.max(loadTimeoutMs, timeoutMs * 0.75),
+      quietMs: quietWindowMs(timeoutMs),
+    };
     const work = guardPage(page).then((pageGuard) =>
-      capture(page, input, options, Date.now() + timeoutMs, seen, Date.parse(options.now ?? input.requestedAt ?? startedAt)).catch((error: unknown) =>
+      capture(page, input, options, watch, { until, ...settle }, Date.parse(options.now ?? input.requestedAt ?? startedAt), seen).catch((error: unknown) =>
         explainNavigationFailure(error, pageGuard, deps.guard),
       ),
     );
     work.catch(() => undefined); // after a timeout its rejection (page closed under it) is expected
-    const bytes = await Promise.race([work, timer.promise]);
+    const bytes = await Promise.race([work, timer.promise, watch.crashed]).finally(() => watch.dispose());
     const capturedAt = new Date().toISOString();
     const facts: CaptureFacts = {
       finalUrl: page.url(),
-      httpStatus: seen.httpStatus,
+      httpStatus: watch.lastDocument()?.status() ?? null,
       connections: session ? [...session.connections] : null,
       browser: await browserVersion(browser),
       startedAt,
@@ -142,7 +174,15 @@ async function openIsolatedPage(browser: Browser, singleProcess: boolean, sessio
 
 // The capture, in the order the request's fields take effect. Every wait is bounded by the
 // render deadline (`until`), so a page can slow a job down but never hang it.
-async function capture(page: Page, { url, html }: RenderInput, o: ScreenshotOptions, until: number, seen: { httpStatus: number | null; truncated?: boolean }, clock: number): Promise<Uint8Array> {
+async function capture(
+  page: Page,
+  { url, html }: RenderInput,
+  o: ScreenshotOptions,
+  watch: PageWatch,
+  d: SettleDeadlines & { until: number },
+  clock: number,
+  seen: { truncated?: boolean },
+): Promise<Uint8Array> {
   await page.setViewport(viewportFor(o));
   if (o.deterministic) await freezePage(page, clock);
   // A fresh headless page already prefers light and motion: only the fields set cost DevTools round trips.
@@ -153,23 +193,77 @@ async function capture(page: Page, { url, html }: RenderInput, o: ScreenshotOpti
     await authoriseOrigin(page, o, url);
   }
 
-  const waitUntil = o.waitUntil === 'domcontentloaded' ? 'domcontentloaded' : 'load';
-  // An html document is written into the fresh page's about:blank: it has no origin of its own,
-  // and whatever it loads goes through the proxy (and the page guard) like any page's requests.
-  const response = html === undefined ? await page.goto(url, { waitUntil, timeout: 0 /* the render deadline bounds it */ }) : await page.setContent(html, { waitUntil, timeout: 0 }).then(() => null);
-  seen.httpStatus = response?.status() ?? null;
-  const refusal = response?.headers()[REFUSAL_HEADER];
-  if (refusal) {
-    const reason = (await response!.text().catch(() => '')).trim().replace(/^url2png egress: /, '');
-    if (refusal === 'dns_unavailable') throw new TransientFailure('page_unreachable', reason);
-    throw new PermanentFailure(refusal === 'dns_not_found' ? 'dns_not_found' : 'url_refused', reason || 'the egress policy refused the page');
+  await openDocument(page, { url, html }, o, watch, d);
+  // Captured at once; then the page must stay put for the quiet window (lib/navigation.ts). One
+  // that navigated meanwhile (or under the capture) is settled and captured again; one that never
+  // stops moving is taken where it is after CAPTURE_ROUNDS.
+  for (let round = 1; ; round++) {
+    await refuseEgressAnswer(watch.lastDocument());
+    refuseHttpError(o, watch.lastDocument());
+    const hopsBefore = watch.hops;
+    const before = { hops: watch.hops, activityAt: watch.lastActivityAt };
+    let bytes: Uint8Array;
+    try {
+      bytes = await prepareAndShoot(page, o, d.until, seen);
+    } catch (error) {
+      // Only a navigation the page itself started is repeated; a crashed or closed browser
+      // or page is what it is (transient, classified by lib/failures.ts).
+      const navigated = watch.hops !== hopsBefore;
+      if (!navigated || page.isClosed() || !page.browser().connected || !NAVIGATED_AWAY.test((error as Error)?.message ?? '')) throw error;
+      if (round >= CAPTURE_ROUNDS || left(d.until) < 1000) {
+        throw new PermanentFailure('page_navigating', 'the page kept navigating away while it was being captured');
+      }
+      await settleAgain(watch, d);
+      continue;
+    }
+    if (round >= CAPTURE_ROUNDS || (await stayedPut(page, watch, before, d))) return bytes;
+    await settleAgain(watch, d);
   }
-  if (o.failOnHttpError && response && response.status() >= 400) {
-    const status = `${response.status()} ${response.statusText()}`.trim();
-    const message = `the page answered HTTP ${status} (failOnHttpError is set)`;
-    // A server error may pass on a later try; a client error will not.
-    throw response.status() >= 500 ? new TransientFailure('http_error', message) : new PermanentFailure('http_error', message);
-  }
+}
+
+/** How often a capture is repeated after the page navigated under or right after it. */
+const CAPTURE_ROUNDS = 4;
+
+/** After the page navigated again: wait for that navigation as for the first one. */
+async function settleAgain(watch: PageWatch, d: SettleDeadlines) {
+  await waitWhileNavigating(watch, d);
+  throwIfFailed(watch);
+}
+
+/**
+ * A URL is navigated to and settled (lib/navigation.ts). An html document is written into the fresh
+ * page's about:blank: it has no origin of its own, and whatever it loads goes through the proxy (and
+ * the page guard) like any page's requests; like a page's load, it gets the load deadline and is
+ * then captured as it stands.
+ */
+async function openDocument(page: Page, { url, html }: Pick<RenderInput, 'url' | 'html'>, o: ScreenshotOptions, watch: PageWatch, d: SettleDeadlines) {
+  if (html === undefined) return navigateAndLoad(page, url, watch, d);
+  const written = page.setContent(html, { waitUntil: o.waitUntil === 'domcontentloaded' ? 'domcontentloaded' : 'load', timeout: 0 });
+  written.catch(() => undefined); // past the load deadline the capture goes on without it
+  await Promise.race([written, sleep(Math.max(0, d.loadBy - Date.now()))]);
+}
+
+/** failOnHttpError: the page's own final document answered an error status. */
+function refuseHttpError(o: ScreenshotOptions, document: HTTPResponse | undefined): void {
+  if (!o.failOnHttpError || !document || document.status() < 400) return;
+  const status = `${document.status()} ${document.statusText()}`.trim();
+  const message = `the page answered HTTP ${status} (failOnHttpError is set)`;
+  // A server error may pass on a later try; a client error will not.
+  throw document.status() >= 500 ? new TransientFailure('http_error', message) : new PermanentFailure('http_error', message);
+}
+
+/** The main frame's final document was the proxy's refusal (a redirect or script led there). */
+async function refuseEgressAnswer(document: HTTPResponse | undefined): Promise<void> {
+  const refusal = document ? egressRefusal(document.headers()) : undefined;
+  if (!refusal) return;
+  // The proxy's body says why (which address, which rule).
+  const said = (await document!.text().catch(() => '')).trim().replace(/^url2png egress: /, '');
+  const reason = said || `the page led to ${document!.url()}, which the egress policy refuses`;
+  if (refusal === 'dns_unavailable') throw new TransientFailure('page_unreachable', reason);
+  throw new PermanentFailure(refusal === 'dns_not_found' ? 'dns_not_found' : 'url_refused', reason);
+}
+
+async function prepareAndShoot(page: Page, o: ScreenshotOptions, until: number, seen: { truncated?: boolean }): Promise<Uint8Array> {
   if (o.waitUntil === 'networkidle') {
     // 500 ms without requests, at most NETWORK_IDLE_MAX_MS: a page that never goes quiet
     // (analytics beacons, long polls) is captured anyway instead of failing.
@@ -196,13 +290,18 @@ async function capture(page: Page, { url, html }: RenderInput, o: ScreenshotOpti
   const encoding = { type: o.format, quality: effectiveQuality(o), optimizeForSpeed: true, omitBackground: o.omitBackground } as const;
   if (o.selector) {
     const element = await page.$(o.selector).catch((error: Error) => {
+      if (NAVIGATED_AWAY.test(error.message)) throw error;
       throw new PermanentFailure('invalid_selector', `selector ${JSON.stringify(o.selector)} is not a valid CSS selector (${error.message.split('\n')[0]})`);
     });
     const box = await element?.boundingBox();
     if (!element || !box || box.width < 1 || box.height < 1) {
       throw new PermanentFailure('selector_not_found', `no visible element matches selector ${JSON.stringify(o.selector)}`);
     }
-    return element.screenshot(encoding);
+    // The element's image stays inside the pixel budget too: cut to it, as a full page is.
+    const dsf = o.deviceScaleFactor;
+    const width = Math.min(box.width, Math.floor(LIMITS.maxImageSide / dsf));
+    const height = Math.min(box.height, Math.floor(maxImageHeight(width * dsf) / dsf));
+    return element.screenshot({ ...encoding, clip: { x: 0, y: 0, width, height } });
   }
   if (o.clip) {
     // Page coordinates, beyond the viewport if need be.

@@ -39,7 +39,19 @@ export const LIMITS = {
   injectionBytes: 64 * 1024,
   /** html: the document's size in bytes (UTF-8). */
   htmlBytes: 1024 * 1024,
+  /**
+   * The pixel budget: no image (viewport, clip, element or full page) has more pixels than this
+   * (~200 MB of RGBA while it is encoded). Viewports and clips are refused at the API; full pages
+   * and elements, whose size only the page decides, are cut to it.
+   */
+  maxImagePixels: 50_000_000,
+  /** No single capture's side is longer than this many pixels (Chromium's own limit). */
+  maxImageSide: 16_384,
 } as const;
+
+/** The tallest single capture (in image pixels) that fits the pixel budget at this width (in image pixels). */
+export const maxImageHeight = (widthPx: number): number =>
+  Math.max(1, Math.min(LIMITS.maxImageSide, Math.floor(LIMITS.maxImagePixels / Math.max(1, widthPx))));
 
 /**
  * Request headers a caller may not set: the ones that frame the HTTP message or its hop (a wrong
@@ -320,7 +332,40 @@ const compareToNeedsPng = (value: { format?: string; compareTo?: string }, ctx: 
   }
 };
 
-type OptionsInput = { format?: string; quality?: number; omitBackground?: boolean; clip?: unknown; selector?: string; fullPage?: boolean };
+type OptionsInput = {
+  format?: string;
+  quality?: number;
+  omitBackground?: boolean;
+  clip?: { width?: number; height?: number };
+  selector?: string;
+  fullPage?: boolean;
+  width?: number;
+  height?: number;
+  deviceScaleFactor?: number;
+};
+
+/** The viewport (or the clip) in image pixels stays inside the pixel budget. */
+const withinPixelBudget = (value: OptionsInput, ctx: z.RefinementCtx) => {
+  const dsf = value.deviceScaleFactor ?? LIMITS.deviceScaleFactor.default;
+  const area = (w: number, h: number) => Math.round(w * dsf) * Math.round(h * dsf);
+  const budget = LIMITS.maxImagePixels.toLocaleString('en-US');
+  const viewport = area(value.width ?? VIEWPORT.width.default, value.height ?? VIEWPORT.height.default);
+  if (viewport > LIMITS.maxImagePixels) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['deviceScaleFactor'],
+      message: `width x height x deviceScaleFactor² is ${viewport.toLocaleString('en-US')} image pixels, over the budget of ${budget}; lower deviceScaleFactor, width or height`,
+    });
+  }
+  const clip = value.clip;
+  if (clip && typeof clip.width === 'number' && typeof clip.height === 'number' && area(clip.width, clip.height) > LIMITS.maxImagePixels) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['clip'],
+      message: `clip width x height x deviceScaleFactor² is ${area(clip.width, clip.height).toLocaleString('en-US')} image pixels, over the budget of ${budget}; clip a smaller area or lower deviceScaleFactor`,
+    });
+  }
+};
 /** Rules between fields; each message names the fields involved. */
 const fieldCombinations = (value: OptionsInput, ctx: z.RefinementCtx) => {
   const format = value.format ?? 'png';
@@ -335,7 +380,7 @@ const fieldCombinations = (value: OptionsInput, ctx: z.RefinementCtx) => {
   }
 };
 
-export const screenshotOptionsSchema = z.strictObject(optionsShape).superRefine(fieldCombinations).superRefine(refusePdfMismatches).superRefine(compareToNeedsPng).superRefine(nowNeedsDeterministic);
+export const screenshotOptionsSchema = z.strictObject(optionsShape).superRefine(fieldCombinations).superRefine(refusePdfMismatches).superRefine(compareToNeedsPng).superRefine(nowNeedsDeterministic).superRefine(withinPixelBudget);
 
 /** The fields that speak for the page's origin: they need a URL, not an html document. */
 const ORIGIN_FIELDS = ['headers', 'cookies', 'authentication', 'failOnHttpError'] as const;
@@ -360,6 +405,7 @@ export const screenshotRequestSchema = z
   .superRefine(refusePdfMismatches)
   .superRefine(compareToNeedsPng)
   .superRefine(nowNeedsDeterministic)
+  .superRefine(withinPixelBudget)
   .superRefine((value, ctx) => {
     if ((value.url === undefined) === (value.html === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'send exactly one of url and html, e.g. {"url": "https://example.com"} or {"html": "<h1>hi</h1>"}' });

@@ -114,6 +114,8 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<S
       }
     }
     if (failure.kind === 'permanent') return { status: 'failed', id: job.id, code: failure.code };
+    // A client polling meanwhile sees why it is still queued and how often it was tried.
+    if (!lastTry) await writeRetrying(deps.store, job, failure, delivery.receiveCount, now()).catch(() => undefined);
     throw new TransientFailure(failure.code, failure.message, { cause: error, lastTry });
   }
 }
@@ -132,6 +134,21 @@ export async function recordUndecodable(
   const id = salvageJobId(body);
   if (id) await writeFailed(store, { id, url: '', requestedAt: at.toISOString() }, failure, at);
   return { id, code: failure.code };
+}
+
+/** `queued` again, with the attempts so far and the transient error of the last one; `done` always wins. */
+async function writeRetrying(store: ScreenshotStore, job: Job, failure: Failure, attempts: number, at: Date): Promise<void> {
+  const existing = await store.getStatus(job.id);
+  if (existing?.status === 'done') return;
+  await store.putStatus({
+    id: job.id,
+    status: 'queued',
+    url: job.url,
+    requestedAt: existing?.requestedAt ?? job.requestedAt,
+    updatedAt: at.toISOString(),
+    attempts,
+    lastError: { code: failure.code, message: failure.message },
+  });
 }
 
 /**

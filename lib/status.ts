@@ -46,6 +46,8 @@ export const screenshotStatusSchema = z.object({
   cached: z.boolean().optional().describe('true when POST answered from the cache without rendering'),
   error: problemSchema.optional().describe('When failed: why'),
   diff: diffSummarySchema.optional(),
+  attempts: z.int().optional().describe('While queued for a retry: deliveries tried so far'),
+  lastError: problemSchema.optional().describe('While queued for a retry: the transient error of the last attempt'),
 });
 export type ScreenshotStatus = z.infer<typeof screenshotStatusSchema>;
 

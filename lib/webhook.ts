@@ -31,9 +31,14 @@ export interface WebhookSettings {
   attempts?: number;
   /** Wait before the second attempt; doubled for each one after it. */
   backoffMs?: number;
-  /** Per attempt, connect to last byte. */
+  /** Per attempt, connect to last byte (a total, not an idle timeout: a trickling receiver is cut off). */
   timeoutMs?: number;
+  /** All attempts and backoffs together; no attempt starts or runs past it. */
+  totalMs?: number;
 }
+
+/** An attempt with less time than this left is not started. */
+const MIN_ATTEMPT_MS = 250;
 
 export type DeliveryResult =
   | { delivered: true; attempts: number; status: number }
@@ -45,8 +50,15 @@ export async function deliverWebhook(callbackUrl: string, payload: WebhookPayloa
   const body = JSON.stringify(payload);
   const deliveryId = randomUUID();
   let reason = 'not attempted';
+  const endsAt = Date.now() + (s.totalMs ?? Infinity);
+  const left = () => endsAt - Date.now();
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (attempt > 1) await new Promise((r) => setTimeout(r, (s.backoffMs ?? 1000) * 2 ** (attempt - 2)));
+    if (attempt > 1) {
+      const backoff = (s.backoffMs ?? 1000) * 2 ** (attempt - 2);
+      if (left() - backoff < MIN_ATTEMPT_MS) return { delivered: false, attempts: attempt - 1, reason: `${reason}; no time left for another attempt` };
+      await new Promise((r) => setTimeout(r, backoff));
+    }
+    if (left() < MIN_ATTEMPT_MS) return { delivered: false, attempts: attempt - 1, reason: `${reason}; no time left for an attempt` };
     const url = new URL(callbackUrl);
     const port = url.port ? Number(url.port) : defaultPort(url.protocol);
     // Checked on every attempt: a name that now resolves somewhere private is refused.
@@ -60,7 +72,7 @@ export async function deliverWebhook(callbackUrl: string, payload: WebhookPayloa
         [TIMESTAMP_HEADER]: String(timestamp),
         [SIGNATURE_HEADER]: signWebhook(s.secret, timestamp, body),
         [DELIVERY_HEADER]: deliveryId,
-      }, s.timeoutMs ?? 5000);
+      }, Math.min(s.timeoutMs ?? 5000, left()));
       if (status >= 200 && status < 300) return { delivered: true, attempts: attempt, status };
       reason = `the receiver answered ${status}`;
       // A receiver that says the request itself is wrong will say so again; 408/429 mean "later".
@@ -83,7 +95,6 @@ function post(url: URL, address: string, port: number, body: string, headers: Re
         path: url.pathname + url.search,
         headers: { ...headers, host: url.host, 'content-length': String(Buffer.byteLength(body)) },
         ...(secure && !isIP(url.hostname.replace(/^\[(.*)\]$/, '$1')) ? { servername: url.hostname } : {}),
-        timeout: timeoutMs,
       },
       (res) => {
         res.resume();
@@ -91,7 +102,9 @@ function post(url: URL, address: string, port: number, body: string, headers: Re
         res.on('error', reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    // One timer from connect to the last byte: a socket timeout would only catch silence.
+    const timer = setTimeout(() => req.destroy(new Error(`no complete answer within ${Math.round(timeoutMs)} ms`)), timeoutMs);
+    req.on('close', () => clearTimeout(timer));
     req.on('error', reject);
     req.end(body);
   });

@@ -1,6 +1,7 @@
 // The worker's long-lived parts, built once per process (per Lambda container) and reused by
 // every invocation: S3 client, egress proxy, browser, concurrency limit.
 import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
 import { clientSettings } from './aws.js';
 import { AdaptiveLimit } from './adaptive-concurrency.js';
@@ -16,12 +17,19 @@ import { S3ResultCache, type ResultCache } from './cache.js';
 import { useBundledFonts } from './fonts.js';
 import { S3HtmlInputs } from './html-input.js';
 import { batchMemberSettled, onSettled, type OnSettledDeps } from './on-settled.js';
-import { settleJob, type Delivery, type SettleOutcome } from './settle.js';
+import { retryAfter, retryDelaySeconds } from './retry.js';
+import { settleJob, type Delivery, type JobLog, type SettleOutcome, type Settled } from './settle.js';
 import { S3ScreenshotStore, type ScreenshotStore } from './store.js';
 import { EgressAllowList } from './url-policy.js';
 
 export interface WorkerRuntime {
   settle(delivery: Delivery): Promise<SettleOutcome>;
+  /**
+   * A record that failed transiently comes back after a short backoff instead of the visibility
+   * timeout; answers the seconds set. Its errors are the caller's to log (the record then simply
+   * returns after the visibility timeout).
+   */
+  retryLater(receiptHandle: string, receiveCount: number): Promise<number>;
   readonly browsers: BrowserHost;
   readonly proxy: EgressProxy;
   /** Pages allowed at once now, and the most so far. */
@@ -61,6 +69,7 @@ export async function createWorkerRuntime(
     singleProcess: cfg.singleProcess,
     proxy,
     scratchRoot: cfg.chromiumScratchDir,
+    rendererHeapMb: cfg.rendererHeapMb,
     onEvent: overrides.onBrowserEvent,
   });
   // Pages at once: pinned by URL2PNG_RENDER_CONCURRENCY, else moved by the controller between
@@ -76,11 +85,16 @@ export async function createWorkerRuntime(
     log: overrides.log,
     batches: { s3, bucket: cfg.bucket, store, presignTtlSeconds: cfg.presignTtlSeconds },
   };
+  const afterSettled = onSettled(settledDeps);
   const deps = {
     store,
     // An html job's document waits in the bucket (lib/html-input.ts).
     render: async (input: Parameters<typeof renderScreenshot>[0], job: Job) =>
-      renderScreenshot({ ...input, requestedAt: job.requestedAt, html: job.html ? await inputs.get(job.html) : undefined }, { browsers, guard, proxy }, cfg.renderTimeoutMs),
+      renderScreenshot(
+        { ...input, requestedAt: job.requestedAt, html: job.html ? await inputs.get(job.html) : undefined },
+        { browsers, guard, proxy },
+        { timeoutMs: cfg.renderTimeoutMs, loadTimeoutMs: cfg.loadTimeoutMs },
+      ),
     completeCapture: async (job: Job, image: RenderedImage) => {
       const diff = await comparer.compare(job, image);
       await receipts.issue(job, image, receiptKey);
@@ -88,16 +102,36 @@ export async function createWorkerRuntime(
     },
     renderTimeoutMs: cfg.renderTimeoutMs,
     maxReceiveCount: cfg.maxReceiveCount,
-    onSettled: onSettled(settledDeps),
     onAlreadyDone: batchMemberSettled(settledDeps),
   };
+  const sqs = new SQSClient(clientSettings(cfg));
   return {
-    settle: (delivery) => limit.run(() => settleJob(delivery, deps)),
+    async settle(delivery) {
+      // The webhook and the cache index run after the job leaves its render slot: a slow
+      // receiver never holds a page slot, and the invocation still waits for it (bounded by the
+      // time it has left) because Lambda freezes whatever runs after it returns.
+      let after: Promise<void> | undefined;
+      const later = (job: Job, settled: Settled, log?: JobLog) => {
+        after = afterSettled(job, settled, log, delivery.remainingMs).catch(() => undefined);
+        return Promise.resolve();
+      };
+      try {
+        return await limit.run(() => settleJob(delivery, { ...deps, onSettled: later }));
+      } finally {
+        await after;
+      }
+    },
+    async retryLater(receiptHandle, receiveCount) {
+      const seconds = retryDelaySeconds(receiveCount, { baseS: cfg.retryBackoffS, maxS: cfg.retryBackoffMaxS, visibilityTimeoutS: cfg.visibilityTimeoutSeconds });
+      await retryAfter(sqs, cfg.queueUrl, receiptHandle, seconds);
+      return seconds;
+    },
     concurrency: () => ({ limit: limit.limit, peak: limit.peak }),
     browsers,
     proxy,
     async close() {
       limit.stop();
+      sqs.destroy();
       await browsers.close();
       await proxy.close();
     },

@@ -1,8 +1,12 @@
 // Lambda's SQS event source mapping, locally: long-poll the queue, hand Lambda-shaped batches to
-// the worker, delete what succeeded, leave batchItemFailures (and everything, if the invocation
-// fails) to come back after the visibility timeout. The emulator's redrive policy moves what keeps
-// failing to the DLQ, as SQS does.
+// the worker, delete what succeeded, leave batchItemFailures to come back when their visibility
+// ends (the worker shortens it per failed record with ChangeMessageVisibility, which the emulator
+// honours as SQS does). If the invocation itself fails (the worker process died), this mapping
+// knows which messages that process held and brings them back after the short retry backoff
+// instead of the visibility timeout. The emulator's redrive policy moves what keeps failing to
+// the DLQ, as SQS does.
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
   type SQSClient,
@@ -22,6 +26,8 @@ export interface MappingOptions {
   /** Invocations in flight at once (Lambda's maximumConcurrency, scaled to this machine). */
   concurrency: number;
   invoke: BatchInvoker;
+  /** Seconds until a message of a failed invocation comes back, by its receive count. */
+  retryDelayS?: (receiveCount: number) => number;
   onError?: (error: unknown) => void;
 }
 
@@ -81,6 +87,25 @@ export function startEventSourceMapping(options: MappingOptions): EventSourceMap
     return messages;
   }
 
+  async function retrySoon(records: SQSRecord[]): Promise<void> {
+    if (!options.retryDelayS) return;
+    const delay = options.retryDelayS;
+    try {
+      await options.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: options.queueUrl,
+          Entries: records.map((r, i) => ({
+            Id: String(i),
+            ReceiptHandle: r.receiptHandle,
+            VisibilityTimeout: delay(Number(r.attributes.ApproximateReceiveCount) || 1),
+          })),
+        }),
+      );
+    } catch (error) {
+      options.onError?.(error); // they still come back, after the visibility timeout
+    }
+  }
+
   async function poll(): Promise<void> {
     while (!abort.signal.aborted) {
       let messages: Message[];
@@ -100,8 +125,9 @@ export function startEventSourceMapping(options: MappingOptions): EventSourceMap
         const response = await options.invoke({ Records: records });
         failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
       } catch (error) {
-        // A failed invocation deletes nothing: the whole batch comes back, as on Lambda.
+        // A failed invocation deletes nothing: the whole batch comes back, after the backoff.
         options.onError?.(error);
+        await retrySoon(records);
         continue;
       }
       const done = records.filter((r) => !failed.has(r.messageId));

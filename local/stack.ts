@@ -3,6 +3,8 @@
 // serverless.yml would give them has been set.
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
+import { config } from '../lib/config.js';
+import { retryDelaySeconds } from '../lib/retry.js';
 import { TUNING } from '../lib/tuning.js';
 import { serveApi, type LocalApi } from './api-gateway.js';
 import { startEmulator, LOCAL_CREDENTIALS, LOCAL_REGION, type Emulator } from './emulator.js';
@@ -87,6 +89,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       batchingWindowS: TUNING.maximumBatchingWindowSeconds,
       concurrency: options.workerConcurrency ?? 2,
       invoke: (event: SQSEvent) => fn.invoke(event),
+      retryDelayS: (receiveCount) => {
+        const cfg = config();
+        return retryDelaySeconds(receiveCount, { baseS: cfg.retryBackoffS, maxS: cfg.retryBackoffMaxS, visibilityTimeoutS: visibilityTimeoutS });
+      },
       onError: (error) => options.log?.(`worker invocation failed: ${(error as Error).message}`),
     });
   } catch (error) {

@@ -73,12 +73,13 @@ describe('worker handler (emulator S3 + real Chromium)', () => {
     expect(pngSize(await image.Body!.transformToByteArray())).toEqual({ width: 800, height: 600 });
   });
 
-  it('reports a hanging page as a batch item failure (transient) and leaves it queued for retry', async () => {
+  it('reports a hanging page as a batch item failure (transient) and leaves it queued for retry, with attempts and lastError', async () => {
     const job = newJob(`${pages.origin}/hang`, options);
     const event = eventOf([encodeJob(job)]);
     const result = await invoke(event);
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: event.Records[0]!.messageId }] });
-    await expect(status(job.id)).rejects.toThrow(); // no status written before the last receive
+    // Not failed before the last receive: queued, saying why and how often it was tried.
+    expect(await status(job.id)).toMatchObject({ status: 'queued', attempts: 1, lastError: { code: 'render_timeout' } });
   });
 
   it('a poison record gets a failed status and is not retried', async () => {

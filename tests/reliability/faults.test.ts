@@ -144,7 +144,7 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
     expect(metricSum(h.output, 'JobsRetried', 'aws_unavailable')).toBeGreaterThanOrEqual(1);
   });
 
-  it('worker process SIGKILLed mid-batch -> its messages come back after the visibility timeout, all done', async () => {
+  it('worker process SIGKILLed mid-batch -> its messages come back after the retry backoff (here capped by the 3 s visibility timeout), all done', async () => {
     const startsBefore = h.stack.worker.starts;
     const jobs = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => post(`/slow-b${i}`)));
     await eventually(() => [...pages.hits.keys()].some((p) => p.startsWith('/slow-b')), Boolean, 20_000);

@@ -55,7 +55,8 @@ describe('settleJob', () => {
     expect(err).toBeInstanceOf(TransientFailure);
     expect((err as TransientFailure).code).toBe('not_enough_time');
     expect(renders()).toBe(0);
-    expect(store.status.get(j.id)).toBeUndefined();
+    // Not started, but a client polling sees why it is still queued.
+    expect(store.status.get(j.id)).toMatchObject({ status: 'queued', attempts: 1, lastError: { code: 'not_enough_time' } });
     // With just enough time it runs.
     expect(await settleJob(delivery(encodeJob(j), 2, 1500 + WRITE_MARGIN_MS), deps)).toMatchObject({ status: 'done' });
   });
@@ -122,8 +123,8 @@ describe('settleJob', () => {
 
   it('the failure table: exactly these codes are permanent and these transient, whichever class raises them', () => {
     // Pinned here, not read back from the table: moving a code to the other kind must fail this test.
-    const permanent = ['compare_too_large', 'compare_unavailable', 'dns_not_found', 'invalid_job', 'invalid_options', 'invalid_selector', 'invalid_url', 'page_too_large', 'redrive_exhausted', 'script_error', 'selector_not_found', 'selector_timeout', 'url_refused'];
-    const transient = ['aws_throttled', 'aws_unavailable', 'browser_crashed', 'browser_error', 'compare_not_ready', 'dns_unavailable', 'internal_error', 'not_enough_time', 'page_unreachable', 'protocol_timeout', 'receipt_key_unavailable', 'render_timeout'];
+    const permanent = ['compare_too_large', 'compare_unavailable', 'dns_not_found', 'invalid_job', 'invalid_options', 'invalid_selector', 'invalid_url', 'page_navigating', 'page_too_large', 'redrive_exhausted', 'script_error', 'selector_not_found', 'selector_timeout', 'url_refused'];
+    const transient = ['aws_throttled', 'aws_unavailable', 'browser_crashed', 'browser_error', 'compare_not_ready', 'dns_unavailable', 'internal_error', 'not_enough_time', 'page_crashed', 'page_unreachable', 'protocol_timeout', 'receipt_key_unavailable', 'render_timeout'];
     const codes = Object.keys(FAILURES) as FailureCode[];
     expect(codes.filter((c) => FAILURES[c].kind === 'permanent').sort()).toEqual(permanent);
     expect(codes.filter((c) => FAILURES[c].kind === 'transient').sort()).toEqual(transient);

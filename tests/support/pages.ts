@@ -46,8 +46,15 @@ export async function servePages(routes: Record<string, string | PageHandler>): 
   };
 }
 
-/** A page whose response never ends: the browser waits for `load` until the deadline. */
-export const hangingPage: PageHandler = (_req, res) => {
+/**
+ * A server that takes the request and never answers (no status line): nothing to capture, so the
+ * job runs into its render deadline (a page that answered but never finishes loading is captured
+ * at the load deadline instead: see neverLoadingPage).
+ */
+export const hangingPage: PageHandler = () => undefined;
+
+/** A page whose response never ends, so `load` never fires: captured as it stands at the load deadline. */
+export const neverLoadingPage: PageHandler = (_req, res) => {
   res.writeHead(200, { 'content-type': 'text/html' });
-  res.write('<!doctype html><html><body>still loading');
+  res.write('<!doctype html><html><body style="margin:0"><h1>still loading</h1>');
 };

@@ -75,6 +75,22 @@ describe('screenshot request schema', () => {
     expect(parse({ url: 'http://127.0.0.1:8081/page' }, allow).ok).toBe(false);
   });
 
+  it('keeps every viewport within the pixel budget: width x height x deviceScaleFactor² <= 50 MP, refused naming the fields', () => {
+    const url = 'https://example.com/';
+    expect(parse({ url, width: 3840, height: 2160, deviceScaleFactor: 2 }).ok).toBe(true); // 33.2 MP
+    for (const body of [
+      { url, width: 3840, height: 2160, deviceScaleFactor: 3 }, // 74.6 MP
+      { url, width: 3840, height: 2160, deviceScaleFactor: 2.5 }, // 51.8 MP
+    ]) {
+      const result = parse(body);
+      expect(result.ok).toBe(false);
+      if (!result.ok) {
+        expect(result.problem.code).toBe('invalid_request');
+        expect(result.problem.message).toMatch(/deviceScaleFactor.*50,000,000/);
+      }
+    }
+  });
+
   it('refuses a body that is not an object', () => {
     for (const body of [null, [], 'https://example.com', 42]) {
       const result = parse(body);

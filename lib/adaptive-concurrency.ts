@@ -5,7 +5,7 @@
 // moves the limit between a floor (the CPU-derived count, never less) and a ceiling (what the
 // function's memory holds). The same code runs on Lambda (vCPUs from the memory size) and locally.
 import { readdirSync, readFileSync } from 'node:fs';
-import { freemem } from 'node:os';
+import { cpus, freemem } from 'node:os';
 
 export interface ConcurrencyBounds {
   /** Never fewer pages at once than this (the CPU-derived count). */
@@ -94,12 +94,25 @@ export function processTreeCpuSeconds(root = process.pid): number {
   return total / 100; // USER_HZ
 }
 
+/** Busy and total CPU time of the whole machine so far (ms, all cores): what else runs on it counts too. */
+export function machineCpuMs(): { busy: number; total: number } {
+  let busy = 0;
+  let total = 0;
+  for (const { times } of cpus()) {
+    const all = times.user + times.nice + times.sys + times.irq + times.idle;
+    total += all;
+    busy += all - times.idle;
+  }
+  return { busy, total };
+}
+
 export interface AdaptiveLimitOptions extends ConcurrencyBounds {
   /** vCPUs the function has (Lambda: memory / 1769 MB; locally the cores). */
   vcpus: number;
   everyMs?: number;
-  /** Injected in tests; defaults to the process tree and os.freemem(). */
+  /** Injected in tests; defaults to the process tree, the machine's CPU times and os.freemem(). */
   cpuSeconds?: () => number;
+  machineCpu?: () => { busy: number; total: number };
   freeMb?: () => number;
 }
 
@@ -116,13 +129,20 @@ export class AdaptiveLimit {
     this.#limit = this.#peak = options.floor;
     const cpuSeconds = options.cpuSeconds ?? (() => processTreeCpuSeconds());
     const freeMb = options.freeMb ?? (() => freemem() / 2 ** 20);
+    const machineCpu = options.machineCpu ?? (options.cpuSeconds ? () => ({ busy: 0, total: 1 }) : machineCpuMs);
     let lastCpu = cpuSeconds();
+    let lastMachine = machineCpu();
     let lastAt = performance.now();
     this.#timer = setInterval(() => {
       const cpu = cpuSeconds();
+      const machine = machineCpu();
       const now = performance.now();
-      const cpuBusy = (cpu - lastCpu) / (((now - lastAt) / 1000) * options.vcpus);
-      [lastCpu, lastAt] = [cpu, now];
+      // The busier of the two: the function's own share of its vCPUs (on Lambda the quota is what
+      // binds), and the machine's (locally the emulator and the API share the cores).
+      const treeBusy = (cpu - lastCpu) / (((now - lastAt) / 1000) * options.vcpus);
+      const machineBusy = (machine.busy - lastMachine.busy) / Math.max(1, machine.total - lastMachine.total);
+      const cpuBusy = Math.max(treeBusy, machineBusy);
+      [lastCpu, lastMachine, lastAt] = [cpu, machine, now];
       // Idle (nothing running, nothing waiting): keep the limit reached for the next burst.
       if (this.#active === 0 && this.#queue.length === 0) return;
       this.#limit = nextLimit(this.#limit, { cpuBusy, freeMb: freeMb() }, this.#saturated, options);

@@ -167,7 +167,11 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
     ids.poison = id;
     const [settled] = (await settleAll(apiUrl, [id], 40_000)).values();
     expect(settled).toMatchObject({ status: 'failed', error: { code: 'browser_crashed' } });
-    expect(pages.hits.get('/crash')).toBe(3);
+    // maxReceiveCount receives, each ending browser_crashed. The last one may not reach the page:
+    // with retries seconds apart it can start while the killed browser is still being replaced,
+    // and then fails opening its page (browser_crashed too).
+    expect(pages.hits.get('/crash')).toBeGreaterThanOrEqual(2);
+    expect(pages.hits.get('/crash')).toBeLessThanOrEqual(3);
     expect(await eventually(() => peekBodies(h.sqs, h.stack.emulator.dlqUrl), (b) => b.some((x) => x.includes(id)), 10_000)).toEqual(
       expect.arrayContaining([expect.stringContaining(id)]),
     );
@@ -179,8 +183,10 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
     const first = await h.stack.redrive();
     expect(first).toMatchObject({ exhausted: 0, remaining: 0 });
     expect(first.moved).toBeGreaterThanOrEqual(1);
-    // Three more receives, each killing the browser, and back to the DLQ with its counter at 1.
-    await eventually(() => pages.hits.get('/crash'), (n) => n === 6, 30_000);
+    // Three more receives, each killing the browser (the last may not reach the page, as above),
+    // and back to the DLQ with its counter at 1.
+    const hitsBefore = pages.hits.get('/crash')!;
+    await eventually(() => pages.hits.get('/crash')!, (n) => n >= hitsBefore + 2, 30_000);
     await eventually(() => peekBodies(h.sqs, h.stack.emulator.dlqUrl), (b) => b.some((x) => x.includes(ids.poison!)), 15_000);
     expect(await getStatus(apiUrl, ids.poison!)).toMatchObject({ status: 'failed', error: { code: 'browser_crashed' } });
 
@@ -191,7 +197,9 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
     expect(final).toMatchObject({ status: 'failed', error: { code: 'redrive_exhausted' } });
     expect(final.error!.message).toMatch(/after 1 redrive/);
     await new Promise((r) => setTimeout(r, 1000));
-    expect(pages.hits.get('/crash')).toBe(6);
+    const hitsAfter = pages.hits.get('/crash')!;
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(pages.hits.get('/crash')).toBe(hitsAfter); // not rendered again
     expect(await queueDepth(h.sqs, h.stack.emulator.dlqUrl)).toBe(0);
   });
 

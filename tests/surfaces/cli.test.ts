@@ -179,7 +179,7 @@ describe('url2png against a running local stack', () => {
   it('usage mistakes exit 2 and say what to change', async () => {
     const missing = await runCli([]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/give a URL or --html-file <file>/);
+    expect(missing.stderr).toMatch(/give one of a URL, --html-file <file> or --batch <file>/);
     const badClip = await runCli(['https://example.com', '--clip', '0,0,100']);
     expect(badClip.code).toBe(2);
     expect(badClip.stderr).toMatch(/--clip <x,y,w,h>.*expected x,y,width,height/);
@@ -220,7 +220,7 @@ describe('url2png against a running local stack', () => {
 
   it('npx url2png runs the package bin', async () => {
     const { stdout } = await promisify(execFile)('npx', ['url2png', '--help'], { cwd: ROOT, timeout: 60_000 });
-    expect(stdout).toMatch(/^Usage: url2png \[options\] <url>/m);
+    expect(stdout).toMatch(/^Usage: url2png \[options\] \[url\]/m);
     expect(stdout).toMatch(/--endpoint <url>/);
   });
 });

@@ -74,6 +74,21 @@ describe('AdaptiveLimit', () => {
     expect(limit.limit).toBe(2);
   });
 
+  it('counts what else keeps the machine busy (locally the emulator and the API): no growth while the cores are full', async () => {
+    let machine = { busy: 0, total: 0 };
+    limit = new AdaptiveLimit({
+      floor: 2,
+      ceiling: 8,
+      vcpus: 1,
+      everyMs: 20,
+      cpuSeconds: () => 0, // the worker's own tree looks idle
+      machineCpu: () => (machine = { busy: machine.busy + 99, total: machine.total + 100 }),
+      freeMb: () => 4000,
+    });
+    await Promise.all(Array.from({ length: 40 }, () => limit!.run(() => sleep(30))));
+    expect(limit.peak).toBe(2);
+  });
+
   it('never runs more than the limit at once', async () => {
     limit = new AdaptiveLimit({ floor: 3, ceiling: 3, vcpus: 1, everyMs: 10, cpuSeconds: () => 0, freeMb: () => 4000 });
     let running = 0;

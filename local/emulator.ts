@@ -3,6 +3,7 @@
 // In memory by default (tests, the CLI's in-process mode); with a data directory (`npm start`) every
 // change is written through to disk: queues and messages in SQLite (<dir>/sqs/fauxqs.db), objects
 // as plain files (<dir>/s3/buckets/<bucket>/objects/<key>.data), so a crash loses nothing.
+import { Server } from 'node:net';
 import { join } from 'node:path';
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -45,7 +46,7 @@ export interface Emulator {
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const persistence = options.dataDir ? { dataDir: join(options.dataDir, 'sqs'), s3StorageDir: join(options.dataDir, 's3') } : {};
-  const server = await startFauxqs({ port: options.port ?? 4566, host: '127.0.0.1', logger: false, ...persistence });
+  const server = await onLoopbackOnly(() => startFauxqs({ port: options.port ?? 4566, host: '127.0.0.1', logger: false, ...persistence }));
   const endpoint = `http://127.0.0.1:${server.port}`;
   const settings = { region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS };
   const sqs = new SQSClient(settings);
@@ -108,4 +109,23 @@ async function releaseInFlight(server: FauxqsServer, sqs: SQSClient, name: strin
     );
   }
   return handles.length;
+}
+
+/**
+ * fauxqs 2.x listens on 0.0.0.0 whatever `host` it is given (its `host` only names the queue URLs),
+ * and the emulator has no authentication and holds the service's data: while it starts, a listen
+ * on every interface is narrowed to the loopback address.
+ */
+async function onLoopbackOnly<T>(start: () => Promise<T>): Promise<T> {
+  const listen = Server.prototype.listen;
+  Server.prototype.listen = function (this: Server, ...args: unknown[]) {
+    const first = args[0] as { host?: string } | undefined;
+    if (first && typeof first === 'object' && (first.host === '0.0.0.0' || first.host === '::')) args[0] = { ...first, host: '127.0.0.1' };
+    return (listen as (...a: unknown[]) => Server).apply(this, args);
+  } as typeof listen;
+  try {
+    return await start();
+  } finally {
+    Server.prototype.listen = listen;
+  }
 }

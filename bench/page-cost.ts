@@ -51,12 +51,20 @@ const STEPS: Step[] = [
       const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank', browserContextId });
       const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
       const page = cdp.connection()!.session(sessionId)!;
-      await Promise.all([page.send('Page.enable'), page.send('Runtime.enable'), page.send('Network.enable'), page.send('Page.setLifecycleEventsEnabled', { enabled: true })]);
+      await Promise.all([
+        page.send('Page.enable'),
+        page.send('Runtime.enable'),
+        page.send('Network.enable'),
+        page.send('Page.setLifecycleEventsEnabled', { enabled: true }),
+      ]);
       await cdp.send('Target.disposeBrowserContext', { browserContextId });
     },
   },
   { name: 'isolated page as puppeteer opens it: context.newPage()', job: (b) => inIsolatedPage(b, async () => undefined) },
-  { name: '+ navigate to the page, wait for load', job: (b) => inIsolatedPage(b, async (p) => void (await p.goto(url, { waitUntil: 'load' }))) },
+  {
+    name: '+ navigate to the page, wait for load',
+    job: (b) => inIsolatedPage(b, async (p) => void (await p.goto(url, { waitUntil: 'load' }))),
+  },
   { name: '+ screenshot: one job as the worker renders it', job: (b) => renderIsolated(b, url) },
   {
     name: 'not isolated: one page per slot, reused (for comparison)',

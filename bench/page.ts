@@ -44,7 +44,10 @@ export const renderIsolated = (browser: Browser, url: string) => inIsolatedPage(
  */
 export function networkBoundRoutes(latencyMs: number, prefix: string) {
   const pixel = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
-  const images = Array.from({ length: 6 }, (_, i) => `<img src="${prefix}/img${i}.png" width="120" height="80" style="background:#ccd">`).join('');
+  const images = Array.from(
+    { length: 6 },
+    (_, i) => `<img src="${prefix}/img${i}.png" width="120" height="80" style="background:#ccd">`,
+  ).join('');
   const routes: Record<string, string | ((req: unknown, res: import('node:http').ServerResponse) => void)> = {
     [`${prefix}/page`]: BENCH_PAGE.replace('</main>', `<p>${images}</p></main>`),
   };

@@ -15,7 +15,9 @@ const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR
 const server = http.createServer((req, res) => {
   if (req.url === '/') {
     const imgs = Array.from({ length: 6 }, (_, i) => `<img src="/i${i}.png?${Date.now()}" width="40" height="40">`).join('');
-    res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><link rel="stylesheet" href="/s.css"><h1>proxy cost</h1>${imgs}`);
+    res
+      .writeHead(200, { 'content-type': 'text/html' })
+      .end(`<!doctype html><link rel="stylesheet" href="/s.css"><h1>proxy cost</h1>${imgs}`);
   } else if (req.url === '/s.css') res.writeHead(200, { 'content-type': 'text/css' }).end('h1{color:#06c;font:32px sans-serif}');
   else res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' }).end(png);
 });
@@ -62,7 +64,21 @@ const stat = (xs: number[]) => {
 };
 const p = stat(times.proxied);
 const d = stat(times.direct);
-console.log(JSON.stringify({ rounds, page: '1 HTML + 1 CSS + 6 images, 1280x800 PNG', proxied: p, direct: d, costMedianMs: +(p.median - d.median).toFixed(1), proxyDecisions: decisions, proxyRefusals: proxy.refusals }, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      rounds,
+      page: '1 HTML + 1 CSS + 6 images, 1280x800 PNG',
+      proxied: p,
+      direct: d,
+      costMedianMs: +(p.median - d.median).toFixed(1),
+      proxyDecisions: decisions,
+      proxyRefusals: proxy.refusals,
+    },
+    null,
+    2,
+  ),
+);
 
 await Promise.all(Object.values(browsers).map((b) => b.close()));
 await proxy.close();

@@ -25,8 +25,6 @@ const log = (line: string) => {
   if (!asJson) process.stderr.write(`${line}\n`);
 };
 
-
-
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
@@ -112,7 +110,11 @@ async function chapterModel(executablePath: string, url: string, jobs = 12) {
 }
 
 async function post(apiUrl: string, url: string): Promise<string> {
-  const res = await fetch(`${apiUrl}/screenshots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url }) });
+  const res = await fetch(`${apiUrl}/screenshots`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ url }),
+  });
   if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { statusUrl: string }).statusUrl;
 }
@@ -224,7 +226,13 @@ async function main() {
     log(`pipeline: network-bound page (${ms} ms), ${NETWORK_JOBS} jobs at once...`);
     const burst = await pipelineBurst(stack, netUrl(ms), NETWORK_JOBS);
     const best = Math.max(...Object.values(netFloors[ms]!));
-    networkBound.push({ latencyMs: ms, floor: netFloors[ms]!, best, pipeline: burst, pipelineOverFloor: round(burst.screenshotsPerSecond / best, 2) });
+    networkBound.push({
+      latencyMs: ms,
+      floor: netFloors[ms]!,
+      best,
+      pipeline: burst,
+      pipelineOverFloor: round(burst.screenshotsPerSecond / best, 2),
+    });
   }
 
   log('pipeline: single jobs at low load...');
@@ -253,7 +261,11 @@ async function main() {
 
   const result: BenchResult = {
     machine: { cores: (await import('node:os')).cpus().length },
-    floor: { screenshotsPerSecond: Object.fromEntries(Object.entries(floors).map(([k, v]) => [k, round(v)])), best: round(floorBest), warmRenderMsP50: round(warmMs) },
+    floor: {
+      screenshotsPerSecond: Object.fromEntries(Object.entries(floors).map(([k, v]) => [k, round(v)])),
+      best: round(floorBest),
+      warmRenderMsP50: round(warmMs),
+    },
     chapterModel: { screenshotsPerSecond: round(chapter, 2) },
     pipeline: {
       ...simple,
@@ -283,7 +295,17 @@ function apiGetEvent() {
 function workerEvent(url: string): string {
   const job = newJob(url, { width: 1280, height: 800, fullPage: false } as Parameters<typeof newJob>[1]);
   const file = join(scratch, 'worker-event.json');
-  const record = { messageId: 'bench-1', receiptHandle: 'r', body: encodeJob(job), attributes: { ApproximateReceiveCount: '1' }, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q', awsRegion: 'us-east-1' };
+  const record = {
+    messageId: 'bench-1',
+    receiptHandle: 'r',
+    body: encodeJob(job),
+    attributes: { ApproximateReceiveCount: '1' },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
+    awsRegion: 'us-east-1',
+  };
   writeFileSync(file, JSON.stringify({ Records: [record] }));
   return file;
 }
@@ -292,7 +314,13 @@ function workerEvent(url: string): string {
  * A fresh Node process loads the packaged bundle (unzipped, as Lambda does) and runs one event.
  * Asynchronous on purpose: the emulator it talks to lives in this process.
  */
-async function coldStart(dir: string, fn: string, eventFile: string, emulator: { endpoint: string; queueUrl: string; bucket: string }, allow = ''): Promise<ColdStart> {
+async function coldStart(
+  dir: string,
+  fn: string,
+  eventFile: string,
+  emulator: { endpoint: string; queueUrl: string; bucket: string },
+  allow = '',
+): Promise<ColdStart> {
   const root = join(scratch, `cold-${fn}`);
   mkdirSync(root);
   execFileSync('unzip', ['-q', join(dir, '.serverless', `${fn}.zip`), '-d', root]);
@@ -319,11 +347,18 @@ async function coldStart(dir: string, fn: string, eventFile: string, emulator: {
       POWERTOOLS_LOG_LEVEL: 'ERROR',
     },
     timeout: 120_000,
-  }).catch((error: { stdout?: string; stderr?: string; message: string }) => ({ stdout: error.stdout ?? '', stderr: error.stderr ?? error.message }));
+  }).catch((error: { stdout?: string; stderr?: string; message: string }) => ({
+    stdout: error.stdout ?? '',
+    stderr: error.stderr ?? error.message,
+  }));
   const line = run.stdout.trim().split('\n').pop() ?? '';
   try {
     const parsed = JSON.parse(line) as { importMs: number; firstInvocationMs: number };
-    return { importMs: round(parsed.importMs), firstInvocationMs: round(parsed.firstInvocationMs), totalMs: round(parsed.importMs + parsed.firstInvocationMs) };
+    return {
+      importMs: round(parsed.importMs),
+      firstInvocationMs: round(parsed.firstInvocationMs),
+      totalMs: round(parsed.importMs + parsed.firstInvocationMs),
+    };
   } catch {
     return { error: (run.stderr || run.stdout).slice(-400) };
   }
@@ -331,22 +366,45 @@ async function coldStart(dir: string, fn: string, eventFile: string, emulator: {
 
 function printTable(r: BenchResult) {
   const rows: Array<[string, string]> = [
-    ['raw floor (warm browser), screenshots/s  2 | 3 | 4 pages', `${r.floor.screenshotsPerSecond[2]} | ${r.floor.screenshotsPerSecond[3]} | ${r.floor.screenshotsPerSecond[4]}  (best ${r.floor.best})`],
+    [
+      'raw floor (warm browser), screenshots/s  2 | 3 | 4 pages',
+      `${r.floor.screenshotsPerSecond[2]} | ${r.floor.screenshotsPerSecond[3]} | ${r.floor.screenshotsPerSecond[4]}  (best ${r.floor.best})`,
+    ],
     ['one warm render, p50', `${r.floor.warmRenderMsP50} ms`],
     ["chapter's model (launch/render/close), screenshots/s", `${r.chapterModel.screenshotsPerSecond}`],
-    [`url2png pipeline, ${r.pipeline.jobs} jobs at once, screenshots/s`, `${r.pipeline.screenshotsPerSecond}  (${r.pipeline.burstSeconds} s, ${JSON.stringify(r.pipeline.outcomes)})`],
+    [
+      `url2png pipeline, ${r.pipeline.jobs} jobs at once, screenshots/s`,
+      `${r.pipeline.screenshotsPerSecond}  (${r.pipeline.burstSeconds} s, ${JSON.stringify(r.pipeline.outcomes)})`,
+    ],
     ['  pages at once reached by the controller  peak | last', `${r.pipeline.concurrency.peak} | ${r.pipeline.concurrency.last}`],
     ['  CPU per job: worker | browser | local emulator+API+client', fmtCpu(r.pipeline)],
-    ['single job at low load, POST -> done  p50 | p95', `${r.pipeline.singleJobLatencyMs.p50} | ${r.pipeline.singleJobLatencyMs.p95} ms  (p50 = warm render + ${r.pipeline.overheadOverWarmRenderMsP50} ms)`],
-    ['peak memory, worker + browser | browser (PSS)', `${r.pipeline.peakMemoryMb.workerAndBrowser} | ${r.pipeline.peakMemoryMb.browser} MB`],
-    ...r.networkBound.flatMap((n): Array<[string, string]> => [
-      [`network-bound page (6 x ${n.latencyMs} ms): floor ${Object.keys(n.floor).join(' | ')} pages`, `${Object.values(n.floor).join(' | ')}  (best ${n.best})`],
-      [`  pipeline, ${n.pipeline.jobs} jobs at once, screenshots/s`, `${n.pipeline.screenshotsPerSecond}  (${n.pipeline.burstSeconds} s, ${JSON.stringify(n.pipeline.outcomes)})`],
-      ['  pages at once reached by the controller  peak | last', `${n.pipeline.concurrency.peak} | ${n.pipeline.concurrency.last}`],
-      ['  peak memory at that concurrency, worker + browser | browser', `${n.pipeline.peakMemoryMb.workerAndBrowser} | ${n.pipeline.peakMemoryMb.browser} MB`],
-      ['  CPU per job: worker | browser | local emulator+API+client', fmtCpu(n.pipeline)],
-      ['  ratio pipeline / best floor', `${n.pipelineOverFloor}`],
-    ]),
+    [
+      'single job at low load, POST -> done  p50 | p95',
+      `${r.pipeline.singleJobLatencyMs.p50} | ${r.pipeline.singleJobLatencyMs.p95} ms  (p50 = warm render + ${r.pipeline.overheadOverWarmRenderMsP50} ms)`,
+    ],
+    [
+      'peak memory, worker + browser | browser (PSS)',
+      `${r.pipeline.peakMemoryMb.workerAndBrowser} | ${r.pipeline.peakMemoryMb.browser} MB`,
+    ],
+    ...r.networkBound.flatMap(
+      (n): Array<[string, string]> => [
+        [
+          `network-bound page (6 x ${n.latencyMs} ms): floor ${Object.keys(n.floor).join(' | ')} pages`,
+          `${Object.values(n.floor).join(' | ')}  (best ${n.best})`,
+        ],
+        [
+          `  pipeline, ${n.pipeline.jobs} jobs at once, screenshots/s`,
+          `${n.pipeline.screenshotsPerSecond}  (${n.pipeline.burstSeconds} s, ${JSON.stringify(n.pipeline.outcomes)})`,
+        ],
+        ['  pages at once reached by the controller  peak | last', `${n.pipeline.concurrency.peak} | ${n.pipeline.concurrency.last}`],
+        [
+          '  peak memory at that concurrency, worker + browser | browser',
+          `${n.pipeline.peakMemoryMb.workerAndBrowser} | ${n.pipeline.peakMemoryMb.browser} MB`,
+        ],
+        ['  CPU per job: worker | browser | local emulator+API+client', fmtCpu(n.pipeline)],
+        ['  ratio pipeline / best floor', `${n.pipelineOverFloor}`],
+      ],
+    ),
     ['bundle size, api.zip | worker.zip', `${r.bundles.apiZipKb} | ${r.bundles.workerZipKb} KiB`],
     ['cold start api: import + first invocation', fmtCold(r.coldStart.api)],
     ['cold start worker: import + first invocation (browser launch)', fmtCold(r.coldStart.worker)],

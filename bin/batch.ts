@@ -3,7 +3,17 @@
 // followed until each batch settles, every done image saved into the directory.
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
-import { CliError, defaultFileName, download, EXIT, extensionFor, postJson, readStatus, Unreachable, type ClientOptions } from './client.js';
+import {
+  CliError,
+  defaultFileName,
+  download,
+  EXIT,
+  extensionFor,
+  postJson,
+  readStatus,
+  Unreachable,
+  type ClientOptions,
+} from './client.js';
 import type { ScreenshotStatus } from '../lib/status.js';
 
 /** The service's limit per POST /batches. */
@@ -39,7 +49,11 @@ export async function readUrlList(file: string): Promise<string[]> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new CliError(EXIT.usage, `--batch: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'usage');
+    throw new CliError(
+      EXIT.usage,
+      `--batch: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      'usage',
+    );
   }
   const urls = text
     .split(/\r?\n/)
@@ -84,7 +98,14 @@ export async function runBatch(endpoint: string, urls: string[], run: BatchRun):
       }
       if (Date.now() > deadline) {
         run.progress.end(false, `timed out after ${run.timeoutS}s with ${urls.length - done} still queued`);
-        return { exitCode: EXIT.timeout, json: { status: 'timeout', batches: statusUrls, error: { code: 'timeout', message: `gave up waiting (--timeout); batch status: ${statusUrl}` } } };
+        return {
+          exitCode: EXIT.timeout,
+          json: {
+            status: 'timeout',
+            batches: statusUrls,
+            error: { code: 'timeout', message: `gave up waiting (--timeout); batch status: ${statusUrl}` },
+          },
+        };
       }
       await sleep(500);
     }
@@ -109,7 +130,10 @@ export async function runBatch(endpoint: string, urls: string[], run: BatchRun):
   const saved = results.filter((r) => r.status === 'done');
   const summary = `${saved.length} saved to ${resolve(run.outDir)}, ${failed.length} failed, in ${((Date.now() - t0) / 1000).toFixed(1)}s`;
   run.progress.end(failed.length === 0, summary);
-  for (const f of failed) process.stderr.write(`url2png: failed ${String(f.url)}: ${(f.error as { message?: string } | undefined)?.message ?? 'no reason given'}\n`);
+  for (const f of failed)
+    process.stderr.write(
+      `url2png: failed ${String(f.url)}: ${(f.error as { message?: string } | undefined)?.message ?? 'no reason given'}\n`,
+    );
   return {
     exitCode: failed.length ? EXIT.failed : EXIT.ok,
     json: { status: failed.length ? 'partial' : 'done', batches: statusUrls, jobs: results },

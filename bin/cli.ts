@@ -95,7 +95,8 @@ const cookie = (pair: string, previous: Array<{ name: string; value: string }> |
 /** --clip x,y,width,height in CSS pixels. */
 const clip = (value: string) => {
   const parts = value.split(',').map((p) => p.trim());
-  if (parts.length !== 4 || parts.some((p) => !/^\d+(\.\d+)?$/.test(p))) throw new InvalidArgumentError('expected x,y,width,height in CSS pixels, e.g. 0,0,400,300.');
+  if (parts.length !== 4 || parts.some((p) => !/^\d+(\.\d+)?$/.test(p)))
+    throw new InvalidArgumentError('expected x,y,width,height in CSS pixels, e.g. 0,0,400,300.');
   const [x, y, width, height] = parts.map(Number) as [number, number, number, number];
   return { x, y, width, height };
 };
@@ -105,7 +106,10 @@ function program(): Command {
     .version(VERSION, '-V, --version')
     .description('Take a screenshot of a web page with the url2png service and save the image.')
     .argument('[url]', 'the page to capture (http or https; without a scheme, https:// is assumed); or --html-file, or --batch')
-    .option('--batch <file>', 'capture every URL in this file (one per line; blank lines and # comments skipped), the options applying to all')
+    .option(
+      '--batch <file>',
+      'capture every URL in this file (one per line; blank lines and # comments skipped), the options applying to all',
+    )
     .option('--out-dir <dir>', 'with --batch: where the images go (named <host>-<id>.<ext>)', '.')
     .option('-o, --output <file>', 'where to write the image (default: <host>-<id>.<ext> in the current directory)')
     .option(
@@ -115,8 +119,13 @@ function program(): Command {
     .option('--width <px>', 'viewport width in CSS pixels (service default 1280)', wholeNumber)
     .option('--height <px>', 'viewport height in CSS pixels (service default 800)', wholeNumber)
     .option('--full-page', 'capture the whole scroll height, not just the viewport')
-    .option('--compare-to <id>', 'compare with an earlier PNG screenshot: prints the changed pixels and saves the diff image beside the shot (<file>.diff.png)')
-    .addOption(new Option('--format <format>', 'image format (service default png); pdf prints the page').choices(['png', 'jpeg', 'webp', 'pdf']))
+    .option(
+      '--compare-to <id>',
+      'compare with an earlier PNG screenshot: prints the changed pixels and saves the diff image beside the shot (<file>.diff.png)',
+    )
+    .addOption(
+      new Option('--format <format>', 'image format (service default png); pdf prints the page').choices(['png', 'jpeg', 'webp', 'pdf']),
+    )
     .option('--paper <size>', 'with --format pdf: paper size, e.g. A4, Letter, Legal (service default A4)')
     .option('--landscape', 'with --format pdf: landscape orientation')
     .option('--quality <n>', 'jpeg/webp quality, 1-100 (service default 80)', wholeNumber)
@@ -227,7 +236,11 @@ function buildRequest(rawUrl: string | undefined, o: Options): Record<string, un
   if (o.compareTo !== undefined) request.compareTo = o.compareTo;
   // The service refuses pdf settings without format "pdf" and names the field.
   if (o.paper !== undefined || o.landscape) {
-    request.pdf = { ...(request.pdf as Record<string, unknown> | undefined), ...(o.paper !== undefined ? { paper: o.paper } : {}), ...(o.landscape ? { landscape: true } : {}) };
+    request.pdf = {
+      ...(request.pdf as Record<string, unknown> | undefined),
+      ...(o.paper !== undefined ? { paper: o.paper } : {}),
+      ...(o.landscape ? { landscape: true } : {}),
+    };
   }
   return request;
 }
@@ -249,9 +262,14 @@ function checkEndpoint(raw: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new CliError(EXIT.usage, `--endpoint "${raw}" is not a URL; use e.g. http://127.0.0.1:3000 or https://abc123.execute-api.us-east-1.amazonaws.com/prod`, 'usage');
+    throw new CliError(
+      EXIT.usage,
+      `--endpoint "${raw}" is not a URL; use e.g. http://127.0.0.1:3000 or https://abc123.execute-api.us-east-1.amazonaws.com/prod`,
+      'usage',
+    );
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(EXIT.usage, `--endpoint must be http or https (got ${url.protocol})`, 'usage');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CliError(EXIT.usage, `--endpoint must be http or https (got ${url.protocol})`, 'usage');
   return url.href.replace(/\/+$/, '');
 }
 
@@ -327,13 +345,23 @@ async function run(rawUrl: string | undefined, o: Options, progress: Progress, s
       ...client,
       deadline: Date.now() + o.timeout * 1000,
       onStatus: (s) => {
-        const phase = s.status === 'queued' ? `queued ${s.id.slice(0, 8)}: waiting for a browser` : s.status === 'done' || s.status === 'failed' ? '' : `${s.status} ${s.id.slice(0, 8)}`;
+        const phase =
+          s.status === 'queued'
+            ? `queued ${s.id.slice(0, 8)}: waiting for a browser`
+            : s.status === 'done' || s.status === 'failed'
+              ? ''
+              : `${s.status} ${s.id.slice(0, 8)}`;
         if (phase) progress.step(phase, t0);
       },
     });
   } catch (error) {
     if (error instanceof CliError && error.code === 'timeout') {
-      return failure(EXIT.timeout, `timed out after ${o.timeout}s: ${error.message}`, { ...base, status: 'timeout', elapsedMs: Date.now() - t0 }, { code: 'timeout', message: error.message });
+      return failure(
+        EXIT.timeout,
+        `timed out after ${o.timeout}s: ${error.message}`,
+        { ...base, status: 'timeout', elapsedMs: Date.now() - t0 },
+        { code: 'timeout', message: error.message },
+      );
     }
     throw error;
   }
@@ -357,7 +385,16 @@ async function run(rawUrl: string | undefined, o: Options, progress: Progress, s
   progress.end(true, `done in ${elapsed(elapsedMs)}: ${file} (${kilobytes(image.bytes.length)}, ${image.contentType})`);
   return {
     exitCode: EXIT.ok,
-    json: { ...base, status: 'done', imageUrl: status.imageUrl, contentType: image.contentType, file, bytes: image.bytes.length, elapsedMs, ...compared?.json },
+    json: {
+      ...base,
+      status: 'done',
+      imageUrl: status.imageUrl,
+      contentType: image.contentType,
+      file,
+      bytes: image.bytes.length,
+      elapsedMs,
+      ...compared?.json,
+    },
     stdout: compared ? `${file}\n${compared.line}` : file,
   };
 
@@ -393,7 +430,11 @@ async function batch(file: string, o: Options, progress: Progress, stacks: { cur
     fallback: async (error) => {
       const endpoint = checkEndpoint(o.endpoint ?? defaultEndpoint());
       if (!o.fallback || !isLoopbackEndpoint(endpoint)) {
-        throw new CliError(EXIT.unavailable, `${error.message}; ${isLoopbackEndpoint(endpoint) ? 'start it with npm start, or drop --no-fallback' : 'check --endpoint or URL2PNG_ENDPOINT'}`, 'unreachable');
+        throw new CliError(
+          EXIT.unavailable,
+          `${error.message}; ${isLoopbackEndpoint(endpoint) ? 'start it with npm start, or drop --no-fallback' : 'check --endpoint or URL2PNG_ENDPOINT'}`,
+          'unreachable',
+        );
       }
       progress.note(`${error.message}; running the whole pipeline in-process for this command`);
       stacks.current = await startInProcess(progress);
@@ -449,7 +490,14 @@ async function main(argv: string[]): Promise<number> {
     }
     const e = error instanceof CliError ? error : new CliError(EXIT.unavailable, (error as Error).message ?? String(error), 'error');
     progress.end(false, e.message);
-    result = { exitCode: e.exitCode, json: { ...(o.batch ? { batch: o.batch } : rawUrl !== undefined ? { url: withDefaultScheme(rawUrl) } : { htmlFile: o.htmlFile }), status: 'error', error: { code: e.code, message: e.message } } };
+    result = {
+      exitCode: e.exitCode,
+      json: {
+        ...(o.batch ? { batch: o.batch } : rawUrl !== undefined ? { url: withDefaultScheme(rawUrl) } : { htmlFile: o.htmlFile }),
+        status: 'error',
+        error: { code: e.code, message: e.message },
+      },
+    };
   } finally {
     await stop();
   }

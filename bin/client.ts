@@ -46,7 +46,16 @@ export interface ClientOptions {
   apiKey?: string;
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
 
 /** The network-level reason a fetch failed (ECONNREFUSED, ...), or undefined for other errors. */
 export function connectionErrorCode(error: unknown): string | undefined {
@@ -96,7 +105,11 @@ function apiError(res: Response, body: Record<string, unknown>, what: string): C
   // The contract's { error: { message } }; API Gateway's own refusals (403, 429) say { message }.
   const message = error?.message ?? (typeof body.message === 'string' ? `${what}: ${body.message}` : `${what} answered HTTP ${res.status}`);
   if (res.status === 401 || res.status === 403) {
-    return new CliError(EXIT.usage, `${message} (HTTP ${res.status}; a deployed stage may need --api-key or URL2PNG_API_KEY)`, error?.code ?? 'forbidden');
+    return new CliError(
+      EXIT.usage,
+      `${message} (HTTP ${res.status}; a deployed stage may need --api-key or URL2PNG_API_KEY)`,
+      error?.code ?? 'forbidden',
+    );
   }
   return new CliError(res.status < 500 ? EXIT.usage : EXIT.unavailable, message, error?.code ?? `http_${res.status}`);
 }
@@ -104,7 +117,8 @@ function apiError(res: Response, body: Record<string, unknown>, what: string): C
 /** POST /screenshots. Throws Unreachable when nothing answers at the endpoint. */
 export async function submit(endpoint: string, request: Record<string, unknown>, options: ClientOptions): Promise<Submitted> {
   const { res, body } = await postJson(endpoint, '/screenshots', request, options);
-  if (typeof body.id !== 'string') throw new CliError(EXIT.unavailable, `${endpoint} answered ${res.status} without a job id`, 'not_url2png');
+  if (typeof body.id !== 'string')
+    throw new CliError(EXIT.unavailable, `${endpoint} answered ${res.status} without a job id`, 'not_url2png');
   return {
     id: body.id,
     status: String(body.status ?? 'queued'),
@@ -114,7 +128,12 @@ export async function submit(endpoint: string, request: Record<string, unknown>,
 }
 
 /** POSTs JSON to the API; a 4xx/5xx becomes a CliError, no answer at all Unreachable. */
-export async function postJson(endpoint: string, path: string, request: unknown, options: ClientOptions): Promise<{ res: Response; body: Record<string, unknown> }> {
+export async function postJson(
+  endpoint: string,
+  path: string,
+  request: unknown,
+  options: ClientOptions,
+): Promise<{ res: Response; body: Record<string, unknown> }> {
   let res: Response;
   try {
     res = await fetch(`${endpoint}${path}`, {
@@ -139,7 +158,11 @@ export async function readStatus<T = ScreenshotStatus>(statusUrl: string, option
   try {
     res = await fetch(statusUrl, { headers: headers(options), signal: AbortSignal.timeout(30_000) });
   } catch (error) {
-    throw new CliError(EXIT.unavailable, `the service stopped answering at ${statusUrl} (${connectionErrorCode(error) ?? reason(error)})`, 'unreachable');
+    throw new CliError(
+      EXIT.unavailable,
+      `the service stopped answering at ${statusUrl} (${connectionErrorCode(error) ?? reason(error)})`,
+      'unreachable',
+    );
   }
   const body = await readJson(res, statusUrl);
   if (!res.ok) throw apiError(res, body, statusUrl);
@@ -163,7 +186,12 @@ export async function waitForJob(
     if (status.status === 'done' || status.status === 'failed') return status;
     const left = options.deadline - Date.now();
     if (left <= 0) {
-      throw new CliError(EXIT.timeout, `the job ${status.id} is still ${status.status}; gave up waiting (--timeout). Its status: ${statusUrl}`, 'timeout', status);
+      throw new CliError(
+        EXIT.timeout,
+        `the job ${status.id} is still ${status.status}; gave up waiting (--timeout). Its status: ${statusUrl}`,
+        'timeout',
+        status,
+      );
     }
     await sleep(Math.min(wait, left));
     wait = Math.min(Math.round(wait * 1.5), 1000);
@@ -176,9 +204,14 @@ export async function download(imageUrl: string): Promise<{ bytes: Uint8Array; c
   try {
     res = await fetch(imageUrl, { signal: AbortSignal.timeout(60_000) });
   } catch (error) {
-    throw new CliError(EXIT.unavailable, `could not download the image (${connectionErrorCode(error) ?? reason(error)})`, 'download_failed');
+    throw new CliError(
+      EXIT.unavailable,
+      `could not download the image (${connectionErrorCode(error) ?? reason(error)})`,
+      'download_failed',
+    );
   }
-  if (!res.ok) throw new CliError(EXIT.unavailable, `could not download the image: HTTP ${res.status} (the link may have expired)`, 'download_failed');
+  if (!res.ok)
+    throw new CliError(EXIT.unavailable, `could not download the image: HTTP ${res.status} (the link may have expired)`, 'download_failed');
   return { bytes: new Uint8Array(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
 }
 

@@ -29,7 +29,10 @@ function program(): Command {
     .argument('<receipt>', 'the receipt (JSON, from GET /screenshots/{id}/receipt)')
     .argument('<image>', 'the image file the receipt is for')
     .option('--key <file>', 'the public key: a PEM file, or the JSON that GET /receipt-key answers (default: ask --endpoint)')
-    .option('--endpoint <url>', 'the url2png API whose /receipt-key to use (default: $URL2PNG_ENDPOINT, else http://127.0.0.1:$PORT or :3000)')
+    .option(
+      '--endpoint <url>',
+      'the url2png API whose /receipt-key to use (default: $URL2PNG_ENDPOINT, else http://127.0.0.1:$PORT or :3000)',
+    )
     .option('--json', 'print one JSON object with every check on stdout')
     .addHelpText(
       'after',
@@ -76,7 +79,10 @@ async function fetchKey(endpoint: string): Promise<KeyObject> {
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
   } catch (error) {
-    throw new VerifyError(EXIT.unavailable, `no url2png service answered at ${url} (${connectionErrorCode(error) ?? (error as Error).message}); pass the key with --key, or the API with --endpoint`);
+    throw new VerifyError(
+      EXIT.unavailable,
+      `no url2png service answered at ${url} (${connectionErrorCode(error) ?? (error as Error).message}); pass the key with --key, or the API with --endpoint`,
+    );
   }
   if (!res.ok) throw new VerifyError(EXIT.unavailable, `${url} answered HTTP ${res.status}; pass the key with --key`);
   return parseKey(await res.text(), url);
@@ -101,7 +107,11 @@ function meaning(receipt: Receipt, keySource: string): { proves: string[]; doesN
   };
 }
 
-async function verify(receiptPath: string, imagePath: string, o: VerifyOptions): Promise<{ ok: boolean; checks: Check[]; receipt?: Receipt; keySource: string }> {
+async function verify(
+  receiptPath: string,
+  imagePath: string,
+  o: VerifyOptions,
+): Promise<{ ok: boolean; checks: Check[]; receipt?: Receipt; keySource: string }> {
   const receiptText = (await readInput(receiptPath, 'receipt')).toString('utf8');
   const image = await readInput(imagePath, 'image');
   let receipt: Receipt;
@@ -135,7 +145,14 @@ export async function runVerify(args: string[]): Promise<number> {
     } else {
       const lines = result.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
       if (explained) {
-        lines.push('', 'VERIFIED. What this proves:', ...explained.proves.map((l) => `  - ${l}`), '', 'What it does not prove:', ...explained.doesNotProve.map((l) => `  - ${l}`));
+        lines.push(
+          '',
+          'VERIFIED. What this proves:',
+          ...explained.proves.map((l) => `  - ${l}`),
+          '',
+          'What it does not prove:',
+          ...explained.doesNotProve.map((l) => `  - ${l}`),
+        );
       } else {
         lines.push('', 'NOT VERIFIED: do not rely on this receipt or this image as evidence of the capture.');
       }

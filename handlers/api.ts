@@ -53,7 +53,11 @@ const postScreenshot = middy<Event, APIGatewayProxyResult>()
     const parsed = parseScreenshotRequest(event.body as unknown, allow);
     if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
     if (parsed.request.callbackUrl && !config().webhookSecret) {
-      throw new ApiError(400, 'callbacks_disabled', 'this deployment has no webhook secret (URL2PNG_WEBHOOK_SECRET), so callbackUrl is not available; poll statusUrl instead');
+      throw new ApiError(
+        400,
+        'callbacks_disabled',
+        'this deployment has no webhook secret (URL2PNG_WEBHOOK_SECRET), so callbackUrl is not available; poll statusUrl instead',
+      );
     }
     const compareProblem = await refuseCompareTo(parsed.request, api);
     if (compareProblem) throw new ApiError(400, 'compare_unavailable', compareProblem);
@@ -92,9 +96,19 @@ const getReceipt = async (event: Event): Promise<APIGatewayProxyResult> => {
   const found = await readReceipt(id, getDeps().api);
   if ('receipt' in found) return jsonResponse(200, found.receipt, { 'cache-control': 'private, max-age=3600' });
   if (found.problem === 'not_done') {
-    throw new ApiError(409, 'not_done', `the screenshot ${id} is ${found.status}; only a done screenshot has a receipt${found.status === 'queued' ? ', poll its status until it is done' : ''}`);
+    throw new ApiError(
+      409,
+      'not_done',
+      `the screenshot ${id} is ${found.status}; only a done screenshot has a receipt${found.status === 'queued' ? ', poll its status until it is done' : ''}`,
+    );
   }
-  throw new ApiError(404, 'not_found', found.problem === 'unknown' ? `no screenshot with id ${id}; it may have expired` : `the screenshot ${id} has no receipt (it was made before receipts existed, or the receipt expired)`);
+  throw new ApiError(
+    404,
+    'not_found',
+    found.problem === 'unknown'
+      ? `no screenshot with id ${id}; it may have expired`
+      : `the screenshot ${id} has no receipt (it was made before receipts existed, or the receipt expired)`,
+  );
 };
 
 const getReceiptKey = async (): Promise<APIGatewayProxyResult> => {
@@ -116,7 +130,11 @@ const postBatch = middy<Event, APIGatewayProxyResult>()
     if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
     const anyCallback = parsed.batch.callbackUrl ?? parsed.batch.requests.find((r) => r.callbackUrl)?.callbackUrl;
     if (anyCallback && !config().webhookSecret) {
-      throw new ApiError(400, 'callbacks_disabled', 'this deployment has no webhook secret (URL2PNG_WEBHOOK_SECRET), so callbackUrl is not available; poll statusUrl instead');
+      throw new ApiError(
+        400,
+        'callbacks_disabled',
+        'this deployment has no webhook secret (URL2PNG_WEBHOOK_SECRET), so callbackUrl is not available; poll statusUrl instead',
+      );
     }
     const batch = await submitBatch(parsed.batch, api);
     const base = baseUrl(event);
@@ -124,7 +142,12 @@ const postBatch = middy<Event, APIGatewayProxyResult>()
     logger.info('batch queued', { batchId: batch.id, jobs: batch.jobs.length });
     return jsonResponse(
       202,
-      { id: batch.id, status: 'queued', statusUrl, jobs: batch.jobs.map((j) => ({ id: j.id, url: j.url, statusUrl: `${base}/screenshots/${j.id}` })) },
+      {
+        id: batch.id,
+        status: 'queued',
+        statusUrl,
+        jobs: batch.jobs.map((j) => ({ id: j.id, url: j.url, statusUrl: `${base}/screenshots/${j.id}` })),
+      },
       { location: statusUrl },
     );
   });
@@ -145,20 +168,39 @@ const routes: Route<Event, APIGatewayProxyResult>[] = [
   { method: 'GET', path: '/screenshots/{id}/receipt', handler: getReceipt },
   { method: 'GET', path: '/receipt-key', handler: getReceiptKey },
   // The names the `device` field takes, with what each sets.
-  { method: 'GET', path: '/devices', handler: async () => jsonResponse(200, { devices: deviceList() }, { 'cache-control': 'public, max-age=3600' }) },
+  {
+    method: 'GET',
+    path: '/devices',
+    handler: async () => jsonResponse(200, { devices: deviceList() }, { 'cache-control': 'public, max-age=3600' }),
+  },
   // Generated from lib/request.ts, the schema that validates POST /screenshots.
-  { method: 'GET', path: '/openapi.json', handler: async (event: Event) => jsonResponse(200, openApiDocument(baseUrl(event)), { 'cache-control': 'public, max-age=300' }) },
+  {
+    method: 'GET',
+    path: '/openapi.json',
+    handler: async (event: Event) => jsonResponse(200, openApiDocument(baseUrl(event)), { 'cache-control': 'public, max-age=300' }),
+  },
   // The web page: same origin as the API; its script calls the routes above under the stage's path prefix.
   { method: 'GET', path: '/', handler: async (event: Event) => webPageResponse(WEB_PAGE_DIR, new URL(baseUrl(event)).pathname) },
 ];
 
-const KNOWN_PATHS = [/^\/screenshots\/?$/, /^\/screenshots\/[^/]+\/?$/, /^\/screenshots\/[^/]+\/receipt\/?$/, /^\/receipt-key\/?$/, /^\/batches\/?$/, /^\/batches\/[^/]+\/?$/];
+const KNOWN_PATHS = [
+  /^\/screenshots\/?$/,
+  /^\/screenshots\/[^/]+\/?$/,
+  /^\/screenshots\/[^/]+\/receipt\/?$/,
+  /^\/receipt-key\/?$/,
+  /^\/batches\/?$/,
+  /^\/batches\/[^/]+\/?$/,
+];
 
 function notFoundResponse({ method, path }: { method: string; path: string }): never {
   if (KNOWN_PATHS.some((p) => p.test(path))) {
     throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${path}; see GET /openapi.json`);
   }
-  throw new ApiError(404, 'not_found', `no route ${method} ${path}; the API has POST /screenshots, GET /screenshots/{id}, GET /screenshots/{id}/receipt, GET /receipt-key, GET /devices, POST /batches and GET /batches/{id}`);
+  throw new ApiError(
+    404,
+    'not_found',
+    `no route ${method} ${path}; the API has POST /screenshots, GET /screenshots/{id}, GET /screenshots/{id}/receipt, GET /receipt-key, GET /devices, POST /batches and GET /batches/{id}`,
+  );
 }
 
 export const handler = middy<Event, APIGatewayProxyResult>()

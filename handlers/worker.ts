@@ -68,16 +68,23 @@ async function lambdaHandler(event: SQSEvent, context: Context): Promise<SQSBatc
       } else {
         metrics.addMetric('JobsAlreadyDone', MetricUnit.Count, 1);
       }
-      log.info('job settled', { outcome: outcome.status, code: outcome.code, renderMs: outcome.renderMs, sinceRequestMs: outcome.sinceRequestMs });
+      log.info('job settled', {
+        outcome: outcome.status,
+        code: outcome.code,
+        renderMs: outcome.renderMs,
+        sinceRequestMs: outcome.sinceRequestMs,
+      });
     } catch (error) {
       const { code = 'internal_error', message, lastTry: last = false } = error as Error & { code?: string; lastTry?: boolean };
       // On the last receive lib/settle.ts has written `failed`; SQS now moves the message to the DLQ.
       countFailure(last ? 'JobsFailed' : 'JobsRetried', code);
       // Back after a short backoff, not the visibility timeout (lib/retry.ts).
-      const retryInS = last ? undefined : await rt.retryLater(record.receiptHandle, receiveCount).catch((e: Error) => {
-        log.warn('retry backoff not set; the record returns after the visibility timeout', { reason: e.message });
-        return undefined;
-      });
+      const retryInS = last
+        ? undefined
+        : await rt.retryLater(record.receiptHandle, receiveCount).catch((e: Error) => {
+            log.warn('retry backoff not set; the record returns after the visibility timeout', { reason: e.message });
+            return undefined;
+          });
       log.warn(last ? 'job failed on its last receive; the DLQ takes it' : 'job will be retried', { code, reason: message, retryInS });
       throw error;
     } finally {

@@ -48,7 +48,13 @@ export function ceilingForMemory(memoryMb: number, floor: number): number {
  * One control step. `saturated` says the limit was binding since the last step (pages waited for a
  * slot): only then is a higher limit worth trying.
  */
-export function nextLimit(limit: number, sample: LoadSample, saturated: boolean, bounds: ConcurrencyBounds, t: ControllerTuning = CONTROLLER): number {
+export function nextLimit(
+  limit: number,
+  sample: LoadSample,
+  saturated: boolean,
+  bounds: ConcurrencyBounds,
+  t: ControllerTuning = CONTROLLER,
+): number {
   const clamp = (n: number) => Math.max(bounds.floor, Math.min(bounds.ceiling, n));
   if (sample.freeMb < t.minFreeMb || sample.cpuBusy > t.cutAboveCpu) return clamp(Math.floor(limit * t.decreaseFactor));
   if (saturated && sample.cpuBusy < t.raiseBelowCpu) {
@@ -95,7 +101,7 @@ export function processTreeCpuSeconds(root = process.pid): number {
 }
 
 /** Busy and total CPU time of the whole machine so far (ms, all cores): what else runs on it counts too. */
-export function machineCpuMs(): { busy: number; total: number } {
+function machineCpuMs(): { busy: number; total: number } {
   let busy = 0;
   let total = 0;
   for (const { times } of cpus()) {

@@ -62,24 +62,36 @@ export interface BatchRequest {
  * Validates POST /batches: every item as POST /screenshots would, each problem named by its index
  * (`requests[3].width must be at most 3840 ...`).
  */
-export function parseBatchRequest(body: unknown, allow: EgressAllowList): { ok: true; batch: BatchRequest } | { ok: false; problem: RequestProblem } {
+export function parseBatchRequest(
+  body: unknown,
+  allow: EgressAllowList,
+): { ok: true; batch: BatchRequest } | { ok: false; problem: RequestProblem } {
   const fail = (code: RequestProblem['code'], message: string) => ({ ok: false as const, problem: { code, message } });
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return fail('invalid_request', 'the body must be a JSON object like {"requests": [{"url": "https://example.com"}]}');
   }
   const { requests, callbackUrl, ...rest } = body as Record<string, unknown>;
   const unknown = Object.keys(rest);
-  if (unknown.length) return fail('invalid_request', `unknown field(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed fields are requests, callbackUrl`);
+  if (unknown.length)
+    return fail(
+      'invalid_request',
+      `unknown field(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed fields are requests, callbackUrl`,
+    );
   if (!Array.isArray(requests) || requests.length === 0) {
     return fail('invalid_request', 'requests must be a non-empty array of screenshot requests, e.g. [{"url": "https://example.com"}]');
   }
-  if (requests.length > MAX_BATCH) return fail('invalid_request', `requests must have at most ${MAX_BATCH} items (got ${requests.length}); split them into several batches`);
+  if (requests.length > MAX_BATCH)
+    return fail(
+      'invalid_request',
+      `requests must have at most ${MAX_BATCH} items (got ${requests.length}); split them into several batches`,
+    );
   const parsed: ScreenshotRequest[] = [];
   for (const [index, item] of requests.entries()) {
     const result = parseScreenshotRequest(item, allow);
     if (!result.ok) return fail(result.problem.code, atIndex(index, result.problem.message));
     // An html document is stored beside its job by POST /screenshots; a batch takes pages by URL.
-    if (!result.request.url) return fail('invalid_request', `requests[${index}].html is not available in a batch; send it with POST /screenshots, or give a url`);
+    if (!result.request.url)
+      return fail('invalid_request', `requests[${index}].html is not available in a batch; send it with POST /screenshots, or give a url`);
     parsed.push(result.request);
   }
   let callback: string | undefined;
@@ -97,7 +109,9 @@ export function parseBatchRequest(body: unknown, allow: EgressAllowList): { ok: 
 /** "width must be ..." -> "requests[3].width must be ..."; other messages -> "requests[3]: ...". */
 function atIndex(index: number, message: string): string {
   const field = /^([A-Za-z]+)[.\s[]/.exec(message)?.[1];
-  return field && (REQUEST_FIELDS as readonly string[]).includes(field) ? `requests[${index}].${message}` : `requests[${index}]: ${message}`;
+  return field && (REQUEST_FIELDS as readonly string[]).includes(field)
+    ? `requests[${index}].${message}`
+    : `requests[${index}]: ${message}`;
 }
 
 /** Reading batches: the bucket, and the store that reads and presigns each job's result. */
@@ -109,13 +123,24 @@ export type BatchDeps = ApiDeps & BatchReadDeps;
 export async function submitBatch(batch: BatchRequest, deps: BatchDeps, now = new Date()): Promise<{ id: string; jobs: Job[] }> {
   const id = randomUUID();
   const jobs = batch.requests.map(({ url, ...options }) => ({ ...newJob(url ?? '', options, now), batchId: id }));
-  const record: BatchRecord = { id, requestedAt: now.toISOString(), jobIds: jobs.map((j) => j.id), ...(batch.callbackUrl ? { callbackUrl: batch.callbackUrl } : {}) };
+  const record: BatchRecord = {
+    id,
+    requestedAt: now.toISOString(),
+    jobIds: jobs.map((j) => j.id),
+    ...(batch.callbackUrl ? { callbackUrl: batch.callbackUrl } : {}),
+  };
   await writeJson(deps.s3, deps.bucket, batchKey(id), record, 'no-store');
   const limit = pLimit(10);
   await Promise.all(
     jobs.map((job) =>
       limit(async () => {
-        await deps.store.putStatus({ id: job.id, status: 'queued', url: job.url, requestedAt: job.requestedAt, updatedAt: job.requestedAt });
+        await deps.store.putStatus({
+          id: job.id,
+          status: 'queued',
+          url: job.url,
+          requestedAt: job.requestedAt,
+          updatedAt: job.requestedAt,
+        });
         await deps.queue.send(job);
       }),
     ),
@@ -123,7 +148,8 @@ export async function submitBatch(batch: BatchRequest, deps: BatchDeps, now = ne
   return { id, jobs };
 }
 
-const readBatchRecord = (s3: S3Client, bucket: string, id: string): Promise<BatchRecord | undefined> => readJson<BatchRecord>(s3, bucket, batchKey(id));
+const readBatchRecord = (s3: S3Client, bucket: string, id: string): Promise<BatchRecord | undefined> =>
+  readJson<BatchRecord>(s3, bucket, batchKey(id));
 
 /** The batch as GET /batches/{id} answers it; undefined for an unknown id. */
 export async function readBatch(id: string, deps: BatchReadDeps): Promise<BatchBody | undefined> {

@@ -33,10 +33,7 @@ const SINGLE_PROCESS_ARGS = new Set(['--single-process', '--no-zygote']);
 export function chromiumArgs(settings: BrowserSettings): string[] {
   chromium.setGraphicsMode = false; // SwiftShader made image-heavy pages 2.5x slower when measured
   const base = chromium.args.filter(
-    (arg) =>
-      !DROPPED_ARGS.has(arg) &&
-      !arg.startsWith('--headless') &&
-      (settings.singleProcess || !SINGLE_PROCESS_ARGS.has(arg)),
+    (arg) => !DROPPED_ARGS.has(arg) && !arg.startsWith('--headless') && (settings.singleProcess || !SINGLE_PROCESS_ARGS.has(arg)),
   );
   return [
     ...base,
@@ -64,7 +61,19 @@ export async function resolveExecutable(explicit?: string): Promise<string> {
 // What Chromium may see of this process's environment: enough to find its libraries, fonts,
 // locale and time zone. Nothing else: no AWS credentials, no webhook secret, no URL2PNG_* (a
 // compromised renderer could read its own environment).
-const BROWSER_ENV = ['PATH', 'HOME', 'LANG', 'LANGUAGE', 'LC_ALL', 'TZ', 'FONTCONFIG_PATH', 'FONTCONFIG_FILE', 'LD_LIBRARY_PATH', 'XDG_CACHE_HOME', 'XDG_CONFIG_HOME'];
+const BROWSER_ENV = [
+  'PATH',
+  'HOME',
+  'LANG',
+  'LANGUAGE',
+  'LC_ALL',
+  'TZ',
+  'FONTCONFIG_PATH',
+  'FONTCONFIG_FILE',
+  'LD_LIBRARY_PATH',
+  'XDG_CACHE_HOME',
+  'XDG_CONFIG_HOME',
+];
 
 function browserEnvironment(tmp: string): Record<string, string> {
   const env: Record<string, string> = { TMPDIR: tmp };

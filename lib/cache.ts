@@ -63,7 +63,11 @@ export function cacheKey(url: string, o: ScreenshotOptions, htmlSha256?: string)
 function captureControl(o: ScreenshotOptions, htmlSha256: string | undefined): Record<string, unknown> {
   const set: Record<string, unknown> = {
     html: htmlSha256,
-    headers: o.headers && Object.entries(o.headers).map(([k, v]) => [k.toLowerCase(), v]).sort(),
+    headers:
+      o.headers &&
+      Object.entries(o.headers)
+        .map(([k, v]) => [k.toLowerCase(), v])
+        .sort(),
     cookies: o.cookies,
     userAgent: o.userAgent,
     authentication: o.authentication,

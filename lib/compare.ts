@@ -7,11 +7,12 @@ import type { Job } from './job.js';
 import type { DiffRecord, DiffSummary } from './status.js';
 import type { ScreenshotStore } from './store.js';
 
-
 const diffImageKey = (id: string): string => `diffs/${id}.png`;
 
-
-export async function presentDiff({ diffImageKey: key, ...numbers }: DiffRecord, presign: (key: string) => Promise<string>): Promise<DiffSummary> {
+export async function presentDiff(
+  { diffImageKey: key, ...numbers }: DiffRecord,
+  presign: (key: string) => Promise<string>,
+): Promise<DiffSummary> {
   return { ...numbers, diffImageUrl: await presign(key) };
 }
 
@@ -30,13 +31,19 @@ export class ImageComparer {
     const which = `compareTo ${earlierId}`;
     if (!earlier) throw new PermanentFailure('compare_unavailable', `${which}: no screenshot with that id (unknown, or expired)`);
     if (earlier.status === 'failed') {
-      throw new PermanentFailure('compare_unavailable', `${which}: that screenshot failed (${earlier.error?.code ?? 'unknown'}); compare with a done one`);
+      throw new PermanentFailure(
+        'compare_unavailable',
+        `${which}: that screenshot failed (${earlier.error?.code ?? 'unknown'}); compare with a done one`,
+      );
     }
     if (earlier.status !== 'done' || !earlier.imageKey) {
       throw new TransientFailure('compare_not_ready', `${which}: that screenshot is still ${earlier.status}; retried once it may be done`);
     }
     if (earlier.contentType !== 'image/png' || image.contentType !== 'image/png') {
-      throw new PermanentFailure('compare_unavailable', `${which}: that screenshot is ${earlier.contentType}; compareTo compares PNG images only`);
+      throw new PermanentFailure(
+        'compare_unavailable',
+        `${which}: that screenshot is ${earlier.contentType}; compareTo compares PNG images only`,
+      );
     }
     const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: earlier.imageKey }));
     const previous = await out.Body!.transformToByteArray();
@@ -44,12 +51,21 @@ export class ImageComparer {
     try {
       diff = diffPngs(image.bytes, previous);
     } catch (error) {
-      throw new PermanentFailure(error instanceof RangeError ? 'compare_too_large' : 'compare_unavailable', `${which}: ${(error as Error).message}`);
+      throw new PermanentFailure(
+        error instanceof RangeError ? 'compare_too_large' : 'compare_unavailable',
+        `${which}: ${(error as Error).message}`,
+      );
     }
     const { diffPng, ...numbers } = diff;
     const key = diffImageKey(job.id);
     await this.s3.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: diffPng, ContentType: 'image/png', CacheControl: 'private, max-age=31536000, immutable' }),
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: diffPng,
+        ContentType: 'image/png',
+        CacheControl: 'private, max-age=31536000, immutable',
+      }),
     );
     return { comparedTo: earlierId, ...numbers, diffImageKey: key };
   }

@@ -5,8 +5,7 @@ import { z } from 'zod';
 import { ceilingForMemory } from './adaptive-concurrency.js';
 import { TUNING } from './tuning.js';
 
-const intFrom = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+const intFrom = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 const envSchema = z.object({
   AWS_REGION: z.string().min(1).default('us-east-1'),
@@ -87,7 +86,9 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     queueUrl: e.URL2PNG_QUEUE_URL,
     dlqUrl: e.URL2PNG_DLQ_URL,
     bucket: e.URL2PNG_BUCKET,
-    egressAllow: e.URL2PNG_EGRESS_ALLOW.split(',').map((s) => s.trim()).filter(Boolean),
+    egressAllow: e.URL2PNG_EGRESS_ALLOW.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     renderTimeoutMs: e.URL2PNG_RENDER_TIMEOUT_MS,
     // Well inside the render deadline: what is left is for settling, capturing and encoding.
     loadTimeoutMs: Math.min(e.URL2PNG_PAGE_LOAD_TIMEOUT_MS, Math.floor(e.URL2PNG_RENDER_TIMEOUT_MS / 2)),

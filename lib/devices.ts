@@ -21,21 +21,21 @@ const clamp = (n: number, b: { min: number; max: number }) => Math.min(b.max, Ma
 let presets: ReadonlyMap<string, DevicePreset> | undefined;
 const PRESETS = (): ReadonlyMap<string, DevicePreset> =>
   (presets ??= new Map(
-  Object.entries(KnownDevices).map(([name, d]) => [
-    name,
-    {
+    Object.entries(KnownDevices).map(([name, d]) => [
       name,
-      userAgent: d.userAgent,
-      // e.g. "JioPhone 2" is 240 px wide and "Galaxy S9+" has scale 4.5: clamped to 320 and 3.
-      width: clamp(d.viewport.width, VIEWPORT.width),
-      height: clamp(d.viewport.height, VIEWPORT.height),
-      deviceScaleFactor: clamp(d.viewport.deviceScaleFactor ?? 1, LIMITS.deviceScaleFactor),
-      isMobile: d.viewport.isMobile ?? false,
-      hasTouch: d.viewport.hasTouch ?? false,
-      isLandscape: d.viewport.isLandscape ?? false,
-    },
-  ]),
-));
+      {
+        name,
+        userAgent: d.userAgent,
+        // e.g. "JioPhone 2" is 240 px wide and "Galaxy S9+" has scale 4.5: clamped to 320 and 3.
+        width: clamp(d.viewport.width, VIEWPORT.width),
+        height: clamp(d.viewport.height, VIEWPORT.height),
+        deviceScaleFactor: clamp(d.viewport.deviceScaleFactor ?? 1, LIMITS.deviceScaleFactor),
+        isMobile: d.viewport.isMobile ?? false,
+        hasTouch: d.viewport.hasTouch ?? false,
+        isLandscape: d.viewport.isLandscape ?? false,
+      },
+    ]),
+  ));
 
 export const devicePreset = (name: string): DevicePreset | undefined => PRESETS().get(name);
 

@@ -48,7 +48,8 @@ export function diffPngs(next: Uint8Array, previous: Uint8Array): PixelDiff {
   const b = decode(previous, 'earlier');
   const width = Math.min(a.width, b.width);
   const height = Math.min(a.height, b.height);
-  if (width * height > DIFF_MAX_PIXELS) throw new RangeError(`the images' common area is ${width}x${height} pixels; a diff takes at most ${DIFF_MAX_PIXELS}`);
+  if (width * height > DIFF_MAX_PIXELS)
+    throw new RangeError(`the images' common area is ${width}x${height} pixels; a diff takes at most ${DIFF_MAX_PIXELS}`);
   const out = new PNG({ width, height });
   const changedPixels = pixelmatch(crop(a, width, height), crop(b, width, height), out.data, width, height, { threshold: THRESHOLD });
   return {

@@ -12,8 +12,7 @@ import { type EgressAllowList, defaultPort, refuseUnsafeAddress } from './url-po
 
 export type Resolver = (host: string) => Promise<string[]>;
 
-const systemResolver: Resolver = async (host) =>
-  (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+const systemResolver: Resolver = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 /**
  * `dns_not_found`: the name does not exist (permanent). `dns_unavailable`: the lookup itself failed

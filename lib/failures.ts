@@ -35,12 +35,15 @@ export const FAILURES = {
   redrive_exhausted: { kind: 'permanent', what: 'the job kept failing after every retry and redrive' },
   script_error: { kind: 'permanent', what: 'a script of the request threw, rejected or did not finish before the render deadline' },
   // either: the raising class decides
-  http_error: { kind: 'raised', what: "failOnHttpError: the page's own response was 400 or above; 4xx is permanent, 5xx transient (retried)" },
+  http_error: {
+    kind: 'raised',
+    what: "failOnHttpError: the page's own response was 400 or above; 4xx is permanent, 5xx transient (retried)",
+  },
   // transient: a later delivery may succeed
   render_timeout: { kind: 'transient', what: 'the page did not render within the render deadline' },
   protocol_timeout: { kind: 'transient', what: 'the browser did not answer a DevTools call in time' },
   browser_crashed: { kind: 'transient', what: 'the browser or the page crashed or disconnected' },
-  page_crashed: { kind: 'transient', what: "the page crashed its renderer (e.g. out of memory); retried, then failed" },
+  page_crashed: { kind: 'transient', what: 'the page crashed its renderer (e.g. out of memory); retried, then failed' },
   browser_error: { kind: 'transient', what: 'a DevTools protocol error' },
   page_unreachable: { kind: 'transient', what: 'a network error reaching the page' },
   dns_unavailable: { kind: 'transient', what: 'the DNS lookup failed for a reason other than a missing name' },
@@ -48,7 +51,10 @@ export const FAILURES = {
   aws_unavailable: { kind: 'transient', what: 'S3 or SQS answered 5xx or could not be reached' },
   not_enough_time: { kind: 'transient', what: 'not enough invocation time left to finish the job' },
   compare_not_ready: { kind: 'transient', what: 'the screenshot compareTo names is not done yet' },
-  receipt_key_unavailable: { kind: 'transient', what: 'the receipt signing key could not be loaded (SSM parameter missing or unreadable, data directory not writable)' },
+  receipt_key_unavailable: {
+    kind: 'transient',
+    what: 'the receipt signing key could not be loaded (SSM parameter missing or unreadable, data directory not writable)',
+  },
   internal_error: { kind: 'transient', what: 'an unexpected error (retried: a retry is cheap, a lost job is not)' },
 } as const satisfies Record<string, { kind: TableKind; what: string }>;
 
@@ -118,11 +124,24 @@ const NAMED: Record<string, FailureCode> = {
 };
 
 // Socket-level errors of the SDK's HTTP client: the service could not be reached at all.
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'TimeoutError']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'TimeoutError',
+]);
 
 export function classifyFailure(error: unknown): Failure {
   if (error instanceof PermanentFailure || error instanceof TransientFailure) {
-    return { kind: failureKind(error.code, error instanceof PermanentFailure ? 'permanent' : 'transient'), code: error.code, message: error.message };
+    return {
+      kind: failureKind(error.code, error instanceof PermanentFailure ? 'permanent' : 'transient'),
+      code: error.code,
+      message: error.message,
+    };
   }
   const err = error instanceof Error ? error : new Error(String(error));
   const make = (code: FailureCode, message = err.message): Failure => ({ kind: failureKind(code, 'transient'), code, message });

@@ -41,10 +41,12 @@ export class S3HtmlInputs implements HtmlInputs {
       html = await out.Body!.transformToString('utf8');
     } catch (error) {
       // Gone (expired, deleted): no retry brings it back.
-      if ((error as { name?: string }).name === 'NoSuchKey') throw new PermanentFailure('invalid_job', `the job's html document ${ref.key} no longer exists`);
+      if ((error as { name?: string }).name === 'NoSuchKey')
+        throw new PermanentFailure('invalid_job', `the job's html document ${ref.key} no longer exists`);
       throw error;
     }
-    if (htmlDigest(html) !== ref.sha256) throw new PermanentFailure('invalid_job', `the job's html document ${ref.key} does not match its digest`);
+    if (htmlDigest(html) !== ref.sha256)
+      throw new PermanentFailure('invalid_job', `the job's html document ${ref.key} does not match its digest`);
     return html;
   }
 }

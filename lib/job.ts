@@ -68,7 +68,10 @@ export function decodeJob(body: string, sentAt: Date = new Date()): Job {
   if (typeof raw === 'object' && raw !== null && !('v' in raw)) {
     const book = bookJobSchema.safeParse(raw);
     if (!book.success) {
-      throw new PermanentFailure('invalid_job', `the message body is not a v${JOB_VERSION} job nor the chapter's {"id": <uuid>, "url": <url>}: ${describe(book.error)}`);
+      throw new PermanentFailure(
+        'invalid_job',
+        `the message body is not a v${JOB_VERSION} job nor the chapter's {"id": <uuid>, "url": <url>}: ${describe(book.error)}`,
+      );
     }
     const { id, url } = book.data;
     return { v: JOB_VERSION, id, url, options: screenshotOptionsSchema.parse({}), requestedAt: sentAt.toISOString() };

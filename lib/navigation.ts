@@ -60,52 +60,78 @@ export function watchPage(page: Page, loadEvent: 'load' | 'domcontentloaded'): P
   crashed.catch(() => undefined);
 
   const listeners: Array<[string, (...args: never[]) => void]> = [
-    ['dialog', ((dialog: { type(): string; accept(): Promise<void>; dismiss(): Promise<void> }) => {
-      void (dialog.type() === 'beforeunload' ? dialog.accept() : dialog.dismiss()).catch(() => undefined);
-    }) as never],
-    ['request', ((request: { isNavigationRequest(): boolean; frame(): unknown; redirectChain(): unknown[] }) => {
-      if (!request.isNavigationRequest() || !isMain(request.frame())) return;
-      // Redirects are the same navigation: only a new one counts as a hop.
-      if (request.redirectChain().length === 0) {
-        state.hops++;
-        state.navigationStartedAt = Date.now();
-      }
-      state.pending = true;
-      state.committed = false;
-      state.failed = undefined;
-      touch();
-    }) as never],
-    ['response', ((response: HTTPResponse) => {
-      const request = response.request();
-      if (!request.isNavigationRequest() || !isMain(request.frame())) return;
-      const status = response.status();
-      if (status >= 300 && status < 400 && response.headers().location) return; // a redirect: more to come
-      state.document = response;
-      state.committed = true;
-      // 204/205 and downloads commit nothing; there will be no load event for them.
-      if (status === 204 || status === 205) state.pending = false;
-      touch();
-    }) as never],
-    ['requestfailed', ((request: { isNavigationRequest(): boolean; frame(): unknown; url(): string; failure(): { errorText: string } | null }) => {
-      if (!request.isNavigationRequest() || !isMain(request.frame())) return;
-      // A document that arrived and then broke off (a truncated body) is shown as far as it came:
-      // that is the page, not a failed navigation.
-      if (!(state.committed && state.document?.request() === request)) {
-        state.failed = { url: request.url(), errorText: request.failure()?.errorText ?? 'net::ERR_FAILED' };
-      }
-      state.pending = false;
-      touch();
-    }) as never],
-    [loadEvent, (() => {
-      state.pending = false;
-      touch();
-    }) as never],
-    ['framenavigated', ((frame: unknown) => {
-      if (isMain(frame)) touch(); // includes history.pushState/replaceState
-    }) as never],
-    ['error', ((error: Error) => {
-      crash(new TransientFailure('page_crashed', `the page crashed its renderer (${error.message}); a page that allocates without bound does this`));
-    }) as never],
+    [
+      'dialog',
+      ((dialog: { type(): string; accept(): Promise<void>; dismiss(): Promise<void> }) => {
+        void (dialog.type() === 'beforeunload' ? dialog.accept() : dialog.dismiss()).catch(() => undefined);
+      }) as never,
+    ],
+    [
+      'request',
+      ((request: { isNavigationRequest(): boolean; frame(): unknown; redirectChain(): unknown[] }) => {
+        if (!request.isNavigationRequest() || !isMain(request.frame())) return;
+        // Redirects are the same navigation: only a new one counts as a hop.
+        if (request.redirectChain().length === 0) {
+          state.hops++;
+          state.navigationStartedAt = Date.now();
+        }
+        state.pending = true;
+        state.committed = false;
+        state.failed = undefined;
+        touch();
+      }) as never,
+    ],
+    [
+      'response',
+      ((response: HTTPResponse) => {
+        const request = response.request();
+        if (!request.isNavigationRequest() || !isMain(request.frame())) return;
+        const status = response.status();
+        if (status >= 300 && status < 400 && response.headers().location) return; // a redirect: more to come
+        state.document = response;
+        state.committed = true;
+        // 204/205 and downloads commit nothing; there will be no load event for them.
+        if (status === 204 || status === 205) state.pending = false;
+        touch();
+      }) as never,
+    ],
+    [
+      'requestfailed',
+      ((request: { isNavigationRequest(): boolean; frame(): unknown; url(): string; failure(): { errorText: string } | null }) => {
+        if (!request.isNavigationRequest() || !isMain(request.frame())) return;
+        // A document that arrived and then broke off (a truncated body) is shown as far as it came:
+        // that is the page, not a failed navigation.
+        if (!(state.committed && state.document?.request() === request)) {
+          state.failed = { url: request.url(), errorText: request.failure()?.errorText ?? 'net::ERR_FAILED' };
+        }
+        state.pending = false;
+        touch();
+      }) as never,
+    ],
+    [
+      loadEvent,
+      (() => {
+        state.pending = false;
+        touch();
+      }) as never,
+    ],
+    [
+      'framenavigated',
+      ((frame: unknown) => {
+        if (isMain(frame)) touch(); // includes history.pushState/replaceState
+      }) as never,
+    ],
+    [
+      'error',
+      ((error: Error) => {
+        crash(
+          new TransientFailure(
+            'page_crashed',
+            `the page crashed its renderer (${error.message}); a page that allocates without bound does this`,
+          ),
+        );
+      }) as never,
+    ],
   ];
   for (const [event, fn] of listeners) page.on(event as never, fn as never);
   return {
@@ -191,7 +217,12 @@ export function throwIfFailed(watch: PageWatch): void {
  * (history.pushState) or finished loading meanwhile (settle and capture again).
  * Past settleBy, or after MAX_HOPS navigations, the page is taken where it is.
  */
-export async function stayedPut(page: Page, watch: PageWatch, before: { hops: number; activityAt: number }, d: SettleDeadlines): Promise<boolean> {
+export async function stayedPut(
+  page: Page,
+  watch: PageWatch,
+  before: { hops: number; activityAt: number },
+  d: SettleDeadlines,
+): Promise<boolean> {
   const quietMs = d.quietMs + (await metaRefreshDelayMs(page));
   while (Date.now() - watch.lastActivityAt < quietMs && Date.now() < d.settleBy && watch.hops === before.hops) await sleep(POLL_MS);
   const moved = watch.hops !== before.hops || watch.lastActivityAt !== before.activityAt;
@@ -213,6 +244,7 @@ async function metaRefreshDelayMs(page: Page): Promise<number> {
 }
 
 /** Errors that mean the page navigated under a DevTools call (the call may simply be repeated). */
-export const NAVIGATED_AWAY = /Not attached to an active page|Execution context was destroyed|Cannot find context with specified id|Inspected target navigated/i;
+export const NAVIGATED_AWAY =
+  /Not attached to an active page|Execution context was destroyed|Cannot find context with specified id|Inspected target navigated/i;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

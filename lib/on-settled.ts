@@ -36,7 +36,12 @@ export function onSettled(deps: OnSettledDeps) {
     const log = deps.log ?? recordLog;
     if (settled.status === 'done' && cacheTtlSeconds(job.options.cache) > 0) {
       await deps.cache
-        .put(cacheKey(job.url, job.options, job.html?.sha256), { id: job.id, imageKey: settled.imageKey, contentType: settled.contentType, renderedAt: settled.at.toISOString() })
+        .put(cacheKey(job.url, job.options, job.html?.sha256), {
+          id: job.id,
+          imageKey: settled.imageKey,
+          contentType: settled.contentType,
+          renderedAt: settled.at.toISOString(),
+        })
         .catch((error: Error) => log?.('cache index not written', { jobId: job.id, reason: error.message }));
     }
     await batchMemberSettled(deps)(job, log);
@@ -52,11 +57,18 @@ export function onSettled(deps: OnSettledDeps) {
             id: job.id,
             status: 'done',
             imageUrl: await deps.store.presignImage(settled.imageKey, deps.presignTtlSeconds),
-            ...(settled.diff ? { diff: await presentDiff(settled.diff, (key) => deps.store.presignImage(key, deps.presignTtlSeconds)) } : {}),
+            ...(settled.diff
+              ? { diff: await presentDiff(settled.diff, (key) => deps.store.presignImage(key, deps.presignTtlSeconds)) }
+              : {}),
           }
         : { id: job.id, status: 'failed', error: settled.error };
     const totalMs = Math.min(deps.webhook?.totalMs ?? WEBHOOK_TOTAL_MS, remainingMs() - WEBHOOK_EXIT_MARGIN_MS);
-    const result: DeliveryResult = await deliverWebhook(callbackUrl, payload, { secret: deps.webhookSecret, guard: deps.guard, ...deps.webhook, totalMs });
+    const result: DeliveryResult = await deliverWebhook(callbackUrl, payload, {
+      secret: deps.webhookSecret,
+      guard: deps.guard,
+      ...deps.webhook,
+      totalMs,
+    });
     log?.(result.delivered ? 'webhook delivered' : 'webhook not delivered', { jobId: job.id, ...result });
   };
 }
@@ -74,6 +86,8 @@ export function batchMemberSettled(deps: OnSettledDeps) {
         const result = await deliverWebhook(callbackUrl, payload, { secret: deps.webhookSecret, guard: deps.guard, ...deps.webhook });
         log(result.delivered ? 'batch webhook delivered' : 'batch webhook not delivered', { batchId, ...result });
       },
-    }).catch((error: Error) => log('batch settle check failed; the next settle of one of its jobs repeats it', { batchId, jobId: job.id, reason: error.message }));
+    }).catch((error: Error) =>
+      log('batch settle check failed; the next settle of one of its jobs repeats it', { batchId, jobId: job.id, reason: error.message }),
+    );
   };
 }

@@ -19,7 +19,21 @@ const receiptSchema = {
   type: 'object',
   description:
     'What the worker observed when it made the image, signed with Ed25519. The signature is over the canonical JSON (RFC 8785: keys sorted, no whitespace) of the receipt without its signature member.',
-  required: ['type', 'jobId', 'request', 'finalUrl', 'httpStatus', 'addresses', 'connections', 'image', 'browser', 'requestedAt', 'startedAt', 'capturedAt', 'signature'],
+  required: [
+    'type',
+    'jobId',
+    'request',
+    'finalUrl',
+    'httpStatus',
+    'addresses',
+    'connections',
+    'image',
+    'browser',
+    'requestedAt',
+    'startedAt',
+    'capturedAt',
+    'signature',
+  ],
   properties: {
     type: { const: 'url2png.capture-receipt/v1' },
     jobId: { type: 'string', format: 'uuid' },
@@ -28,12 +42,20 @@ const receiptSchema = {
       properties: {
         url: { type: 'string', format: 'uri' },
         options: { type: 'object', description: 'The request options with defaults applied, minus the withheld ones' },
-        withheld: { type: 'object', additionalProperties: { type: 'string' }, description: 'Fields that may carry secrets (callbackUrl...): "sha256:<hex of their canonical JSON>"' },
+        withheld: {
+          type: 'object',
+          additionalProperties: { type: 'string' },
+          description: 'Fields that may carry secrets (callbackUrl...): "sha256:<hex of their canonical JSON>"',
+        },
       },
     },
     finalUrl: { type: 'string', format: 'uri', description: 'The page the browser ended on, after redirects' },
     httpStatus: { type: ['integer', 'null'], description: "The main document's HTTP status" },
-    addresses: { type: ['array', 'null'], items: { type: 'string' }, description: 'The IP addresses the egress proxy connected to for this job; null when not attributable (single-process browser)' },
+    addresses: {
+      type: ['array', 'null'],
+      items: { type: 'string' },
+      description: 'The IP addresses the egress proxy connected to for this job; null when not attributable (single-process browser)',
+    },
     connections: {
       type: ['array', 'null'],
       items: { type: 'object', properties: { host: { type: 'string' }, port: { type: 'integer' }, address: { type: 'string' } } },
@@ -67,7 +89,10 @@ const batchStatusSchema = {
 
 const errors = (...codes: number[]) =>
   Object.fromEntries(
-    codes.map((c) => [String(c), { description: 'Client error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]),
+    codes.map((c) => [
+      String(c),
+      { description: 'Client error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+    ]),
   );
 
 export function openApiDocument(serverUrl?: string) {
@@ -106,8 +131,20 @@ export function openApiDocument(serverUrl?: string) {
                 post: {
                   summary: 'The job settled',
                   parameters: [
-                    { name: SIGNATURE_HEADER, in: 'header', required: true, schema: { type: 'string' }, description: 'v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>' },
-                    { name: TIMESTAMP_HEADER, in: 'header', required: true, schema: { type: 'string' }, description: 'Unix seconds when signed' },
+                    {
+                      name: SIGNATURE_HEADER,
+                      in: 'header',
+                      required: true,
+                      schema: { type: 'string' },
+                      description: 'v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>',
+                    },
+                    {
+                      name: TIMESTAMP_HEADER,
+                      in: 'header',
+                      required: true,
+                      schema: { type: 'string' },
+                      description: 'Unix seconds when signed',
+                    },
                   ],
                   requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/WebhookPayload' } } } },
                   responses: { '2XX': { description: 'Received; anything else is retried with backoff' } },
@@ -123,7 +160,10 @@ export function openApiDocument(serverUrl?: string) {
           summary: "A screenshot job's status",
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
           responses: {
-            '200': { description: 'The status', content: { 'application/json': { schema: { $ref: '#/components/schemas/ScreenshotStatus' } } } },
+            '200': {
+              description: 'The status',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/ScreenshotStatus' } } },
+            },
             ...errors(400, 404),
           },
         },
@@ -135,7 +175,10 @@ export function openApiDocument(serverUrl?: string) {
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
           responses: {
             '200': { description: 'The receipt', content: { 'application/json': { schema: { $ref: '#/components/schemas/Receipt' } } } },
-            '409': { description: 'The job is not done (queued or failed)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+            '409': {
+              description: 'The job is not done (queued or failed)',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+            },
             ...errors(400, 404),
           },
         },
@@ -152,7 +195,11 @@ export function openApiDocument(serverUrl?: string) {
                   schema: {
                     type: 'object',
                     required: ['algorithm', 'keyId', 'publicKey'],
-                    properties: { algorithm: { const: 'Ed25519' }, keyId: { type: 'string', examples: ['ed25519:0123456789abcdef0123456789abcdef'] }, publicKey: { type: 'string' } },
+                    properties: {
+                      algorithm: { const: 'Ed25519' },
+                      keyId: { type: 'string', examples: ['ed25519:0123456789abcdef0123456789abcdef'] },
+                      publicKey: { type: 'string' },
+                    },
                   },
                 },
               },
@@ -209,8 +256,17 @@ export function openApiDocument(serverUrl?: string) {
                   required: ['requests'],
                   additionalProperties: false,
                   properties: {
-                    requests: { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: { $ref: '#/components/schemas/ScreenshotRequest' } },
-                    callbackUrl: { type: 'string', format: 'uri', description: 'Webhook: POSTed a signed { batchId, status, counts, jobs } once every job has settled' },
+                    requests: {
+                      type: 'array',
+                      minItems: 1,
+                      maxItems: MAX_BATCH,
+                      items: { $ref: '#/components/schemas/ScreenshotRequest' },
+                    },
+                    callbackUrl: {
+                      type: 'string',
+                      format: 'uri',
+                      description: 'Webhook: POSTed a signed { batchId, status, counts, jobs } once every job has settled',
+                    },
                   },
                 },
               },
@@ -218,7 +274,7 @@ export function openApiDocument(serverUrl?: string) {
           },
           responses: {
             '202': {
-              description: 'Queued; poll statusUrl (the batch) or each job\'s statusUrl',
+              description: "Queued; poll statusUrl (the batch) or each job's statusUrl",
               headers: { Location: { schema: { type: 'string', format: 'uri' }, description: 'The batch statusUrl' } },
               content: {
                 'application/json': {
@@ -228,7 +284,17 @@ export function openApiDocument(serverUrl?: string) {
                       id: { type: 'string', format: 'uuid' },
                       status: { type: 'string', enum: ['queued'] },
                       statusUrl: { type: 'string', format: 'uri' },
-                      jobs: { type: 'array', items: { type: 'object', properties: { id: { type: 'string', format: 'uuid' }, url: { type: 'string' }, statusUrl: { type: 'string', format: 'uri' } } } },
+                      jobs: {
+                        type: 'array',
+                        items: {
+                          type: 'object',
+                          properties: {
+                            id: { type: 'string', format: 'uuid' },
+                            url: { type: 'string' },
+                            statusUrl: { type: 'string', format: 'uri' },
+                          },
+                        },
+                      },
                     },
                   },
                 },
@@ -243,7 +309,10 @@ export function openApiDocument(serverUrl?: string) {
           operationId: 'getBatch',
           summary: 'A batch: queued until every job has settled, then done (all done) or partial',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
-          responses: { '200': { description: 'The batch', content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchStatus' } } } }, ...errors(400, 404) },
+          responses: {
+            '200': { description: 'The batch', content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchStatus' } } } },
+            ...errors(400, 404),
+          },
         },
       },
       '/openapi.json': {

@@ -46,7 +46,10 @@ export async function emulateIdentity(page: Page, o: ScreenshotOptions): Promise
   if (o.locale) await session.send('Emulation.setLocaleOverride', { locale: o.locale });
   if (o.timezone) {
     await page.emulateTimezone(o.timezone).catch((error: Error) => {
-      throw new PermanentFailure('invalid_options', `timezone ${JSON.stringify(o.timezone)} is not known to the browser (${error.message.split('\n')[0]})`);
+      throw new PermanentFailure(
+        'invalid_options',
+        `timezone ${JSON.stringify(o.timezone)} is not known to the browser (${error.message.split('\n')[0]})`,
+      );
     });
   }
 }
@@ -99,13 +102,16 @@ export async function authoriseOrigin(page: Page, o: ScreenshotOptions, pageUrl:
       : session.send('Fetch.continueRequest', { requestId: event.requestId });
     send.catch(() => undefined); // the page may be gone
   });
-  session.on('Fetch.authRequired', (event: { requestId: string; request: { url: string }; authChallenge: { source?: 'Server' | 'Proxy'; origin: string } }) => {
-    const answer =
-      o.authentication && event.authChallenge.source !== 'Proxy' && ownOrigin(event.request.url)
-        ? { response: 'ProvideCredentials' as const, username: o.authentication.username, password: o.authentication.password }
-        : { response: 'CancelAuth' as const };
-    session.send('Fetch.continueWithAuth', { requestId: event.requestId, authChallengeResponse: answer }).catch(() => undefined);
-  });
+  session.on(
+    'Fetch.authRequired',
+    (event: { requestId: string; request: { url: string }; authChallenge: { source?: 'Server' | 'Proxy'; origin: string } }) => {
+      const answer =
+        o.authentication && event.authChallenge.source !== 'Proxy' && ownOrigin(event.request.url)
+          ? { response: 'ProvideCredentials' as const, username: o.authentication.username, password: o.authentication.password }
+          : { response: 'CancelAuth' as const };
+      session.send('Fetch.continueWithAuth', { requestId: event.requestId, authChallengeResponse: answer }).catch(() => undefined);
+    },
+  );
   await session.send('Fetch.enable', {
     patterns: [{ urlPattern: `${escapePattern(origin)}/*`, requestStage: 'Request' }],
     handleAuthRequests: o.authentication !== undefined,
@@ -130,7 +136,8 @@ export async function addStyles(page: Page, o: ScreenshotOptions): Promise<void>
   for (const content of o.styles) await page.addStyleTag({ content });
   if (o.disableAnimations) {
     await page.addStyleTag({
-      content: '*, *::before, *::after { transition: none !important; caret-color: transparent !important; scroll-behavior: auto !important; }',
+      content:
+        '*, *::before, *::after { transition: none !important; caret-color: transparent !important; scroll-behavior: auto !important; }',
     });
   }
 }
@@ -146,7 +153,10 @@ export async function runScripts(page: Page, o: ScreenshotOptions, msLeft: () =>
     let timer: NodeJS.Timeout | undefined;
     const budget = Math.max(1, msLeft() - 250);
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new PermanentFailure('script_error', `${name} did not finish before the render deadline (${budget} ms left)`)), budget);
+      timer = setTimeout(
+        () => reject(new PermanentFailure('script_error', `${name} did not finish before the render deadline (${budget} ms left)`)),
+        budget,
+      );
     });
     const run = page.evaluateHandle(script).then(
       (handle) => handle.dispose(),
@@ -173,7 +183,10 @@ function scriptFailure(name: string, error: unknown): Error {
 /** The first element matching `selector`, or a permanent failure naming the field. */
 async function element(page: Page, field: 'click' | 'scrollTo', selector: string): Promise<ElementHandle> {
   const found = await page.$(selector).catch((error: Error) => {
-    throw new PermanentFailure('invalid_selector', `${field} ${JSON.stringify(selector)} is not a valid CSS selector (${error.message.split('\n')[0]})`);
+    throw new PermanentFailure(
+      'invalid_selector',
+      `${field} ${JSON.stringify(selector)} is not a valid CSS selector (${error.message.split('\n')[0]})`,
+    );
   });
   if (!found) throw new PermanentFailure('selector_not_found', `no element matches ${field} ${JSON.stringify(selector)}`);
   return found;
@@ -186,7 +199,10 @@ export async function clickElement(page: Page, o: ScreenshotOptions): Promise<vo
   try {
     await target.click();
   } catch (error) {
-    throw new PermanentFailure('selector_not_found', `the element matching click ${JSON.stringify(o.click)} cannot be clicked (${(error as Error).message.split('\n')[0]})`);
+    throw new PermanentFailure(
+      'selector_not_found',
+      `the element matching click ${JSON.stringify(o.click)} cannot be clicked (${(error as Error).message.split('\n')[0]})`,
+    );
   } finally {
     await target.dispose().catch(() => undefined);
   }
@@ -197,7 +213,9 @@ export async function clickElement(page: Page, o: ScreenshotOptions): Promise<vo
 export async function scrollToElement(page: Page, o: ScreenshotOptions): Promise<void> {
   if (!o.scrollTo) return;
   const target = await element(page, 'scrollTo', o.scrollTo);
-  await target.evaluate((e) => (e as unknown as { scrollIntoView(o: object): void }).scrollIntoView({ block: 'start', inline: 'nearest', behavior: 'instant' }));
+  await target.evaluate((e) =>
+    (e as unknown as { scrollIntoView(o: object): void }).scrollIntoView({ block: 'start', inline: 'nearest', behavior: 'instant' }),
+  );
   await target.dispose().catch(() => undefined);
   await nextFrames(page);
 }

@@ -45,7 +45,12 @@ export const pdfOptionsSchema = z
         .describe('Print background colours and images (on by default: the PDF looks like the page)'),
       margin: z
         .strictObject(
-          { top: length('pdf.margin.top'), right: length('pdf.margin.right'), bottom: length('pdf.margin.bottom'), left: length('pdf.margin.left') },
+          {
+            top: length('pdf.margin.top'),
+            right: length('pdf.margin.right'),
+            bottom: length('pdf.margin.bottom'),
+            left: length('pdf.margin.left'),
+          },
           { error: 'pdf.margin must be an object like {"top": "10mm", "bottom": "10mm"} (fields top, right, bottom, left)' },
         )
         .default({})
@@ -71,13 +76,18 @@ const NOT_FOR_PDF = ['quality', 'fullPage', 'selector', 'clip', 'omitBackground'
 /** Refinement for the request schema: pdf settings only with format "pdf", no bitmap-only fields with it. */
 export function refusePdfMismatches(value: Record<string, unknown>, ctx: z.RefinementCtx): void {
   if (value.format !== 'pdf') {
-    if (value.pdf !== undefined) ctx.addIssue({ code: 'custom', path: ['pdf'], message: 'pdf applies to format "pdf" only; drop it or set format to "pdf"' });
+    if (value.pdf !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['pdf'], message: 'pdf applies to format "pdf" only; drop it or set format to "pdf"' });
     return;
   }
   for (const field of NOT_FOR_PDF) {
     const v = value[field];
     if (v !== undefined && v !== false) {
-      ctx.addIssue({ code: 'custom', path: [field], message: `${field} does not apply to format "pdf"; drop it (a PDF is paged, use pdf.paper and pdf.pageRanges)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: [field],
+        message: `${field} does not apply to format "pdf"; drop it (a PDF is paged, use pdf.paper and pdf.pageRanges)`,
+      });
     }
   }
 }
@@ -100,7 +110,10 @@ export async function printPdf(page: Page, pdf: unknown, timeoutMs: number): Pro
     // Chromium refuses a range past the last page: the request must change, retrying cannot help.
     const message = (error as Error).message ?? '';
     if (/page range/i.test(message)) {
-      throw new PermanentFailure('invalid_options', `pdf.pageRanges ${JSON.stringify(o.pageRanges)} is not within the document's pages (${message.split('\n')[0]})`);
+      throw new PermanentFailure(
+        'invalid_options',
+        `pdf.pageRanges ${JSON.stringify(o.pageRanges)} is not within the document's pages (${message.split('\n')[0]})`,
+      );
     }
     throw error;
   }

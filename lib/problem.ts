@@ -3,7 +3,10 @@
 import { z } from 'zod';
 
 export const problemSchema = z.object({
-  code: z.string().describe('A stable, machine-readable code (snake_case)').meta({ examples: ['invalid_request', 'dns_not_found'] }),
+  code: z
+    .string()
+    .describe('A stable, machine-readable code (snake_case)')
+    .meta({ examples: ['invalid_request', 'dns_not_found'] }),
   message: z.string().describe('What happened and what to change'),
 });
 export type Problem = z.infer<typeof problemSchema>;
@@ -11,4 +14,3 @@ export type Problem = z.infer<typeof problemSchema>;
 /** The body of every 4xx/5xx answer of the API. */
 export const errorBodySchema = z.object({ error: problemSchema });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
-

@@ -28,7 +28,10 @@ export interface PublicReceiptKey {
 }
 
 export function keyIdOf(publicKey: KeyObject): string {
-  return `ed25519:${createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 32)}`;
+  return `ed25519:${createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 32)}`;
 }
 
 export function publicPart(key: Pick<ReceiptKey, 'publicKey' | 'keyId'>): PublicReceiptKey {
@@ -43,7 +46,9 @@ function fromPem(pem: string, where: string): ReceiptKey {
     throw new Error(`${where} does not hold a PEM private key (${(error as Error).message})`);
   }
   if (privateKey.asymmetricKeyType !== 'ed25519') {
-    throw new Error(`${where} holds a ${privateKey.asymmetricKeyType} key; receipts are signed with Ed25519 (openssl genpkey -algorithm ed25519)`);
+    throw new Error(
+      `${where} holds a ${privateKey.asymmetricKeyType} key; receipts are signed with Ed25519 (openssl genpkey -algorithm ed25519)`,
+    );
   }
   const publicKey = createPublicKey(privateKey);
   return { privateKey, publicKey, keyId: keyIdOf(publicKey) };
@@ -85,11 +90,15 @@ async function parameterKey(cfg: Pick<Config, 'region' | 'awsEndpoint' | 'receip
  * The process's key, loaded on first use and kept (once per container on Lambda). A failed load
  * is not kept: the next job tries again, and its failure is transient, so the job is retried.
  */
-export function receiptKeyLoader(cfg: Pick<Config, 'region' | 'awsEndpoint' | 'receiptKeyParameter' | 'dataDir'>): () => Promise<ReceiptKey> {
+export function receiptKeyLoader(
+  cfg: Pick<Config, 'region' | 'awsEndpoint' | 'receiptKeyParameter' | 'dataDir'>,
+): () => Promise<ReceiptKey> {
   let loaded: Promise<ReceiptKey> | undefined;
   return () =>
     (loaded ??= (async () => (cfg.receiptKeyParameter ? parameterKey(cfg) : localKey(cfg.dataDir)))().catch((error: Error) => {
       loaded = undefined;
-      throw new TransientFailure('receipt_key_unavailable', `the receipt signing key could not be loaded: ${error.message}`, { cause: error });
+      throw new TransientFailure('receipt_key_unavailable', `the receipt signing key could not be loaded: ${error.message}`, {
+        cause: error,
+      });
     }));
 }

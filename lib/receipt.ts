@@ -70,7 +70,11 @@ export const canonicalJson = (value: unknown): string => {
 
 const sha256Hex = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
 
-export function buildReceipt(job: Pick<Job, 'id' | 'url' | 'options' | 'requestedAt'>, image: { bytes: Uint8Array; contentType: string }, facts: CaptureFacts): ReceiptBody {
+export function buildReceipt(
+  job: Pick<Job, 'id' | 'url' | 'options' | 'requestedAt'>,
+  image: { bytes: Uint8Array; contentType: string },
+  facts: CaptureFacts,
+): ReceiptBody {
   const options: Record<string, unknown> = { ...job.options };
   const withheld: Record<string, string> = {};
   for (const field of WITHHELD_OPTIONS) {
@@ -122,18 +126,25 @@ export function verifyReceipt(receipt: unknown, key: { publicKey: KeyObject; key
   checks.push({
     name: 'key',
     ok: signature.keyId === key.keyId,
-    detail: signature.keyId === key.keyId ? `signed with key ${key.keyId}` : `signed with key ${signature.keyId}, but the key given is ${key.keyId}`,
+    detail:
+      signature.keyId === key.keyId
+        ? `signed with key ${key.keyId}`
+        : `signed with key ${signature.keyId}, but the key given is ${key.keyId}`,
   });
   let valid = false;
   try {
-    valid = signature.algorithm === 'Ed25519' && verify(null, Buffer.from(canonicalJson(body)), key.publicKey, Buffer.from(signature.value, 'base64'));
+    valid =
+      signature.algorithm === 'Ed25519' &&
+      verify(null, Buffer.from(canonicalJson(body)), key.publicKey, Buffer.from(signature.value, 'base64'));
   } catch {
     valid = false;
   }
   checks.push({
     name: 'signature',
     ok: valid,
-    detail: valid ? 'the Ed25519 signature matches the receipt' : 'the signature does not match: the receipt was changed after signing, or another key signed it',
+    detail: valid
+      ? 'the Ed25519 signature matches the receipt'
+      : 'the signature does not match: the receipt was changed after signing, or another key signed it',
   });
   if (image) {
     const digest = sha256Hex(image);

@@ -19,7 +19,11 @@ export class S3Receipts {
   }
 
   /** Signs what the capture observed and stores it under the job's id (a redelivery overwrites it). */
-  async issue(job: Job, image: { bytes: Uint8Array; contentType: string; facts: CaptureFacts }, key: () => Promise<ReceiptKey>): Promise<Receipt> {
+  async issue(
+    job: Job,
+    image: { bytes: Uint8Array; contentType: string; facts: CaptureFacts },
+    key: () => Promise<ReceiptKey>,
+  ): Promise<Receipt> {
     const receipt = signReceipt(buildReceipt(job, image, image.facts), await key());
     await writeJson(this.s3, this.bucket, receiptObjectKey(job.id), receipt, 'private, max-age=31536000, immutable');
     return receipt;

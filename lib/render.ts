@@ -95,8 +95,10 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
   // too, and the browser killed so the next job gets a fresh one.
   // The bound is a hang detector, not the render deadline: a cold browser on a busy machine can
   // take a few seconds for its first page, and killing it then would only start the same over.
-  const { page, context } = await bounded(openIsolatedPage(browser, deps.browsers.singleProcess, session), Math.max(timeoutMs, OPEN_PAGE_HANG_MS), () =>
-    deps.browsers.kill('opening a page hung'),
+  const { page, context } = await bounded(
+    openIsolatedPage(browser, deps.browsers.singleProcess, session),
+    Math.max(timeoutMs, OPEN_PAGE_HANG_MS),
+    () => deps.browsers.kill('opening a page hung'),
   ).catch(async (error: unknown) => {
     await session?.close();
     throw error;
@@ -119,8 +121,8 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
       quietMs: quietWindowMs(timeoutMs),
     };
     const work = guardPage(page).then((pageGuard) =>
-      capture(page, input, options, watch, { until, ...settle }, Date.parse(options.now ?? input.requestedAt ?? startedAt), seen).catch((error: unknown) =>
-        explainNavigationFailure(error, pageGuard, deps.guard),
+      capture(page, input, options, watch, { until, ...settle }, Date.parse(options.now ?? input.requestedAt ?? startedAt), seen).catch(
+        (error: unknown) => explainNavigationFailure(error, pageGuard, deps.guard),
       ),
     );
     work.catch(() => undefined); // after a timeout its rejection (page closed under it) is expected
@@ -236,7 +238,13 @@ async function settleAgain(watch: PageWatch, d: SettleDeadlines) {
  * the page guard) like any page's requests; like a page's load, it gets the load deadline and is
  * then captured as it stands.
  */
-async function openDocument(page: Page, { url, html }: Pick<RenderInput, 'url' | 'html'>, o: ScreenshotOptions, watch: PageWatch, d: SettleDeadlines) {
+async function openDocument(
+  page: Page,
+  { url, html }: Pick<RenderInput, 'url' | 'html'>,
+  o: ScreenshotOptions,
+  watch: PageWatch,
+  d: SettleDeadlines,
+) {
   if (html === undefined) return navigateAndLoad(page, url, watch, d);
   const written = page.setContent(html, { waitUntil: o.waitUntil === 'domcontentloaded' ? 'domcontentloaded' : 'load', timeout: 0 });
   written.catch(() => undefined); // past the load deadline the capture goes on without it
@@ -291,7 +299,10 @@ async function prepareAndShoot(page: Page, o: ScreenshotOptions, until: number, 
   if (o.selector) {
     const element = await page.$(o.selector).catch((error: Error) => {
       if (NAVIGATED_AWAY.test(error.message)) throw error;
-      throw new PermanentFailure('invalid_selector', `selector ${JSON.stringify(o.selector)} is not a valid CSS selector (${error.message.split('\n')[0]})`);
+      throw new PermanentFailure(
+        'invalid_selector',
+        `selector ${JSON.stringify(o.selector)} is not a valid CSS selector (${error.message.split('\n')[0]})`,
+      );
     });
     const box = await element?.boundingBox();
     if (!element || !box || box.width < 1 || box.height < 1) {
@@ -331,7 +342,10 @@ async function waitVisible(page: Page, selector: string, until: number): Promise
       throw new PermanentFailure('invalid_selector', `waitForSelector ${JSON.stringify(selector)} is not a valid CSS selector`);
     }
     if ((error as Error).name === 'TimeoutError') {
-      throw new PermanentFailure('selector_timeout', `no element matching waitForSelector ${JSON.stringify(selector)} became visible before the render deadline`);
+      throw new PermanentFailure(
+        'selector_timeout',
+        `no element matching waitForSelector ${JSON.stringify(selector)} became visible before the render deadline`,
+      );
     }
     throw error;
   }
@@ -343,7 +357,8 @@ async function waitVisible(page: Page, selector: string, until: number): Promise
  */
 async function scrollThrough(page: Page, maxCss: number, until: number): Promise<number> {
   // (Expressions as strings: this project compiles without the DOM's types.)
-  const scrollHeight = () => page.evaluate('Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)') as Promise<number>;
+  const scrollHeight = () =>
+    page.evaluate('Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)') as Promise<number>;
   let y = 0;
   while (y < Math.min(await scrollHeight(), maxCss) && left(until) > 1000) {
     y += (await page.evaluate('window.scrollBy(0, window.innerHeight), window.innerHeight')) as number;

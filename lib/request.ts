@@ -58,7 +58,19 @@ export const maxImageHeight = (widthPx: number): number =>
  * value would corrupt the request or the proxy's view of it), cookies (the `cookies` field scopes
  * them properly) and the service's own x-url2png-* names.
  */
-const REFUSED_HEADERS = new Set(['host', 'content-length', 'connection', 'transfer-encoding', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect', 'cookie', 'cookie2']);
+const REFUSED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'connection',
+  'transfer-encoding',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'cookie',
+  'cookie2',
+]);
 const refusedHeader = (name: string) => REFUSED_HEADERS.has(name) || name.startsWith('proxy-') || name.startsWith('x-url2png-');
 /** RFC 9110 token characters: what a header name and a cookie name may be made of. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -88,9 +100,12 @@ const selector = (name: string) =>
 
 function injections(name: string, language: string) {
   return z
-    .array(z.string({ error: `${name} must be an array of ${language} strings` }).min(1, { error: `${name}[] must not be empty strings` }), {
-      error: `${name} must be an array of ${language} strings`,
-    })
+    .array(
+      z.string({ error: `${name} must be an array of ${language} strings` }).min(1, { error: `${name}[] must not be empty strings` }),
+      {
+        error: `${name} must be an array of ${language} strings`,
+      },
+    )
     .max(LIMITS.injections, { error: `${name} must have at most ${LIMITS.injections} entries` })
     .refine((list) => list.reduce((n, s) => n + utf8Bytes(s), 0) <= LIMITS.injectionBytes, {
       error: `${name} must be at most ${LIMITS.injectionBytes / 1024} KB in all`,
@@ -116,9 +131,7 @@ function isLocale(tag: string): boolean {
 }
 
 const oneOf = <T extends readonly [string, ...string[]]>(name: string, values: T, fallback: T[number]) =>
-  z
-    .enum(values, { error: `${name} must be one of ${values.map((v) => `"${v}"`).join(', ')}` })
-    .default(fallback as never);
+  z.enum(values, { error: `${name} must be one of ${values.map((v) => `"${v}"`).join(', ')}` }).default(fallback as never);
 
 const optionsShape = {
   width: bounded('width', VIEWPORT.width).describe('Viewport width in CSS pixels'),
@@ -137,8 +150,12 @@ const optionsShape = {
   quality: z
     .number({ error: `quality must be a whole number from ${LIMITS.quality.min} to ${LIMITS.quality.max}` })
     .int({ error: `quality must be a whole number from ${LIMITS.quality.min} to ${LIMITS.quality.max}` })
-    .min(LIMITS.quality.min, { error: `quality must be at least ${LIMITS.quality.min} (allowed: ${LIMITS.quality.min} to ${LIMITS.quality.max})` })
-    .max(LIMITS.quality.max, { error: `quality must be at most ${LIMITS.quality.max} (allowed: ${LIMITS.quality.min} to ${LIMITS.quality.max})` })
+    .min(LIMITS.quality.min, {
+      error: `quality must be at least ${LIMITS.quality.min} (allowed: ${LIMITS.quality.min} to ${LIMITS.quality.max})`,
+    })
+    .max(LIMITS.quality.max, {
+      error: `quality must be at most ${LIMITS.quality.max} (allowed: ${LIMITS.quality.min} to ${LIMITS.quality.max})`,
+    })
     .optional()
     .meta({ default: LIMITS.quality.default })
     .describe('Compression quality for jpeg and webp (default 80); not allowed with png'),
@@ -147,11 +164,8 @@ const optionsShape = {
   ),
   delay: bounded('delay', LIMITS.delay).describe('Extra wait in ms after the page has loaded'),
   waitForSelector: selector('waitForSelector').optional().describe('Wait until an element matching this selector is visible'),
-  selector: selector('selector').optional().describe("Capture only the box of the first element matching this selector"),
-  darkMode: z
-    .boolean({ error: 'darkMode must be true or false' })
-    .default(false)
-    .describe('Render with prefers-color-scheme: dark'),
+  selector: selector('selector').optional().describe('Capture only the box of the first element matching this selector'),
+  darkMode: z.boolean({ error: 'darkMode must be true or false' }).default(false).describe('Render with prefers-color-scheme: dark'),
   hideSelectors: z
     .array(selector('hideSelectors[]'), { error: 'hideSelectors must be an array of CSS selector strings' })
     .max(LIMITS.hideSelectors, { error: `hideSelectors must have at most ${LIMITS.hideSelectors} selectors` })
@@ -164,8 +178,12 @@ const optionsShape = {
         z
           .number()
           .int()
-          .min(LIMITS.cacheTtl.min, { error: `cache must be true, false or a whole number of seconds from ${LIMITS.cacheTtl.min} to ${LIMITS.cacheTtl.max}` })
-          .max(LIMITS.cacheTtl.max, { error: `cache must be true, false or a whole number of seconds from ${LIMITS.cacheTtl.min} to ${LIMITS.cacheTtl.max}` }),
+          .min(LIMITS.cacheTtl.min, {
+            error: `cache must be true, false or a whole number of seconds from ${LIMITS.cacheTtl.min} to ${LIMITS.cacheTtl.max}`,
+          })
+          .max(LIMITS.cacheTtl.max, {
+            error: `cache must be true, false or a whole number of seconds from ${LIMITS.cacheTtl.min} to ${LIMITS.cacheTtl.max}`,
+          }),
       ],
       { error: `cache must be true, false or a whole number of seconds from ${LIMITS.cacheTtl.min} to ${LIMITS.cacheTtl.max}` },
     )
@@ -193,9 +211,15 @@ const optionsShape = {
       if (names.length > LIMITS.headers) ctx.addIssue({ code: 'custom', message: `headers must have at most ${LIMITS.headers} entries` });
       for (const name of names) {
         if (!TOKEN.test(name) || name.length > LIMITS.headerNameLength) {
-          ctx.addIssue({ code: 'custom', message: `headers: ${JSON.stringify(name.slice(0, 64))} is not a valid header name (letters, digits and !#$%&'*+-.^_\`|~, at most ${LIMITS.headerNameLength})` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `headers: ${JSON.stringify(name.slice(0, 64))} is not a valid header name (letters, digits and !#$%&'*+-.^_\`|~, at most ${LIMITS.headerNameLength})`,
+          });
         } else if (refusedHeader(name.toLowerCase())) {
-          ctx.addIssue({ code: 'custom', message: `headers: "${name}" cannot be set (host, content-length, connection, transfer-encoding, proxy-*, x-url2png-* and other hop-by-hop headers are refused; use cookies for cookies)` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `headers: "${name}" cannot be set (host, content-length, connection, transfer-encoding, proxy-*, x-url2png-* and other hop-by-hop headers are refused; use cookies for cookies)`,
+          });
         }
       }
     })
@@ -205,7 +229,10 @@ const optionsShape = {
     .array(
       z.strictObject(
         {
-          name: z.string({ error: 'cookies[].name must be a string' }).regex(TOKEN, { error: 'cookies[].name must be a cookie name (letters, digits and !#$%&\'*+-.^_`|~)' }).max(256, { error: 'cookies[].name must be at most 256 characters' }),
+          name: z
+            .string({ error: 'cookies[].name must be a string' })
+            .regex(TOKEN, { error: "cookies[].name must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)" })
+            .max(256, { error: 'cookies[].name must be at most 256 characters' }),
           value: z
             .string({ error: 'cookies[].value must be a string' })
             .max(LIMITS.cookieValueLength, { error: `cookies[].value must be at most ${LIMITS.cookieValueLength} characters` })
@@ -214,11 +241,18 @@ const optionsShape = {
             .string({ error: 'cookies[].domain must be a host name, e.g. "example.com"' })
             .regex(/^\.?[A-Za-z0-9.-]{1,253}$/, { error: 'cookies[].domain must be a host name, e.g. "example.com"' })
             .optional(),
-          path: z.string({ error: 'cookies[].path must be a string starting with "/"' }).regex(/^\/[^;\p{Cc}]{0,1023}$/u, { error: 'cookies[].path must start with "/" (at most 1024 characters, no ";")' }).optional(),
+          path: z
+            .string({ error: 'cookies[].path must be a string starting with "/"' })
+            .regex(/^\/[^;\p{Cc}]{0,1023}$/u, { error: 'cookies[].path must start with "/" (at most 1024 characters, no ";")' })
+            .optional(),
           secure: z.boolean({ error: 'cookies[].secure must be true or false' }).optional(),
           httpOnly: z.boolean({ error: 'cookies[].httpOnly must be true or false' }).optional(),
           sameSite: z.enum(['Strict', 'Lax', 'None'], { error: 'cookies[].sameSite must be one of "Strict", "Lax", "None"' }).optional(),
-          expires: z.number({ error: 'cookies[].expires must be a Unix time in seconds' }).int({ error: 'cookies[].expires must be a whole number of seconds (Unix time)' }).positive({ error: 'cookies[].expires must be a Unix time in seconds' }).optional(),
+          expires: z
+            .number({ error: 'cookies[].expires must be a Unix time in seconds' })
+            .int({ error: 'cookies[].expires must be a whole number of seconds (Unix time)' })
+            .positive({ error: 'cookies[].expires must be a Unix time in seconds' })
+            .optional(),
         },
         { error: 'cookies[] entries must be objects like {"name": "session", "value": "abc"}' },
       ),
@@ -233,7 +267,7 @@ const optionsShape = {
     .max(LIMITS.userAgentLength, { error: `userAgent must be at most ${LIMITS.userAgentLength} characters` })
     .regex(/^[\x20-\x7e\x80-\uffff]+$/, { error: 'userAgent must not contain line breaks or control characters' })
     .optional()
-    .describe('The User-Agent header and navigator.userAgent (wins over the device\'s)'),
+    .describe("The User-Agent header and navigator.userAgent (wins over the device's)"),
   authentication: z
     .strictObject(
       {
@@ -253,9 +287,13 @@ const optionsShape = {
     .describe("Credentials answered to HTTP Basic/Digest challenges of the page's own origin only"),
   device: z
     .string({ error: 'device must be a device name from GET /devices, e.g. "iPhone 15"' })
-    .refine((name) => devicePreset(name) !== undefined, { error: 'device must be a device name from GET /devices, e.g. "iPhone 15", "Pixel 5", "iPad Pro landscape"' })
+    .refine((name) => devicePreset(name) !== undefined, {
+      error: 'device must be a device name from GET /devices, e.g. "iPhone 15", "Pixel 5", "iPad Pro landscape"',
+    })
     .optional()
-    .describe('Emulate a named device (GET /devices): viewport, scale, mobile, touch and user agent; explicit width, height, deviceScaleFactor and userAgent win'),
+    .describe(
+      'Emulate a named device (GET /devices): viewport, scale, mobile, touch and user agent; explicit width, height, deviceScaleFactor and userAgent win',
+    ),
   timezone: z
     .string({ error: 'timezone must be an IANA time zone name, e.g. "Asia/Tokyo"' })
     .max(64, { error: 'timezone must be an IANA time zone name, e.g. "Asia/Tokyo"' })
@@ -271,10 +309,22 @@ const optionsShape = {
   clip: z
     .strictObject(
       {
-        x: z.number({ error: 'clip.x must be a number of CSS px from 0' }).min(0, { error: 'clip.x must be at least 0' }).max(LIMITS.captureMaxPixels, { error: `clip.x must be at most ${LIMITS.captureMaxPixels}` }),
-        y: z.number({ error: 'clip.y must be a number of CSS px from 0' }).min(0, { error: 'clip.y must be at least 0' }).max(LIMITS.captureMaxPixels, { error: `clip.y must be at most ${LIMITS.captureMaxPixels}` }),
-        width: z.number({ error: 'clip.width must be a number of CSS px' }).min(1, { error: 'clip.width must be at least 1' }).max(VIEWPORT.width.max, { error: `clip.width must be at most ${VIEWPORT.width.max}` }),
-        height: z.number({ error: 'clip.height must be a number of CSS px' }).min(1, { error: 'clip.height must be at least 1' }).max(LIMITS.captureMaxPixels, { error: `clip.height must be at most ${LIMITS.captureMaxPixels}` }),
+        x: z
+          .number({ error: 'clip.x must be a number of CSS px from 0' })
+          .min(0, { error: 'clip.x must be at least 0' })
+          .max(LIMITS.captureMaxPixels, { error: `clip.x must be at most ${LIMITS.captureMaxPixels}` }),
+        y: z
+          .number({ error: 'clip.y must be a number of CSS px from 0' })
+          .min(0, { error: 'clip.y must be at least 0' })
+          .max(LIMITS.captureMaxPixels, { error: `clip.y must be at most ${LIMITS.captureMaxPixels}` }),
+        width: z
+          .number({ error: 'clip.width must be a number of CSS px' })
+          .min(1, { error: 'clip.width must be at least 1' })
+          .max(VIEWPORT.width.max, { error: `clip.width must be at most ${VIEWPORT.width.max}` }),
+        height: z
+          .number({ error: 'clip.height must be a number of CSS px' })
+          .min(1, { error: 'clip.height must be at least 1' })
+          .max(LIMITS.captureMaxPixels, { error: `clip.height must be at most ${LIMITS.captureMaxPixels}` }),
       },
       { error: 'clip must be {"x": 0, "y": 0, "width": 400, "height": 300} in CSS px' },
     )
@@ -297,10 +347,14 @@ const optionsShape = {
   failOnHttpError: z
     .boolean({ error: 'failOnHttpError must be true or false' })
     .default(false)
-    .describe("Fail the job http_error when the page's own response is 400 or above (4xx final, 5xx retried); by default error pages are captured"),
+    .describe(
+      "Fail the job http_error when the page's own response is 400 or above (4xx final, 5xx retried); by default error pages are captured",
+    ),
   compareTo: z
     .string({ error: 'compareTo must be the id of an earlier screenshot (a UUID)' })
-    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { error: 'compareTo must be the id of an earlier screenshot (a UUID, as POST /screenshots returned it)' })
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, {
+      error: 'compareTo must be the id of an earlier screenshot (a UUID, as POST /screenshots returned it)',
+    })
     .toLowerCase()
     .optional()
     .describe(
@@ -312,23 +366,31 @@ const optionsShape = {
     .describe(
       "Make two captures of an unchanged page identical: the page's clock frozen at the job's requestedAt (or now), Math.random seeded, animations, transitions and caret off, scrollbars hidden, fonts and visible images loaded before the capture",
     ),
-  now: z
-    .iso.datetime({ offset: true, error: 'now must be an ISO 8601 date-time, e.g. "2030-01-01T00:00:00Z"' })
+  now: z.iso
+    .datetime({ offset: true, error: 'now must be an ISO 8601 date-time, e.g. "2030-01-01T00:00:00Z"' })
     .optional()
-    .describe('With deterministic: the time the page sees (Date, Date.now) instead of the job\'s requestedAt'),
+    .describe("With deterministic: the time the page sees (Date, Date.now) instead of the job's requestedAt"),
 };
 
 /** `now` sets the frozen clock of a deterministic capture: meaningless without one. */
 const nowNeedsDeterministic = (value: { deterministic?: boolean; now?: string }, ctx: z.RefinementCtx) => {
   if (value.now !== undefined && value.deterministic !== true) {
-    ctx.addIssue({ code: 'custom', path: ['now'], message: 'now sets the clock of a deterministic capture; add "deterministic": true or drop now' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['now'],
+      message: 'now sets the clock of a deterministic capture; add "deterministic": true or drop now',
+    });
   }
 };
 
 /** A diff is taken between lossless images only: jpeg/webp noise would count as change. */
 const compareToNeedsPng = (value: { format?: string; compareTo?: string }, ctx: z.RefinementCtx) => {
   if (value.compareTo !== undefined && (value.format ?? 'png') !== 'png') {
-    ctx.addIssue({ code: 'custom', path: ['compareTo'], message: 'compareTo compares PNG images only; drop compareTo or set format to "png"' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['compareTo'],
+      message: 'compareTo compares PNG images only; drop compareTo or set format to "png"',
+    });
   }
 };
 
@@ -370,17 +432,31 @@ const withinPixelBudget = (value: OptionsInput, ctx: z.RefinementCtx) => {
 const fieldCombinations = (value: OptionsInput, ctx: z.RefinementCtx) => {
   const format = value.format ?? 'png';
   if (format === 'png' && value.quality !== undefined) {
-    ctx.addIssue({ code: 'custom', path: ['quality'], message: 'quality applies to jpeg and webp only; drop it or set format to "jpeg" or "webp"' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['quality'],
+      message: 'quality applies to jpeg and webp only; drop it or set format to "jpeg" or "webp"',
+    });
   }
   if (format === 'jpeg' && value.omitBackground) {
-    ctx.addIssue({ code: 'custom', path: ['omitBackground'], message: 'omitBackground needs a format with transparency: set format to "png" or "webp", or drop omitBackground' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['omitBackground'],
+      message: 'omitBackground needs a format with transparency: set format to "png" or "webp", or drop omitBackground',
+    });
   }
   if (value.clip !== undefined && (value.selector !== undefined || value.fullPage)) {
     ctx.addIssue({ code: 'custom', path: ['clip'], message: 'clip cannot be combined with selector or fullPage; send only one of them' });
   }
 };
 
-export const screenshotOptionsSchema = z.strictObject(optionsShape).superRefine(fieldCombinations).superRefine(refusePdfMismatches).superRefine(compareToNeedsPng).superRefine(nowNeedsDeterministic).superRefine(withinPixelBudget);
+export const screenshotOptionsSchema = z
+  .strictObject(optionsShape)
+  .superRefine(fieldCombinations)
+  .superRefine(refusePdfMismatches)
+  .superRefine(compareToNeedsPng)
+  .superRefine(nowNeedsDeterministic)
+  .superRefine(withinPixelBudget);
 
 /** The fields that speak for the page's origin: they need a URL, not an html document. */
 const ORIGIN_FIELDS = ['headers', 'cookies', 'authentication', 'failOnHttpError'] as const;
@@ -398,7 +474,9 @@ export const screenshotRequestSchema = z
       .min(1, { error: 'html must not be empty' })
       .refine((doc) => utf8Bytes(doc) <= LIMITS.htmlBytes, { error: `html must be at most ${LIMITS.htmlBytes / 1024 / 1024} MB (UTF-8)` })
       .optional()
-      .describe('Render this HTML document instead of a URL (up to 1 MB); its sub-resources pass the same egress policy. Exactly one of url and html'),
+      .describe(
+        'Render this HTML document instead of a URL (up to 1 MB); its sub-resources pass the same egress policy. Exactly one of url and html',
+      ),
     ...optionsShape,
   })
   .superRefine(fieldCombinations)
@@ -408,12 +486,20 @@ export const screenshotRequestSchema = z
   .superRefine(withinPixelBudget)
   .superRefine((value, ctx) => {
     if ((value.url === undefined) === (value.html === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['url'], message: 'send exactly one of url and html, e.g. {"url": "https://example.com"} or {"html": "<h1>hi</h1>"}' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'send exactly one of url and html, e.g. {"url": "https://example.com"} or {"html": "<h1>hi</h1>"}',
+      });
     }
     if (value.html !== undefined) {
       for (const field of ORIGIN_FIELDS) {
         if (value[field] !== undefined && value[field] !== false) {
-          ctx.addIssue({ code: 'custom', path: [field], message: `${field} applies to a page loaded from a url; an html document has no origin to send it to` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [field],
+            message: `${field} applies to a page loaded from a url; an html document has no origin to send it to`,
+          });
         }
       }
     }

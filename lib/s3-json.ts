@@ -14,6 +14,12 @@ export async function readJson<T>(s3: S3Client, bucket: string, key: string): Pr
 
 export async function writeJson(s3: S3Client, bucket: string, key: string, value: unknown, cacheControl: string): Promise<void> {
   await s3.send(
-    new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json', CacheControl: cacheControl }),
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: JSON.stringify(value),
+      ContentType: 'application/json',
+      CacheControl: cacheControl,
+    }),
   );
 }

@@ -61,7 +61,10 @@ export async function submitScreenshot(request: ScreenshotRequest, deps: ApiDeps
 }
 
 /** The job's status, with a short-lived image URL when it is done; undefined for an unknown id. */
-export async function readScreenshot(id: string, deps: Pick<ApiDeps, 'store' | 'presignTtlSeconds'>): Promise<ScreenshotStatus | undefined> {
+export async function readScreenshot(
+  id: string,
+  deps: Pick<ApiDeps, 'store' | 'presignTtlSeconds'>,
+): Promise<ScreenshotStatus | undefined> {
   const record = await deps.store.getStatus(id);
   if (!record) return undefined;
   const { imageKey, diff, ...body } = record;
@@ -76,11 +79,17 @@ export async function readScreenshot(id: string, deps: Pick<ApiDeps, 'store' | '
  * A request with `cache` whose identical earlier result exists and is fresh: that job's done
  * status, so the API can answer at once without rendering. undefined: queue a new job.
  */
-export async function findCachedScreenshot(request: ScreenshotRequest, deps: ApiDeps, now = new Date()): Promise<(ScreenshotStatus & { cached: true }) | undefined> {
+export async function findCachedScreenshot(
+  request: ScreenshotRequest,
+  deps: ApiDeps,
+  now = new Date(),
+): Promise<(ScreenshotStatus & { cached: true }) | undefined> {
   const ttl = cacheTtlSeconds(request.cache);
   if (!deps.cache || ttl === 0) return undefined;
   const { url, html, ...options } = request;
-  const entry = await deps.cache.get(cacheKey(url ?? HTML_JOB_URL, screenshotOptionsSchema.parse(options), html === undefined ? undefined : htmlDigest(html)));
+  const entry = await deps.cache.get(
+    cacheKey(url ?? HTML_JOB_URL, screenshotOptionsSchema.parse(options), html === undefined ? undefined : htmlDigest(html)),
+  );
   if (!entry || !isFresh(entry, ttl, now)) return undefined;
   // The index points at a job; that job's record (same lifecycle as its image) must still say done.
   const body = await readScreenshot(entry.id, deps);
@@ -91,7 +100,10 @@ export async function findCachedScreenshot(request: ScreenshotRequest, deps: Api
  * A done job's signed receipt. `not_done` when the job has not (or not successfully) finished,
  * `missing` for a done job without one (done before receipts existed, or its receipt expired).
  */
-export async function readReceipt(id: string, deps: ApiDeps): Promise<{ receipt: Receipt } | { problem: 'unknown' | 'missing' } | { problem: 'not_done'; status: JobState }> {
+export async function readReceipt(
+  id: string,
+  deps: ApiDeps,
+): Promise<{ receipt: Receipt } | { problem: 'unknown' | 'missing' } | { problem: 'not_done'; status: JobState }> {
   const record = await deps.store.getStatus(id);
   if (!record) return { problem: 'unknown' };
   if (record.status !== 'done') return { problem: 'not_done', status: record.status };
@@ -107,7 +119,9 @@ export async function refuseCompareTo(request: ScreenshotRequest, deps: ApiDeps)
   if (!request.compareTo) return undefined;
   const earlier = await deps.store.getStatus(request.compareTo);
   if (!earlier) return `compareTo: no screenshot with id ${request.compareTo} (unknown, or expired); use the id of a done PNG screenshot`;
-  if (earlier.status === 'failed') return `compareTo: the screenshot ${request.compareTo} failed (${earlier.error?.code ?? 'unknown'}); use the id of a done PNG screenshot`;
-  if (earlier.status === 'done' && earlier.contentType !== 'image/png') return `compareTo: the screenshot ${request.compareTo} is ${earlier.contentType}, not a PNG; compareTo compares PNG images only`;
+  if (earlier.status === 'failed')
+    return `compareTo: the screenshot ${request.compareTo} failed (${earlier.error?.code ?? 'unknown'}); use the id of a done PNG screenshot`;
+  if (earlier.status === 'done' && earlier.contentType !== 'image/png')
+    return `compareTo: the screenshot ${request.compareTo} is ${earlier.contentType}, not a PNG; compareTo compares PNG images only`;
   return undefined;
 }

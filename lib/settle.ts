@@ -163,15 +163,13 @@ export async function writeFailed(
 ): Promise<boolean> {
   const existing = await store.getStatus(job.id);
   if (existing?.status === 'done') return false;
-  await store.putStatus(failedRecord({ ...job, url: job.url || existing?.url || '', requestedAt: existing?.requestedAt ?? job.requestedAt }, failure, at));
+  await store.putStatus(
+    failedRecord({ ...job, url: job.url || existing?.url || '', requestedAt: existing?.requestedAt ?? job.requestedAt }, failure, at),
+  );
   return true;
 }
 
-function failedRecord(
-  job: Pick<Job, 'id' | 'url' | 'requestedAt'>,
-  failure: Problem,
-  at: Date,
-): StatusRecord {
+function failedRecord(job: Pick<Job, 'id' | 'url' | 'requestedAt'>, failure: Problem, at: Date): StatusRecord {
   return {
     id: job.id,
     status: 'failed',

@@ -25,7 +25,10 @@ const diffNumbers = {
 };
 /** When the request had compareTo: the new image against that earlier one (lib/compare.ts). */
 const diffSummarySchema = z
-  .object({ ...diffNumbers, diffImageUrl: uri.describe('A short-lived URL of a PNG: changed pixels red over a faded copy of the new image') })
+  .object({
+    ...diffNumbers,
+    diffImageUrl: uri.describe('A short-lived URL of a PNG: changed pixels red over a faded copy of the new image'),
+  })
   .describe('When the request had compareTo: the new image against that earlier one, on their common top-left area');
 export type DiffSummary = z.infer<typeof diffSummarySchema>;
 /** The diff as the status record keeps it: the diff image's key, which the API presigns. */

@@ -37,7 +37,13 @@ export async function captureFullPage(page: Page, width: number, cssHeight: numb
   let top = 0;
   for (let y = 0; y < cssHeight; y += sliceCss) {
     const height = Math.min(sliceCss, cssHeight - y);
-    const bytes = await page.screenshot({ type: 'png', omitBackground: encoding.omitBackground, optimizeForSpeed: true, clip: { x: 0, y, width, height }, captureBeyondViewport: true });
+    const bytes = await page.screenshot({
+      type: 'png',
+      omitBackground: encoding.omitBackground,
+      optimizeForSpeed: true,
+      clip: { x: 0, y, width, height },
+      captureBeyondViewport: true,
+    });
     const input = Buffer.from(bytes);
     slices.push({ input, top, left: 0 });
     // Placed by each slice's real height: with a fractional pixel density the rounding is Chromium's.

@@ -19,7 +19,10 @@ export class EgressAllowList {
 }
 
 function originKey(host: string, port: number): string {
-  const bare = host.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  const bare = host
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
   return `${bare}|${port}`;
 }
 
@@ -84,10 +87,7 @@ export function defaultPort(protocol: string): number {
 }
 
 /** Parses a URL the way the browser will (WHATWG), then returns why it may not be fetched. */
-export function refuseUnsafeUrl(
-  raw: string,
-  allow: EgressAllowList,
-): { refused: string } | { target: ParsedTarget } {
+export function refuseUnsafeUrl(raw: string, allow: EgressAllowList): { refused: string } | { target: ParsedTarget } {
   if (raw.length > MAX_URL_LENGTH) {
     return { refused: `url is ${raw.length} characters long; the limit is ${MAX_URL_LENGTH}` };
   }

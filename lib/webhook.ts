@@ -40,12 +40,14 @@ export interface WebhookSettings {
 /** An attempt with less time than this left is not started. */
 const MIN_ATTEMPT_MS = 250;
 
-export type DeliveryResult =
-  | { delivered: true; attempts: number; status: number }
-  | { delivered: false; attempts: number; reason: string };
+export type DeliveryResult = { delivered: true; attempts: number; status: number } | { delivered: false; attempts: number; reason: string };
 
 /** Delivers one payload; never throws (the job is already settled, a webhook cannot undo it). */
-export async function deliverWebhook(callbackUrl: string, payload: WebhookPayload | BatchWebhookPayload, s: WebhookSettings): Promise<DeliveryResult> {
+export async function deliverWebhook(
+  callbackUrl: string,
+  payload: WebhookPayload | BatchWebhookPayload,
+  s: WebhookSettings,
+): Promise<DeliveryResult> {
   const attempts = s.attempts ?? 4;
   const body = JSON.stringify(payload);
   const deliveryId = randomUUID();
@@ -55,7 +57,8 @@ export async function deliverWebhook(callbackUrl: string, payload: WebhookPayloa
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (attempt > 1) {
       const backoff = (s.backoffMs ?? 1000) * 2 ** (attempt - 2);
-      if (left() - backoff < MIN_ATTEMPT_MS) return { delivered: false, attempts: attempt - 1, reason: `${reason}; no time left for another attempt` };
+      if (left() - backoff < MIN_ATTEMPT_MS)
+        return { delivered: false, attempts: attempt - 1, reason: `${reason}; no time left for another attempt` };
       await new Promise((r) => setTimeout(r, backoff));
     }
     if (left() < MIN_ATTEMPT_MS) return { delivered: false, attempts: attempt - 1, reason: `${reason}; no time left for an attempt` };
@@ -66,13 +69,20 @@ export async function deliverWebhook(callbackUrl: string, payload: WebhookPayloa
     if (!verdict.allowed) return { delivered: false, attempts: attempt, reason: `refused by the egress policy: ${verdict.reason}` };
     const timestamp = Math.floor(Date.now() / 1000);
     try {
-      const status = await post(url, verdict.address, port, body, {
-        'content-type': 'application/json',
-        'user-agent': 'url2png-webhook/1',
-        [TIMESTAMP_HEADER]: String(timestamp),
-        [SIGNATURE_HEADER]: signWebhook(s.secret, timestamp, body),
-        [DELIVERY_HEADER]: deliveryId,
-      }, Math.min(s.timeoutMs ?? 5000, left()));
+      const status = await post(
+        url,
+        verdict.address,
+        port,
+        body,
+        {
+          'content-type': 'application/json',
+          'user-agent': 'url2png-webhook/1',
+          [TIMESTAMP_HEADER]: String(timestamp),
+          [SIGNATURE_HEADER]: signWebhook(s.secret, timestamp, body),
+          [DELIVERY_HEADER]: deliveryId,
+        },
+        Math.min(s.timeoutMs ?? 5000, left()),
+      );
       if (status >= 200 && status < 300) return { delivered: true, attempts: attempt, status };
       reason = `the receiver answered ${status}`;
       // A receiver that says the request itself is wrong will say so again; 408/429 mean "later".

@@ -74,7 +74,9 @@ export async function createWorkerRuntime(
   });
   // Pages at once: pinned by URL2PNG_RENDER_CONCURRENCY, else moved by the controller between
   // the CPU-derived floor and what the memory holds, following what the pages wait on.
-  const limit = cfg.renderConcurrencyPinned ? pinnedLimit(cfg.renderConcurrency) : new AdaptiveLimit({ floor: cfg.renderConcurrency, ceiling: cfg.renderConcurrencyCeiling, vcpus: cfg.vcpus });
+  const limit = cfg.renderConcurrencyPinned
+    ? pinnedLimit(cfg.renderConcurrency)
+    : new AdaptiveLimit({ floor: cfg.renderConcurrency, ceiling: cfg.renderConcurrencyCeiling, vcpus: cfg.vcpus });
   const settledDeps: OnSettledDeps = {
     store,
     cache: overrides.cache ?? new S3ResultCache(s3, cfg.bucket),
@@ -122,7 +124,11 @@ export async function createWorkerRuntime(
       }
     },
     async retryLater(receiptHandle, receiveCount) {
-      const seconds = retryDelaySeconds(receiveCount, { baseS: cfg.retryBackoffS, maxS: cfg.retryBackoffMaxS, visibilityTimeoutS: cfg.visibilityTimeoutSeconds });
+      const seconds = retryDelaySeconds(receiveCount, {
+        baseS: cfg.retryBackoffS,
+        maxS: cfg.retryBackoffMaxS,
+        visibilityTimeoutS: cfg.visibilityTimeoutSeconds,
+      });
       await retryAfter(sqs, cfg.queueUrl, receiptHandle, seconds);
       return seconds;
     },

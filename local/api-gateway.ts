@@ -51,7 +51,10 @@ function toProxyEvent(req: http.IncomingMessage, body: Buffer, stage: string): A
       authorizer: null,
       protocol: 'HTTP/1.1',
       httpMethod: req.method ?? 'GET',
-      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1', apiKey: headers['x-api-key'] ?? null } as APIGatewayProxyEvent['requestContext']['identity'],
+      identity: {
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        apiKey: headers['x-api-key'] ?? null,
+      } as APIGatewayProxyEvent['requestContext']['identity'],
       path,
       stage,
       requestId: randomUUID(),
@@ -87,8 +90,15 @@ function apiKeyRefusal(req: http.IncomingMessage, apiKey: string | undefined): A
   const sent = req.headers['x-api-key'];
   const digest = (v: string) => createHash('sha256').update(v).digest();
   if (typeof sent === 'string' && timingSafeEqual(digest(sent), digest(apiKey))) return undefined;
-  const message = sent === undefined ? 'this API needs an API key: send it in the x-api-key header' : 'the x-api-key header does not hold a valid API key';
-  return { statusCode: 403, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'forbidden', message } }) };
+  const message =
+    sent === undefined
+      ? 'this API needs an API key: send it in the x-api-key header'
+      : 'the x-api-key header does not hold a valid API key';
+  return {
+    statusCode: 403,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ error: { code: 'forbidden', message } }),
+  };
 }
 
 export async function serveApi(handler: ApiHandler, options: { port: number; timeoutMs: number; apiKey?: string }): Promise<LocalApi> {
@@ -105,12 +115,20 @@ export async function serveApi(handler: ApiHandler, options: { port: number; tim
       if (refusal) {
         result = refusal;
       } else if (size > GATEWAY_MAX_BODY) {
-        result = { statusCode: 413, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'body_too_large', message: 'the request body exceeds 10 MB' } }) };
+        result = {
+          statusCode: 413,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ error: { code: 'body_too_large', message: 'the request body exceeds 10 MB' } }),
+        };
       } else {
         try {
           result = await handler(toProxyEvent(req, Buffer.concat(chunks), 'local'), lambdaContext('url2png-local-api', options.timeoutMs));
         } catch {
-          result = { statusCode: 502, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'internal_error', message: 'the API function failed' } }) };
+          result = {
+            statusCode: 502,
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ error: { code: 'internal_error', message: 'the API function failed' } }),
+          };
         }
       }
       const headers: Record<string, string | number | boolean | string[]> = { ...(result.headers ?? {}) };

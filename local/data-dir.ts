@@ -31,9 +31,7 @@ export function claimDataDir(path: string, options: { fresh?: boolean } = {}): D
     /* no service has it */
   }
   if (holder && holder !== process.pid && alive(holder)) {
-    throw new Error(
-      `${dir} is in use by another url2png service (pid ${holder}); stop it, or give this one its own URL2PNG_DATA_DIR`,
-    );
+    throw new Error(`${dir} is in use by another url2png service (pid ${holder}); stop it, or give this one its own URL2PNG_DATA_DIR`);
   }
   if (options.fresh) rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });

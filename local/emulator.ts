@@ -60,7 +60,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
   try {
     const dlqUrl = await queue(LOCAL_NAMES.dlq, { MessageRetentionPeriod: String(TUNING.dlqRetentionSeconds) });
-    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!
+      .QueueArn!;
     const queueUrl = await queue(LOCAL_NAMES.queue, {
       VisibilityTimeout: String(options.visibilityTimeoutS ?? TUNING.visibilityTimeoutSeconds),
       RedrivePolicy: JSON.stringify({

@@ -20,8 +20,5 @@ Object.assign(process.env, {
   POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
 });
 const { handler } = await import('../handlers/redrive.js');
-const report = await handler(
-  scheduledEvent(),
-  lambdaContext('url2png-local-redrive', 120_000),
-);
+const report = await handler(scheduledEvent(), lambdaContext('url2png-local-redrive', 120_000));
 console.log(JSON.stringify(report));

@@ -47,7 +47,12 @@ const envInt = (name: string, fallback: number) => {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const visibilityTimeoutS = envInt('URL2PNG_VISIBILITY_TIMEOUT_S', TUNING.visibilityTimeoutSeconds);
   const maxReceiveCount = envInt('URL2PNG_MAX_RECEIVE_COUNT', TUNING.maxReceiveCount);
-  const emulator = await startEmulator({ port: options.emulatorPort ?? 4566, visibilityTimeoutS, maxReceiveCount, dataDir: options.dataDir });
+  const emulator = await startEmulator({
+    port: options.emulatorPort ?? 4566,
+    visibilityTimeoutS,
+    maxReceiveCount,
+    dataDir: options.dataDir,
+  });
 
   Object.assign(process.env, {
     AWS_REGION: LOCAL_REGION,
@@ -91,7 +96,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       invoke: (event: SQSEvent) => fn.invoke(event),
       retryDelayS: (receiveCount) => {
         const cfg = config();
-        return retryDelaySeconds(receiveCount, { baseS: cfg.retryBackoffS, maxS: cfg.retryBackoffMaxS, visibilityTimeoutS: visibilityTimeoutS });
+        return retryDelaySeconds(receiveCount, {
+          baseS: cfg.retryBackoffS,
+          maxS: cfg.retryBackoffMaxS,
+          visibilityTimeoutS: visibilityTimeoutS,
+        });
       },
       onError: (error) => options.log?.(`worker invocation failed: ${(error as Error).message}`),
     });
@@ -107,11 +116,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     emulator,
     mapping,
     worker,
-    redrive: () =>
-      redriveFn.handler(
-        scheduledEvent(),
-        lambdaContext('url2png-local-redrive', TUNING.redriveTimeoutSeconds * 1000),
-      ),
+    redrive: () => redriveFn.handler(scheduledEvent(), lambdaContext('url2png-local-redrive', TUNING.redriveTimeoutSeconds * 1000)),
     async stop() {
       await started.http.close();
       // Stop polling, then end the worker (its in-flight batches fail and come back, as on

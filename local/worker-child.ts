@@ -43,5 +43,8 @@ process.on('message', (message: ToChild) => {
 process.on('disconnect', () => void shutdown(0));
 
 // Warm the runtime (proxy, browser) before the first batch, as a provisioned container would.
-void worker.workerRuntime().then((rt) => rt.browsers.get()).catch(() => undefined);
+void worker
+  .workerRuntime()
+  .then((rt) => rt.browsers.get())
+  .catch(() => undefined);
 send({ type: 'ready' });

@@ -39,12 +39,15 @@ function fromMiddyError(error: { statusCode: number; message: string }): ApiErro
 }
 
 /** Turns every error into the contract's JSON shape; client mistakes stay 4xx, the rest is a 500. */
-export const jsonErrors = (log: (message: string, error: unknown) => void): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
+export const jsonErrors = (
+  log: (message: string, error: unknown) => void,
+): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
   onError: async (request) => {
     const error = request.error as (Error & { statusCode?: number }) | null;
     let apiError: ApiError;
     if (error instanceof ApiError) apiError = error;
-    else if (error && typeof error.statusCode === 'number' && error.statusCode < 500) apiError = fromMiddyError(error as { statusCode: number; message: string });
+    else if (error && typeof error.statusCode === 'number' && error.statusCode < 500)
+      apiError = fromMiddyError(error as { statusCode: number; message: string });
     else {
       log('unhandled error', error);
       apiError = new ApiError(500, 'internal_error', 'the service failed to handle the request; try again');

@@ -26,7 +26,9 @@ function assemble(dir: URL): WebPage {
     if (!template.includes(part)) throw new Error(`web page: index.html lacks ${part}`);
   }
   // Functions as replacements: the files' text is inserted as is ($ patterns stay literal).
-  const html = template.replace(STYLE_TAG, () => `<style>${style}</style>`).replace(SCRIPT_TAG, () => `<script type="module">${script}</script>`);
+  const html = template
+    .replace(STYLE_TAG, () => `<style>${style}</style>`)
+    .replace(SCRIPT_TAG, () => `<script type="module">${script}</script>`);
   // The image comes from a presigned URL on the bucket's host (S3, or the emulator locally), so
   // img-src must allow other origins; everything else stays on this origin.
   const csp = [

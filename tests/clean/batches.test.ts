@@ -37,8 +37,10 @@ const calls: Call[] = [];
 
 // biome-ignore lint/suspicious/noExplicitAny: the API's JSON, asserted field by field below
 type Json = any;
-const api = (path: string, init?: RequestInit) => fetch(`${stack.apiUrl}${path}`, init).then(async (res) => ({ res, json: (await res.json()) as Json }));
-const postBatch = (body: unknown) => api('/batches', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const api = (path: string, init?: RequestInit) =>
+  fetch(`${stack.apiUrl}${path}`, init).then(async (res) => ({ res, json: (await res.json()) as Json }));
+const postBatch = (body: unknown) =>
+  api('/batches', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 beforeAll(async () => {
   pages = await servePages({ '/page': html('<h1 id="title">batch item</h1>') });
@@ -53,7 +55,11 @@ beforeAll(async () => {
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
   const port = (receiver.address() as AddressInfo).port;
   receiverOrigin = `http://127.0.0.1:${port}`;
-  stack = await startTestStack({ allow: [pages.hostPort, `127.0.0.1:${port}`], env: { URL2PNG_WEBHOOK_SECRET: SECRET }, workerConcurrency: 2 });
+  stack = await startTestStack({
+    allow: [pages.hostPort, `127.0.0.1:${port}`],
+    env: { URL2PNG_WEBHOOK_SECRET: SECRET },
+    workerConcurrency: 2,
+  });
 });
 
 afterAll(async () => {
@@ -78,7 +84,11 @@ describe('POST /batches', () => {
     expect(json.jobs).toHaveLength(20);
     for (const job of json.jobs) expect(job.statusUrl).toBe(`${stack.apiUrl}/screenshots/${job.id}`);
 
-    const settled = await eventually(async () => (await (await fetch(json.statusUrl)).json()) as Json, (b) => b.status !== 'queued', 150_000);
+    const settled = await eventually(
+      async () => (await (await fetch(json.statusUrl)).json()) as Json,
+      (b) => b.status !== 'queued',
+      150_000,
+    );
     expect(settled.status).toBe('partial');
     expect(settled.counts).toEqual({ total: 20, queued: 0, done: 16, failed: 4 });
     settled.jobs.forEach((job: { id: string; status: string; imageUrl?: string; error?: { code: string } }, i: number) => {
@@ -89,7 +99,11 @@ describe('POST /batches', () => {
     const image = await fetch(settled.jobs[0].imageUrl);
     expect(image.headers.get('content-type')).toBe('image/png');
 
-    await eventually(() => calls.filter((c) => c.path === '/batch').length, (n) => n >= 1, 20_000);
+    await eventually(
+      () => calls.filter((c) => c.path === '/batch').length,
+      (n) => n >= 1,
+      20_000,
+    );
     await new Promise((r) => setTimeout(r, 3000)); // a second webhook would come now
     const hooks = calls.filter((c) => c.path === '/batch');
     expect(hooks).toHaveLength(1);
@@ -102,7 +116,11 @@ describe('POST /batches', () => {
 
   it('GET answers done when every job is done; 404 for an unknown batch, 400 for a malformed id', async () => {
     const { json } = await postBatch({ requests: [{ url: `${pages.origin}/page?a` }, { url: `${pages.origin}/page?b`, width: 400 }] });
-    const settled = await eventually(async () => (await (await fetch(json.statusUrl)).json()) as Json, (b) => b.status !== 'queued', 60_000);
+    const settled = await eventually(
+      async () => (await (await fetch(json.statusUrl)).json()) as Json,
+      (b) => b.status !== 'queued',
+      60_000,
+    );
     expect(settled).toMatchObject({ status: 'done', counts: { total: 2, done: 2, failed: 0, queued: 0 } });
     expect((await api('/batches/3f0c1d2e-0000-4000-8000-000000000000')).res.status).toBe(404);
     expect((await api('/batches/nope')).res.status).toBe(400);
@@ -111,7 +129,17 @@ describe('POST /batches', () => {
   it.each([
     [{ requests: [] }, /requests must be a non-empty array/],
     [{ requests: Array.from({ length: 51 }, () => ({ url: 'https://example.com' })) }, /requests must have at most 50 items \(got 51\)/],
-    [{ requests: [{ url: 'https://example.com' }, { url: 'https://example.com' }, { url: 'https://example.com' }, { url: 'https://example.com', width: 5000 }] }, /^requests\[3\]\.width must be at most 3840/],
+    [
+      {
+        requests: [
+          { url: 'https://example.com' },
+          { url: 'https://example.com' },
+          { url: 'https://example.com' },
+          { url: 'https://example.com', width: 5000 },
+        ],
+      },
+      /^requests\[3\]\.width must be at most 3840/,
+    ],
     [{ requests: [{}] }, /^requests\[0\]: send exactly one of url and html/],
     [{ requests: [{ url: 'https://example.com', colour: 1 }] }, /^requests\[0\]: unknown field\(s\) "colour"/],
     [{ requests: [{ url: 'https://example.com' }], callbackUrl: 'ftp://x' }, /callbackUrl/],
@@ -132,10 +160,31 @@ describe('the batch webhook claim', () => {
     const batchId = '0b5e6a9c-1d2e-4f30-9a4b-5c6d7e8f9a0b';
     const jobIds = ['1b5e6a9c-1d2e-4f30-9a4b-5c6d7e8f9a01', '2b5e6a9c-1d2e-4f30-9a4b-5c6d7e8f9a02'];
     const at = new Date().toISOString();
-    await s3.send(new PutObjectCommand({ Bucket: emulator.bucket, Key: `batches/${batchId}.json`, Body: JSON.stringify({ id: batchId, requestedAt: at, jobIds, callbackUrl: 'https://hooks.example/' }) }));
-    for (const id of jobIds) await store.putStatus({ id, status: 'failed', url: 'https://example.com/', requestedAt: at, updatedAt: at, error: { code: 'x', message: 'y' } });
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: emulator.bucket,
+        Key: `batches/${batchId}.json`,
+        Body: JSON.stringify({ id: batchId, requestedAt: at, jobIds, callbackUrl: 'https://hooks.example/' }),
+      }),
+    );
+    for (const id of jobIds)
+      await store.putStatus({
+        id,
+        status: 'failed',
+        url: 'https://example.com/',
+        requestedAt: at,
+        updatedAt: at,
+        error: { code: 'x', message: 'y' },
+      });
     const delivered: BatchWebhookPayload[] = [];
-    const deps = { s3, bucket: emulator.bucket, store, presignTtlSeconds: 60, claimSettleMs: 300, deliver: async (_url: string, p: BatchWebhookPayload) => void delivered.push(p) };
+    const deps = {
+      s3,
+      bucket: emulator.bucket,
+      store,
+      presignTtlSeconds: 60,
+      claimSettleMs: 300,
+      deliver: async (_url: string, p: BatchWebhookPayload) => void delivered.push(p),
+    };
     const sent = await Promise.all(Array.from({ length: 6 }, () => onBatchJobSettled(batchId, deps)));
     expect(sent.filter(Boolean)).toHaveLength(1);
     expect(delivered).toHaveLength(1);
@@ -159,9 +208,22 @@ describe('npx url2png --batch', () => {
       for (const f of files) expect(f).toMatch(/^127\.0\.0\.1-[0-9a-f]{8}\.webp$/);
       expect(ok.stdout.trim().split('\n')).toHaveLength(3);
 
-      const failing = await runCli(['--batch', list, '--out-dir', join(dir, 'partial'), '-O', 'selector=#missing', '--json', '--endpoint', stack.apiUrl]);
+      const failing = await runCli([
+        '--batch',
+        list,
+        '--out-dir',
+        join(dir, 'partial'),
+        '-O',
+        'selector=#missing',
+        '--json',
+        '--endpoint',
+        stack.apiUrl,
+      ]);
       expect(failing.code).toBe(1);
-      expect(JSON.parse(failing.stdout)).toMatchObject({ status: 'partial', jobs: [{ status: 'failed' }, { status: 'failed' }, { status: 'failed' }] });
+      expect(JSON.parse(failing.stdout)).toMatchObject({
+        status: 'partial',
+        jobs: [{ status: 'failed' }, { status: 'failed' }, { status: 'failed' }],
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -19,7 +19,8 @@ let pages: PageServer;
 let stack: LocalStack;
 
 beforeAll(async () => {
-  const band = ({ top, colour }: (typeof bands)[number]) => `<div style="position:absolute;left:0;top:${top}px;width:100%;height:8px;background:rgb(${colour.join(',')})"></div>`;
+  const band = ({ top, colour }: (typeof bands)[number]) =>
+    `<div style="position:absolute;left:0;top:${top}px;width:100%;height:8px;background:rgb(${colour.join(',')})"></div>`;
   pages = await servePages({
     '/tall': html(`<div style="position:relative;height:${HEIGHT}px;background:#fff">${bands.map(band).join('')}</div>`),
   });

@@ -12,7 +12,10 @@ let stack: LocalStack;
 /** Each page's MediaBox (width x height in points); Chromium writes page dictionaries uncompressed. */
 function pageSizes(bytes: Uint8Array): Array<[number, number]> {
   const text = Buffer.from(bytes).toString('latin1');
-  return [...text.matchAll(/\/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]/g)].map((m) => [Number(m[3]) - Number(m[1]), Number(m[4]) - Number(m[2])]);
+  return [...text.matchAll(/\/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]/g)].map((m) => [
+    Number(m[3]) - Number(m[1]),
+    Number(m[4]) - Number(m[2]),
+  ]);
 }
 
 beforeAll(async () => {
@@ -45,7 +48,11 @@ describe('format "pdf"', () => {
   });
 
   it('prints Letter landscape, only the pages in pageRanges', async () => {
-    const shot = await shoot(stack.apiUrl, { url: `${pages.origin}/doc`, format: 'pdf', pdf: { paper: 'Letter', landscape: true, pageRanges: '2-3', margin: { top: '1cm' } } });
+    const shot = await shoot(stack.apiUrl, {
+      url: `${pages.origin}/doc`,
+      format: 'pdf',
+      pdf: { paper: 'Letter', landscape: true, pageRanges: '2-3', margin: { top: '1cm' } },
+    });
     const sizes = pageSizes(shot.bytes);
     expect(sizes).toHaveLength(2);
     // Letter is 8.5 x 11 in = 612 x 792 points; landscape swaps them.

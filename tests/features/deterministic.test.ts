@@ -61,15 +61,24 @@ describe('deterministic', () => {
     expect(same(a.bytes, c.bytes)).toBe(false);
   });
 
-  it("freezes every clock the page can read at the given now", async () => {
-    const shot = await shoot(stack.apiUrl, { url: `${pages.origin}/clock`, width: 320, height: 200, deterministic: true, now: '2030-01-01T00:00:00Z' });
+  it('freezes every clock the page can read at the given now', async () => {
+    const shot = await shoot(stack.apiUrl, {
+      url: `${pages.origin}/clock`,
+      width: 320,
+      height: 200,
+      deterministic: true,
+      now: '2030-01-01T00:00:00Z',
+    });
     expect(decodePng(shot.bytes).at(10, 10)).toEqual([0, 255, 0]);
   });
 
   it('refuses now without deterministic, and a now that is not a date-time, naming the field', async () => {
     const alone = await postScreenshot(stack.apiUrl, { url: `${pages.origin}/restless`, now: '2030-01-01T00:00:00Z' });
     expect(alone.res.status).toBe(400);
-    expect(alone.json.error).toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/now sets the clock of a deterministic capture/) });
+    expect(alone.json.error).toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/now sets the clock of a deterministic capture/),
+    });
     const bad = await postScreenshot(stack.apiUrl, { url: `${pages.origin}/restless`, deterministic: true, now: 'tomorrow' });
     expect(bad.res.status).toBe(400);
     expect(bad.json.error).toMatchObject({ message: expect.stringMatching(/now must be an ISO 8601 date-time/) });

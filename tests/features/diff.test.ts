@@ -17,7 +17,10 @@ import { shoot } from '../options/shoot.js';
 const BLOCK = { x: 20, y: 30, width: 100, height: 50 };
 let colour = '#0000ff';
 const page = () =>
-  html(`<div style="position:absolute;left:${BLOCK.x}px;top:${BLOCK.y}px;width:${BLOCK.width}px;height:${BLOCK.height}px;background:${colour}"></div>`, '<style>html,body{background:#fff}</style>');
+  html(
+    `<div style="position:absolute;left:${BLOCK.x}px;top:${BLOCK.y}px;width:${BLOCK.width}px;height:${BLOCK.height}px;background:${colour}"></div>`,
+    '<style>html,body{background:#fff}</style>',
+  );
 
 interface Diff {
   comparedTo: string;
@@ -64,17 +67,41 @@ describe('compareTo', () => {
     const before = await shoot(stack.apiUrl, { url: `${pages.origin}/page`, ...size });
     const beforeId = before.status.id;
 
-    const same = await shoot(stack.apiUrl, { url: `${pages.origin}/page`, ...size, compareTo: beforeId, callbackUrl: `${pages.origin}/hook` });
+    const same = await shoot(stack.apiUrl, {
+      url: `${pages.origin}/page`,
+      ...size,
+      compareTo: beforeId,
+      callbackUrl: `${pages.origin}/hook`,
+    });
     const sameDiff = (same.status as unknown as { diff: Diff }).diff;
     expect(sameDiff).toMatchObject({ comparedTo: beforeId, changedPixels: 0, changedRatio: 0, ...size, newSize: size, previousSize: size });
     // The webhook carries the same numbers.
     for (let i = 0; i < 100 && !webhooks.some((w) => w.id === same.status.id); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(webhooks.find((w) => w.id === same.status.id)?.diff).toMatchObject({ comparedTo: beforeId, changedPixels: 0, width: 640, height: 400, diffImageUrl: expect.any(String) });
+    expect(webhooks.find((w) => w.id === same.status.id)?.diff).toMatchObject({
+      comparedTo: beforeId,
+      changedPixels: 0,
+      width: 640,
+      height: 400,
+      diffImageUrl: expect.any(String),
+    });
 
     // After the change, through the CLI: the numbers on stdout, the diff image beside the shot.
     colour = '#ff0000';
     const shotFile = join(dir, 'after.png');
-    const run = await runCli([`${pages.origin}/page`, '--endpoint', stack.apiUrl, '--width', '640', '--height', '400', '--compare-to', beforeId, '-o', shotFile, '--quiet']);
+    const run = await runCli([
+      `${pages.origin}/page`,
+      '--endpoint',
+      stack.apiUrl,
+      '--width',
+      '640',
+      '--height',
+      '400',
+      '--compare-to',
+      beforeId,
+      '-o',
+      shotFile,
+      '--quiet',
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const diffFile = join(dir, 'after.diff.png');
     const area = BLOCK.width * BLOCK.height;
@@ -116,7 +143,10 @@ describe('compareTo', () => {
   it('refuses compareTo of an unknown or failed screenshot, and with a lossy format, naming the field', async () => {
     const unknown = await postScreenshot(stack.apiUrl, { url: `${pages.origin}/page`, compareTo: '00000000-0000-4000-8000-000000000000' });
     expect(unknown.res.status).toBe(400);
-    expect(unknown.json.error).toMatchObject({ code: 'compare_unavailable', message: expect.stringMatching(/^compareTo: no screenshot with id/) });
+    expect(unknown.json.error).toMatchObject({
+      code: 'compare_unavailable',
+      message: expect.stringMatching(/^compareTo: no screenshot with id/),
+    });
 
     const failedJob = await postScreenshot(stack.apiUrl, { url: 'http://no-such-host.invalid/' });
     const failed = await waitForSettled(String(failedJob.json.statusUrl), 60_000);
@@ -127,6 +157,9 @@ describe('compareTo', () => {
 
     const lossy = await postScreenshot(stack.apiUrl, { url: `${pages.origin}/page`, format: 'jpeg', compareTo: failed.id });
     expect(lossy.res.status).toBe(400);
-    expect(lossy.json.error).toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/compareTo compares PNG images only/) });
+    expect(lossy.json.error).toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/compareTo compares PNG images only/),
+    });
   });
 });

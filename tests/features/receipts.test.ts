@@ -96,7 +96,14 @@ describe('a done job has a signed receipt', () => {
     writeFileSync(badImage, image);
     const imageChanged = await runCli(['verify', receiptFile, badImage, '--key', keyFile, '--json']);
     expect(imageChanged.code).toBe(1);
-    expect(JSON.parse(imageChanged.stdout)).toMatchObject({ verified: false, checks: [{ name: 'key', ok: true }, { name: 'signature', ok: true }, { name: 'image', ok: false }] });
+    expect(JSON.parse(imageChanged.stdout)).toMatchObject({
+      verified: false,
+      checks: [
+        { name: 'key', ok: true },
+        { name: 'signature', ok: true },
+        { name: 'image', ok: false },
+      ],
+    });
 
     // One byte of the receipt changed: a digit of the status (200 -> 201).
     expect(text).toContain('"httpStatus":200');

@@ -67,7 +67,14 @@ describe('serverless package --stage prod', () => {
   it('ships the web page with the API: its bundle, unzipped as Lambda does, serves GET / as one document whose CSP hashes match', () => {
     const entries = readZip(join(pkg.dir, '.serverless', 'api.zip'));
     const names = entries.map((e) => e.name);
-    expect(names).toEqual(expect.arrayContaining(['handlers/api.js', 'handlers/http/page/index.html', 'handlers/http/page/page.css', 'handlers/http/page/page.js']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'handlers/api.js',
+        'handlers/http/page/index.html',
+        'handlers/http/page/page.css',
+        'handlers/http/page/page.js',
+      ]),
+    );
     const root = join(pkg.dir, 'api-unzipped');
     for (const entry of entries.filter((e) => !e.name.endsWith('/'))) {
       mkdirSync(dirname(join(root, entry.name)), { recursive: true });
@@ -79,7 +86,13 @@ describe('serverless package --stage prod', () => {
         requestContext: { path: '/prod/', domainName: 'abc.execute-api.us-east-1.amazonaws.com' }, body: null, isBase64Encoded: false };
       const res = await handler(event, { functionName: 'api', awsRequestId: 'test', getRemainingTimeInMillis: () => 10000 });
       console.log(JSON.stringify(res));`;
-    const res = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR' } }));
+    const res = JSON.parse(
+      execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR' },
+      }),
+    );
     expect(res.statusCode).toBe(200);
     const body: string = res.body;
     expect(body).toContain('data-api="/prod"');

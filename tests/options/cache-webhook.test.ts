@@ -127,9 +127,16 @@ describe('cache', () => {
   });
 
   it('objects carry Cache-Control: image immutable, cache index no-cache', async () => {
-    const s3 = new S3Client({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+    const s3 = new S3Client({
+      region: LOCAL_REGION,
+      endpoint: stack.emulator.endpoint,
+      credentials: LOCAL_CREDENTIALS,
+      forcePathStyle: true,
+    });
     const options = screenshotOptionsSchema.parse({ cache: true, width: 800, height: 600 });
-    const index = await s3.send(new GetObjectCommand({ Bucket: stack.emulator.bucket, Key: cacheIndexKey(cacheKey(`${pages.origin}/cached`, options)) }));
+    const index = await s3.send(
+      new GetObjectCommand({ Bucket: stack.emulator.bucket, Key: cacheIndexKey(cacheKey(`${pages.origin}/cached`, options)) }),
+    );
     expect(index.CacheControl).toBe('no-cache');
     const entry = JSON.parse(await index.Body!.transformToString()) as { imageKey: string };
     const image = await s3.send(new GetObjectCommand({ Bucket: stack.emulator.bucket, Key: entry.imageKey }));
@@ -138,7 +145,12 @@ describe('cache', () => {
   });
 
   it('status records are stored no-store, and GET answers no-store: a status changes', async () => {
-    const s3 = new S3Client({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+    const s3 = new S3Client({
+      region: LOCAL_REGION,
+      endpoint: stack.emulator.endpoint,
+      credentials: LOCAL_CREDENTIALS,
+      forcePathStyle: true,
+    });
     const shot = await shoot(stack.apiUrl, { url: `${pages.origin}/cached`, width: 700, height: 500 });
     const record = await s3.send(new GetObjectCommand({ Bucket: stack.emulator.bucket, Key: `status/${shot.status.id}.json` }));
     expect(record.CacheControl).toBe('no-store');
@@ -175,13 +187,21 @@ describe('webhook', () => {
   });
 
   it('a failed job: one signed call with { id, status: failed, error }', async () => {
-    const { json } = await postScreenshot(stack.apiUrl, { url: `${pages.origin}/hooked`, selector: '#nothing', callbackUrl: receiver.url('/failed') });
+    const { json } = await postScreenshot(stack.apiUrl, {
+      url: `${pages.origin}/hooked`,
+      selector: '#nothing',
+      callbackUrl: receiver.url('/failed'),
+    });
     await until(() => receiver.calls.some((c) => c.path === '/failed'));
     await new Promise((r) => setTimeout(r, 1000));
     const calls = receiver.calls.filter((c) => c.path === '/failed');
     expect(calls).toHaveLength(1);
     expect(verify(SECRET, calls[0]!)).toBe(true);
-    expect(JSON.parse(calls[0]!.raw)).toEqual({ id: json.id, status: 'failed', error: { code: 'selector_not_found', message: expect.any(String) } });
+    expect(JSON.parse(calls[0]!.raw)).toEqual({
+      id: json.id,
+      status: 'failed',
+      error: { code: 'selector_not_found', message: expect.any(String) },
+    });
   });
 
   it('a receiver that answers 503 gets the same signed delivery again after a backoff', async () => {
@@ -230,7 +250,9 @@ describe('GET /openapi.json', () => {
     const doc = (await res.json()) as any;
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/screenshots', '/screenshots/{id}', '/devices', '/openapi.json']));
-    expect(doc.paths['/screenshots'].post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/ScreenshotRequest');
+    expect(doc.paths['/screenshots'].post.requestBody.content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/ScreenshotRequest',
+    );
     const schema = doc.components.schemas.ScreenshotRequest;
     expect(Object.keys(schema.properties).sort()).toEqual([...REQUEST_FIELDS].sort());
     expect(schema.required).toBeUndefined();
@@ -247,7 +269,9 @@ describe('GET /openapi.json', () => {
     expect(p.delay).toMatchObject({ minimum: 0, maximum: 10000, default: 0 });
     expect(p.hideSelectors).toMatchObject({ type: 'array', maxItems: 20, default: [] });
     expect(p.cache.anyOf).toEqual([{ type: 'boolean' }, { type: 'integer', minimum: 1, maximum: 604800 }]);
-    expect(p.fullPage.description).toMatch(new RegExp(`${LIMITS.fullPageMaxHeight} image pixels tall or ${LIMITS.fullPageMaxMegapixels} megapixels`));
+    expect(p.fullPage.description).toMatch(
+      new RegExp(`${LIMITS.fullPageMaxHeight} image pixels tall or ${LIMITS.fullPageMaxMegapixels} megapixels`),
+    );
     for (const field of REQUEST_FIELDS) expect(p[field].description, field).toBeTruthy();
     expect(doc.paths['/screenshots'].post.callbacks.settled).toBeDefined();
   });

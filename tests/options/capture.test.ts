@@ -16,7 +16,10 @@ const BLACK: [number, number, number] = [0, 0, 0];
 const block = (id: string, colour: string, css = 'left:0;top:0;width:200px;height:200px') =>
   `<div id="${id}" class="${id}" style="position:absolute;${css};background:${colour}"></div>`;
 
-const after = (ms: number, respond: PageHandler): PageHandler => (req, res) => void setTimeout(() => respond(req, res), ms);
+const after =
+  (ms: number, respond: PageHandler): PageHandler =>
+  (req, res) =>
+    void setTimeout(() => respond(req, res), ms);
 
 let pages: PageServer;
 let stack: LocalStack;
@@ -28,7 +31,9 @@ beforeAll(async () => {
     '/dark': html('<p>theme</p>', '<style>body{background:#fff} @media (prefers-color-scheme: dark){body{background:#000}}</style>'),
     '/ads': html(`${block('ad', '#f00')}${block('keep', '#00f', 'left:300px;top:0;width:200px;height:200px')}`),
     // #late appears 2.5 s after load: only a capture that waits for it can see green.
-    '/late': html(`<script>addEventListener('load', () => setTimeout(() => document.body.insertAdjacentHTML('beforeend', '${block('late', '#0f0')}'), 2500))</script>`),
+    '/late': html(
+      `<script>addEventListener('load', () => setTimeout(() => document.body.insertAdjacentHTML('beforeend', '${block('late', '#0f0')}'), 2500))</script>`,
+    ),
     '/box': html(block('card', '#00f', 'left:40px;top:30px;width:300px;height:120px')),
     // 5000 px tall; the block at y=4000 turns green only once it has been scrolled into view.
     '/tall': html(
@@ -45,10 +50,14 @@ beforeAll(async () => {
         c.putImageData(d, 0, 0);</script>`,
     ),
     // `load` waits for a slow image (3 s); domcontentloaded does not. The load handler paints blue.
-    '/slow-load': html(`<img src="/slow.png" width="1" height="1"><script>addEventListener('load', () => document.body.style.background = '#00f')</script>`),
+    '/slow-load': html(
+      `<img src="/slow.png" width="1" height="1"><script>addEventListener('load', () => document.body.style.background = '#00f')</script>`,
+    ),
     '/slow.png': after(3000, (_req, res) => res.writeHead(404).end()),
     // After load, a fetch that takes 1.5 s paints green: only networkidle waits for it.
-    '/idle': html(`<script>addEventListener('load', () => fetch('/slow-data').then(() => document.body.style.background = '#0f0'))</script>`),
+    '/idle': html(
+      `<script>addEventListener('load', () => fetch('/slow-data').then(() => document.body.style.background = '#0f0'))</script>`,
+    ),
     '/slow-data': after(1500, (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok')),
   });
   url = (path) => `${pages.origin}${path}`;
@@ -193,7 +202,14 @@ describe('capture fields, verified on the returned image', () => {
   it("selector: only the element's 300x120 box (600x240 at 2x), all of it the element", async () => {
     const png = decodePng((await job('selector', {})).bytes);
     expect({ width: png.width, height: png.height }).toEqual({ width: 300, height: 120 });
-    for (const [x, y] of [[0, 0], [299, 0], [0, 119], [299, 119], [150, 60]] as const) expect(near(png.at(x, y), BLUE)).toBe(true);
+    for (const [x, y] of [
+      [0, 0],
+      [299, 0],
+      [0, 119],
+      [299, 119],
+      [150, 60],
+    ] as const)
+      expect(near(png.at(x, y), BLUE)).toBe(true);
     expect(imageSize((await job('selectorDsf', {})).bytes)).toEqual({ width: 600, height: 240 });
   });
 

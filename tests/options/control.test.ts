@@ -110,24 +110,31 @@ afterAll(async () => {
 const page = (path: string) => `${site.origin}${path}`;
 
 describe('every new field answers 400 naming it for an invalid value (through the API)', () => {
-  it.each(([
-    [{ headers: { Host: 'evil.example' } }, /headers: "Host" cannot be set/],
-    [{ cookies: [{ name: 'a', value: 'b', domain: 'other.example' }] }, /cookies\[\]\.domain "other\.example" does not cover the page's host/],
-    [{ userAgent: 'x'.repeat(513) }, /userAgent must be at most 512 characters/],
-    [{ authentication: { username: 'a' } }, /authentication\.password must be a string/],
-    [{ device: 'Nokia 3310' }, /device must be a device name from GET \/devices/],
-    [{ timezone: 'Mars/Olympus' }, /timezone must be an IANA time zone name/],
-    [{ locale: '!!' }, /locale must be a BCP 47 language tag/],
-    [{ clip: { x: 0, y: 0, width: 0, height: 10 } }, /clip\.width must be at least 1/],
-    [{ omitBackground: true, format: 'jpeg' }, /omitBackground needs a format with transparency/],
-    [{ styles: ['x'.repeat(65 * 1024)] }, /styles must be at most 64 KB in all/],
-    [{ scripts: 'alert(1)' }, /scripts must be an array of JavaScript strings/],
-    [{ click: '' }, /click must not be empty/],
-    [{ scrollTo: 7 }, /scrollTo must be a CSS selector string/],
-    [{ disableAnimations: 'yes' }, /disableAnimations must be true or false/],
-    [{ failOnHttpError: 'yes' }, /failOnHttpError must be true or false/],
-    [{ html: '<p>x</p>' }, /send exactly one of url and html/],
-  ] as const satisfies [object, RegExp][]).map(([fields, message]) => [message.source, fields, message] as const))('%s', async (_, fields, message) => {
+  it.each(
+    (
+      [
+        [{ headers: { Host: 'evil.example' } }, /headers: "Host" cannot be set/],
+        [
+          { cookies: [{ name: 'a', value: 'b', domain: 'other.example' }] },
+          /cookies\[\]\.domain "other\.example" does not cover the page's host/,
+        ],
+        [{ userAgent: 'x'.repeat(513) }, /userAgent must be at most 512 characters/],
+        [{ authentication: { username: 'a' } }, /authentication\.password must be a string/],
+        [{ device: 'Nokia 3310' }, /device must be a device name from GET \/devices/],
+        [{ timezone: 'Mars/Olympus' }, /timezone must be an IANA time zone name/],
+        [{ locale: '!!' }, /locale must be a BCP 47 language tag/],
+        [{ clip: { x: 0, y: 0, width: 0, height: 10 } }, /clip\.width must be at least 1/],
+        [{ omitBackground: true, format: 'jpeg' }, /omitBackground needs a format with transparency/],
+        [{ styles: ['x'.repeat(65 * 1024)] }, /styles must be at most 64 KB in all/],
+        [{ scripts: 'alert(1)' }, /scripts must be an array of JavaScript strings/],
+        [{ click: '' }, /click must not be empty/],
+        [{ scrollTo: 7 }, /scrollTo must be a CSS selector string/],
+        [{ disableAnimations: 'yes' }, /disableAnimations must be true or false/],
+        [{ failOnHttpError: 'yes' }, /failOnHttpError must be true or false/],
+        [{ html: '<p>x</p>' }, /send exactly one of url and html/],
+      ] as const satisfies [object, RegExp][]
+    ).map(([fields, message]) => [message.source, fields, message] as const),
+  )('%s', async (_, fields, message) => {
     const { res, json } = await postScreenshot(stack.apiUrl, { url: page('/canvas'), ...fields });
     expect(res.status).toBe(400);
     expect((json as { error: { message: string } }).error.message).toMatch(message);
@@ -138,7 +145,9 @@ describe('GET /devices', () => {
   it("lists puppeteer's devices with what each sets", async () => {
     const res = await fetch(`${stack.apiUrl}/devices`);
     expect(res.status).toBe(200);
-    const { devices } = (await res.json()) as { devices: Array<{ name: string; width: number; deviceScaleFactor: number; isMobile: boolean }> };
+    const { devices } = (await res.json()) as {
+      devices: Array<{ name: string; width: number; deviceScaleFactor: number; isMobile: boolean }>;
+    };
     expect(devices.length).toBeGreaterThan(100);
     expect(devices.find((d) => d.name === 'iPhone 15')).toMatchObject({ width: 393, deviceScaleFactor: 3, isMobile: true });
     expect(devices.map((d) => d.name)).toEqual(expect.arrayContaining(['Pixel 5', 'iPad Pro landscape']));
@@ -161,7 +170,13 @@ describe('capture-control fields, proved on the image or on what the servers rec
       locale: 'de-DE',
       timezone: 'Asia/Tokyo',
     });
-    job('explicit', { url: page('/identity?job=explicit'), device: 'iPhone 15', width: 500, userAgent: 'url2png-test/1.0', authentication: LOGIN });
+    job('explicit', {
+      url: page('/identity?job=explicit'),
+      device: 'iPhone 15',
+      width: 500,
+      userAgent: 'url2png-test/1.0',
+      authentication: LOGIN,
+    });
     job('controlled', {
       url: page('/canvas'),
       width: 640,
@@ -182,11 +197,16 @@ describe('capture-control fields, proved on the image or on what the servers rec
 
   it('device: the viewport at the device scale (iPhone 15: 393x659 at 3x = 1179x1977), its user agent and touch, seen by the page', async () => {
     expect(imageSize((await job('identity')).bytes)).toEqual({ width: 1179, height: 1977 });
-    expect(reports.get('identity')).toMatchObject({ width: 393, dpr: 3, ua: expect.stringContaining('iPhone OS 17'), touch: expect.any(Number) });
+    expect(reports.get('identity')).toMatchObject({
+      width: 393,
+      dpr: 3,
+      ua: expect.stringContaining('iPhone OS 17'),
+      touch: expect.any(Number),
+    });
     expect(reports.get('identity')!.touch).toBeGreaterThan(0);
   });
 
-  it('authentication: the login answered the page origin\'s challenge, so the page itself (green) was captured', async () => {
+  it("authentication: the login answered the page origin's challenge, so the page itself (green) was captured", async () => {
     const png = decodePng((await job('identity')).bytes);
     expect(near(png.at(600, 1500), GREEN)).toBe(true);
     expect(siteSeen.get('/identity?job=identity')!.some((h) => h.authorization === BASIC)).toBe(true);
@@ -252,7 +272,12 @@ describe('capture-control fields, proved on the image or on what the servers rec
   it('clip: exactly the rectangle asked for (the red button at 240,0, 100x50)', async () => {
     const png = decodePng((await job('clip')).bytes);
     expect({ width: png.width, height: png.height }).toEqual({ width: 100, height: 50 });
-    for (const [x, y] of [[0, 0], [99, 49], [50, 25]] as const) expect(near(png.at(x, y), RED)).toBe(true);
+    for (const [x, y] of [
+      [0, 0],
+      [99, 49],
+      [50, 25],
+    ] as const)
+      expect(near(png.at(x, y), RED)).toBe(true);
   });
 
   it('scrollTo: the element 3000 px down is at the top of the capture (failOnHttpError passes a 200 page)', async () => {
@@ -274,7 +299,12 @@ describe('failures: failOnHttpError, scripts', () => {
   });
 
   it('scripts: an exception fails the job script_error with its message', async () => {
-    const failed = await shootFailing(stack.apiUrl, { url: page('/canvas'), width: 320, height: 200, scripts: ['1 + 1', "throw new Error('no such widget')"] });
+    const failed = await shootFailing(stack.apiUrl, {
+      url: page('/canvas'),
+      width: 320,
+      height: 200,
+      scripts: ['1 + 1', "throw new Error('no such widget')"],
+    });
     expect(failed.status).toBe('failed');
     expect(failed.error).toMatchObject({ code: 'script_error', message: expect.stringMatching(/scripts\[1\] threw: .*no such widget/) });
   });

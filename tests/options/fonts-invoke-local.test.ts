@@ -23,12 +23,16 @@ let dir: string;
  * next invocation, as in a warm Lambda), so the command is ended once the result is out.
  */
 async function invokeWorker(eventFile: string, env: Record<string, string>): Promise<unknown> {
-  const child = spawn(resolve(import.meta.dirname, '../../node_modules/.bin/serverless'), ['invoke', 'local', '--stage', 'local', '-f', 'worker', '-p', eventFile], {
-    cwd: dir,
-    detached: true,
-    env: { ...process.env, TMPDIR: join(dir, '.tmp'), SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    resolve(import.meta.dirname, '../../node_modules/.bin/serverless'),
+    ['invoke', 'local', '--stage', 'local', '-f', 'worker', '-p', eventFile],
+    {
+      cwd: dir,
+      detached: true,
+      env: { ...process.env, TMPDIR: join(dir, '.tmp'), SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d));
   child.stderr.on('data', (d: Buffer) => (out += d));
@@ -59,7 +63,13 @@ afterAll(async () => {
 describe('fonts in serverless invoke local', () => {
   it('the bundled worker draws real CJK glyphs and colour emoji', async () => {
     const id = randomUUID();
-    const job = { v: 1, id, url: `${pages.origin}/glyphs`, options: { width: CELLS.length * CELL, height: 200 }, requestedAt: new Date().toISOString() };
+    const job = {
+      v: 1,
+      id,
+      url: `${pages.origin}/glyphs`,
+      options: { width: CELLS.length * CELL, height: 200 },
+      requestedAt: new Date().toISOString(),
+    };
     const event = join(dir, 'glyphs-event.json');
     writeFileSync(
       event,
@@ -69,7 +79,12 @@ describe('fonts in serverless invoke local', () => {
             messageId: randomUUID(),
             receiptHandle: 'glyphs',
             body: JSON.stringify(job),
-            attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: '000000000000', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+            attributes: {
+              ApproximateReceiveCount: '1',
+              SentTimestamp: String(Date.now()),
+              SenderId: '000000000000',
+              ApproximateFirstReceiveTimestamp: String(Date.now()),
+            },
             messageAttributes: {},
             md5OfBody: '',
             eventSource: 'aws:sqs',

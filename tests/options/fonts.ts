@@ -57,12 +57,17 @@ export function expectGlyphPixels(png: Uint8Array, expect: typeof import('vitest
   const cells = CELLS.map((_, i) => cell(i));
   const key = (px: number[]) => px.map((v) => (v < 128 ? 0 : 1)).join('');
   // Every character drew something, and no two characters drew the same thing (boxes would).
-  for (const [i, px] of cells.entries()) expect(px.some((v) => v < 128), `cell ${CELLS[i]} is blank`).toBe(true);
+  for (const [i, px] of cells.entries())
+    expect(
+      px.some((v) => v < 128),
+      `cell ${CELLS[i]} is blank`,
+    ).toBe(true);
   expect(new Set(cells.map(key)).size).toBe(CELLS.length);
   // Text is black on white: only the emoji may be in colour, and they are.
   const colourful = (px: number[]) => {
     let n = 0;
-    for (let i = 0; i < px.length; i += 3) if (Math.max(px[i]!, px[i + 1]!, px[i + 2]!) - Math.min(px[i]!, px[i + 1]!, px[i + 2]!) > 80) n++;
+    for (let i = 0; i < px.length; i += 3)
+      if (Math.max(px[i]!, px[i + 1]!, px[i + 2]!) - Math.min(px[i]!, px[i + 1]!, px[i + 2]!) > 80) n++;
     return n;
   };
   CELLS.forEach((c, i) => {

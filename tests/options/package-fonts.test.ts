@@ -34,7 +34,9 @@ function sparticuzFontConfig(taskRoot: string): string {
   const dir = mkdtempSync(join(scratch, 'fc-'));
   const original = readFileSync(join(tmpdir(), 'fonts', 'fonts.conf'), 'utf8');
   expect(original).toContain('<dir>/var/task/fonts</dir>');
-  const conf = original.replaceAll('/var/task/', `${taskRoot}/`).replace(/<cachedir>[^<]*<\/cachedir>/, `<cachedir>${dir}/cache</cachedir>`);
+  const conf = original
+    .replaceAll('/var/task/', `${taskRoot}/`)
+    .replace(/<cachedir>[^<]*<\/cachedir>/, `<cachedir>${dir}/cache</cachedir>`);
   writeFileSync(join(dir, 'fonts.conf'), conf);
   return dir;
 }
@@ -67,7 +69,11 @@ async function fontsUnder(fontconfigPath: string) {
 describe('fonts in the Lambda package', () => {
   it('the worker zip carries every font directory lib/fonts.ts lists, whole; the API zip carries none', () => {
     const fonts = worker.filter((e) => FONT.test(e.name)).map((e) => e.name);
-    const expected = FONT_DIRS.flatMap((d) => readdirSync(join(ROOT, d)).filter((f) => f.endsWith('.ttf')).map((f) => join(d, f)));
+    const expected = FONT_DIRS.flatMap((d) =>
+      readdirSync(join(ROOT, d))
+        .filter((f) => f.endsWith('.ttf'))
+        .map((f) => join(d, f)),
+    );
     expect(expected.length).toBeGreaterThanOrEqual(FONT_DIRS.length);
     expect(fonts.sort()).toEqual(expected.sort());
     expect(api.filter((e) => e.name.includes('@expo-google-fonts'))).toEqual([]);

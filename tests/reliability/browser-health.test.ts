@@ -72,7 +72,12 @@ describe.each([
     expect(host.pid).not.toBe(pid);
     expect(host.launches).toBe(2);
     // The dead browser left nothing: no process of its group, no zombie, one scratch dir (the new browser's).
-    expect(await eventually(() => inGroup(pid), (p) => p.length === 0)).toEqual([]);
+    expect(
+      await eventually(
+        () => inGroup(pid),
+        (p) => p.length === 0,
+      ),
+    ).toEqual([]);
     expect(zombiesOf(process.pid)).toEqual([]);
     expect(readdirSync(scratchRoot)).toHaveLength(1);
   });
@@ -112,7 +117,10 @@ describe.each([
     );
     expect(renderers.length).toBeLessThanOrEqual(2);
     // Only the live browser's directory remains, and only its own process group is alive.
-    await eventually(() => readdirSync(scratchRoot).length, (n) => n === 1);
+    await eventually(
+      () => readdirSync(scratchRoot).length,
+      (n) => n === 1,
+    );
     expect(readdirSync(scratchRoot)).toHaveLength(1);
     const live = host.pid!;
     const chromiums = await eventually(
@@ -126,8 +134,18 @@ describe.each([
   it('close() leaves no process and no directory behind', async () => {
     const pid = host.pid!;
     await host.close();
-    expect(await eventually(() => inGroup(pid), (p) => p.length === 0)).toEqual([]);
-    expect(await eventually(() => readdirSync(scratchRoot), (d) => d.length === 0)).toEqual([]);
+    expect(
+      await eventually(
+        () => inGroup(pid),
+        (p) => p.length === 0,
+      ),
+    ).toEqual([]);
+    expect(
+      await eventually(
+        () => readdirSync(scratchRoot),
+        (d) => d.length === 0,
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -136,7 +154,8 @@ describe('scratch directories left by processes that died without cleaning up', 
     const root = mkdtempSync(join(tmpdir(), 'url2png-sweep-'));
     try {
       const old = new Date(Date.now() - 10 * 60_000);
-      for (const d of ['launch-stale', 'launch-fresh', 'worker-4194000-dead', `worker-${process.pid}-live`]) mkdirSync(join(root, d, 'profile'), { recursive: true });
+      for (const d of ['launch-stale', 'launch-fresh', 'worker-4194000-dead', `worker-${process.pid}-live`])
+        mkdirSync(join(root, d, 'profile'), { recursive: true });
       utimesSync(join(root, 'launch-stale'), old, old);
       expect(sweepStaleScratch(root)).toBe(2);
       expect(readdirSync(root).sort()).toEqual(['launch-fresh', `worker-${process.pid}-live`]);

@@ -33,7 +33,7 @@ let healed = false;
 let apiUrl: string;
 
 const slow: (req: http.IncomingMessage, res: http.ServerResponse) => void = (_req, res) => {
-  setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end(html("<h1>slow but fine</h1>")), 300);
+  setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end(html('<h1>slow but fine</h1>')), 300);
 };
 
 beforeAll(async () => {
@@ -41,9 +41,13 @@ beforeAll(async () => {
     '/ok': html('<h1>fine</h1>'),
     '/idem': html('<h1>rendered once</h1>'),
     // Hangs until the test "heals" it (for the redrive).
-    '/hang': (req, res) => (healed ? res.writeHead(200, { 'content-type': 'text/html' }).end(html('<h1>back</h1>')) : hangingPage(req, res)),
+    '/hang': (req, res) =>
+      healed ? res.writeHead(200, { 'content-type': 'text/html' }).end(html('<h1>back</h1>')) : hangingPage(req, res),
     // Hangs on its first request only.
-    '/flaky': (req, res) => (pages.hits.get('/flaky') === 1 ? hangingPage(req, res) : res.writeHead(200, { 'content-type': 'text/html' }).end(html('<h1>second time lucky</h1>'))),
+    '/flaky': (req, res) =>
+      pages.hits.get('/flaky') === 1
+        ? hangingPage(req, res)
+        : res.writeHead(200, { 'content-type': 'text/html' }).end(html('<h1>second time lucky</h1>')),
     // A poison page: every request to it kills the browser rendering it.
     '/crash': (req, res) => {
       killWorkerBrowser(h.stack);
@@ -107,7 +111,11 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
     const [settled] = (await settleAll(apiUrl, [id], 40_000)).values();
     expect(settled).toMatchObject({ status: 'failed', error: { code: 'render_timeout' } });
     expect(pages.hits.get('/hang')).toBe(3);
-    const inDlq = await eventually(() => peekBodies(h.sqs, h.stack.emulator.dlqUrl), (b) => b.some((x) => x.includes(id)), 10_000);
+    const inDlq = await eventually(
+      () => peekBodies(h.sqs, h.stack.emulator.dlqUrl),
+      (b) => b.some((x) => x.includes(id)),
+      10_000,
+    );
     expect(inDlq.some((b) => b.includes(id))).toBe(true);
   });
 
@@ -137,7 +145,11 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
     await link.cut();
     const jobs = await Promise.all([0, 1, 2].map((i) => post(`/s3-${i}`)));
     // Long enough for at least one failed delivery, short enough to stay under maxReceiveCount.
-    await eventually(() => metricSum(h.output, 'JobsRetried', 'aws_unavailable'), (n) => n >= 1, 10_000);
+    await eventually(
+      () => metricSum(h.output, 'JobsRetried', 'aws_unavailable'),
+      (n) => n >= 1,
+      10_000,
+    );
     await link.restore();
     const settled = await settleAll(apiUrl, jobs, 30_000);
     expect([...settled.values()].map((s) => s.status)).toEqual(['done', 'done', 'done']);
@@ -172,9 +184,13 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
     // and then fails opening its page (browser_crashed too).
     expect(pages.hits.get('/crash')).toBeGreaterThanOrEqual(2);
     expect(pages.hits.get('/crash')).toBeLessThanOrEqual(3);
-    expect(await eventually(() => peekBodies(h.sqs, h.stack.emulator.dlqUrl), (b) => b.some((x) => x.includes(id)), 10_000)).toEqual(
-      expect.arrayContaining([expect.stringContaining(id)]),
-    );
+    expect(
+      await eventually(
+        () => peekBodies(h.sqs, h.stack.emulator.dlqUrl),
+        (b) => b.some((x) => x.includes(id)),
+        10_000,
+      ),
+    ).toEqual(expect.arrayContaining([expect.stringContaining(id)]));
     const after = await post('/ok');
     expect((await settleAll(apiUrl, [after], 20_000)).get(after)!.status).toBe('done');
   });
@@ -186,8 +202,16 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
     // Three more receives, each killing the browser (the last may not reach the page, as above),
     // and back to the DLQ with its counter at 1.
     const hitsBefore = pages.hits.get('/crash')!;
-    await eventually(() => pages.hits.get('/crash')!, (n) => n >= hitsBefore + 2, 30_000);
-    await eventually(() => peekBodies(h.sqs, h.stack.emulator.dlqUrl), (b) => b.some((x) => x.includes(ids.poison!)), 15_000);
+    await eventually(
+      () => pages.hits.get('/crash')!,
+      (n) => n >= hitsBefore + 2,
+      30_000,
+    );
+    await eventually(
+      () => peekBodies(h.sqs, h.stack.emulator.dlqUrl),
+      (b) => b.some((x) => x.includes(ids.poison!)),
+      15_000,
+    );
     expect(await getStatus(apiUrl, ids.poison!)).toMatchObject({ status: 'failed', error: { code: 'browser_crashed' } });
 
     // Its counter (1) is at the bound (URL2PNG_MAX_REDRIVES=1): failed for good, not moved again.
@@ -209,7 +233,11 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
     await h.sqs.send(new SendMessageCommand({ QueueUrl: h.stack.emulator.queueUrl, MessageBody: body }));
     const [settled] = (await settleAll(apiUrl, [job.id], 20_000)).values();
     expect(settled).toMatchObject({ status: 'failed', error: { code: 'invalid_job' } });
-    await eventually(() => queueDepth(h.sqs, h.stack.emulator.queueUrl), (n) => n === 0, 10_000);
+    await eventually(
+      () => queueDepth(h.sqs, h.stack.emulator.queueUrl),
+      (n) => n === 0,
+      10_000,
+    );
     expect((await peekBodies(h.sqs, h.stack.emulator.dlqUrl)).some((b) => b.includes(job.id))).toBe(false);
   });
 
@@ -220,16 +248,26 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
     await Promise.all([send(), send()]);
     const [settled] = (await settleAll(apiUrl, [job.id], 20_000)).values();
     expect(settled!.status).toBe('done');
-    await eventually(() => queueDepth(h.sqs, h.stack.emulator.queueUrl), (n) => n === 0, 10_000);
+    await eventually(
+      () => queueDepth(h.sqs, h.stack.emulator.queueUrl),
+      (n) => n === 0,
+      10_000,
+    );
     const hitsAfterTwo = pages.hits.get('/idem')!;
     expect(hitsAfterTwo).toBeGreaterThanOrEqual(1);
     expect(hitsAfterTwo).toBeLessThanOrEqual(2); // both may have rendered at once; never more
     const keys = async () =>
-      (await s3.send(new ListObjectsV2Command({ Bucket: h.stack.emulator.bucket, Prefix: `images/${job.id}` }))).Contents?.map((o) => o.Key);
+      (await s3.send(new ListObjectsV2Command({ Bucket: h.stack.emulator.bucket, Prefix: `images/${job.id}` }))).Contents?.map(
+        (o) => o.Key,
+      );
     expect(await keys()).toEqual([`images/${job.id}.png`]);
     const alreadyBefore = metricSum(h.output, 'JobsAlreadyDone');
     await send(); // a third delivery, after done
-    await eventually(() => metricSum(h.output, 'JobsAlreadyDone'), (n) => n > alreadyBefore, 15_000);
+    await eventually(
+      () => metricSum(h.output, 'JobsAlreadyDone'),
+      (n) => n > alreadyBefore,
+      15_000,
+    );
     expect(pages.hits.get('/idem')).toBe(hitsAfterTwo);
     expect(await keys()).toEqual([`images/${job.id}.png`]);
     expect((await getStatus(apiUrl, job.id)).status).toBe('done');

@@ -74,7 +74,8 @@ export async function settleAll(apiUrl: string, ids: string[], timeoutMs: number
 /** The worker process's Chromium (the browser itself, not its helpers), if one runs. */
 export function workerBrowserPid(stack: LocalStack): number | undefined {
   const workerPid = stack.worker.pid;
-  return processes().find((p) => p.ppid === workerPid && p.pid === p.pgid && /chrom/i.test(p.cmdline) && !p.cmdline.includes('--type='))?.pid;
+  return processes().find((p) => p.ppid === workerPid && p.pid === p.pgid && /chrom/i.test(p.cmdline) && !p.cmdline.includes('--type='))
+    ?.pid;
 }
 
 /** SIGKILLs the worker's browser and all its helpers (what an OOM or a crash does). */
@@ -96,7 +97,9 @@ export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<numb
 
 /** Bodies in a queue, peeked (visibility 0 so they stay available). */
 export async function peekBodies(sqs: SQSClient, queueUrl: string): Promise<string[]> {
-  const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0, WaitTimeSeconds: 0 }));
+  const out = await sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0, WaitTimeSeconds: 0 }),
+  );
   return (out.Messages ?? []).map((m) => m.Body ?? '');
 }
 

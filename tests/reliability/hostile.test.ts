@@ -60,7 +60,8 @@ const MALFORMED: Record<string, string> = {
   '/header-no-colon': 'HTTP/1.1 200 OK\r\nthis is not a header\r\ncontent-length: 5\r\n\r\nhello',
   '/garbage': '\x00\x01\x02 not http at all\r\n\r\n',
   '/short-body': 'HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ntransfer-encoding: chunked\r\n\r\n7\r\n<h1>cut\r\n',
-  '/fake-refusal': 'HTTP/1.1 200 OK\r\nx-url2png-egress: dns_unavailable\r\ncontent-type: text/html\r\ncontent-length: 11\r\n\r\n<h1>ok</h1>',
+  '/fake-refusal':
+    'HTTP/1.1 200 OK\r\nx-url2png-egress: dns_unavailable\r\ncontent-type: text/html\r\ncontent-length: 11\r\n\r\n<h1>ok</h1>',
 };
 
 let pages: PageServer;
@@ -102,7 +103,9 @@ beforeAll(async () => {
     '/ok': html('<h1>fine</h1>'),
     '/final': html('<h1>final</h1>'),
     '/meta-refresh': html('<h1>first</h1>', '<meta http-equiv="refresh" content="0;url=/final">'),
-    '/script-redirect': html('<h1>first</h1><script>addEventListener("load", () => setTimeout(() => { location.href = "/final"; }, 300))</script>'),
+    '/script-redirect': html(
+      '<h1>first</h1><script>addEventListener("load", () => setTimeout(() => { location.href = "/final"; }, 300))</script>',
+    ),
     '/dialogs': html('<script>alert(1); confirm(2); prompt(3); onbeforeunload = () => "stay";</script><h1>dialogs</h1>'),
     '/stuck-subresource': html('<h1>stuck</h1><img src="/never">'),
     '/never': hangingPage,
@@ -237,10 +240,13 @@ describe('hostile pages beside good ones (visibility 400 s, render 20 s, backoff
     expect(Date.parse(status.updatedAt) - submittedAt).toBeLessThan(30_000);
   });
 
-  it.each(Object.keys(MALFORMED))('top-level page answering %s: its own job ends (done: the browser shows the proxy 502 or the bytes)', (path) => {
-    const status = settled.get(hostile[`top${path}`]!)!;
-    expect(status.status).toBe('done');
-  });
+  it.each(Object.keys(MALFORMED))(
+    'top-level page answering %s: its own job ends (done: the browser shows the proxy 502 or the bytes)',
+    (path) => {
+      const status = settled.get(hostile[`top${path}`]!)!;
+      expect(status.status).toBe('done');
+    },
+  );
 
   it('a page whose first attempt hangs: retried after the backoff and done, not held for the 400 s visibility timeout', async () => {
     const status = settled.get(hostile.firstAttemptHangs!) as StatusBody & { updatedAt: string };
@@ -256,14 +262,26 @@ describe('hostile pages beside good ones (visibility 400 s, render 20 s, backoff
 
   it('the abort storm left no upstream request open', async () => {
     expect(pages.hits.get('/slow') ?? 0).toBeGreaterThan(0);
-    expect(await eventually(() => slowOpen.size, (n) => n === 0, 10_000)).toBe(0);
+    expect(
+      await eventually(
+        () => slowOpen.size,
+        (n) => n === 0,
+        10_000,
+      ),
+    ).toBe(0);
   });
 
   it('a webhook receiver that trickles a byte a second: the job is done at once, the webhook gives up within its 15 s total', async () => {
     expect(settled.get(trickleJob)!.status).toBe('done');
     expect(trickle.connections).toBeGreaterThanOrEqual(1);
     // Attempts of at most 5 s each, with backoffs, all inside the 15 s total deadline.
-    expect(await eventually(() => trickle.open.size, (n) => n === 0, 20_000)).toBe(0);
+    expect(
+      await eventually(
+        () => trickle.open.size,
+        (n) => n === 0,
+        20_000,
+      ),
+    ).toBe(0);
     expect(trickle.connections).toBeLessThanOrEqual(4);
   });
 
@@ -271,7 +289,11 @@ describe('hostile pages beside good ones (visibility 400 s, render 20 s, backoff
     expect(h.stack.worker.starts).toBe(startsBefore);
     const after = await post({ url: `${pages.origin}/ok` });
     expect((await settleAll(apiUrl, [after], 20_000)).get(after)!.status).toBe('done');
-    const fds = await eventually(() => fdCount(h.stack.worker.pid!, h.stack.emulator.port), (n) => n <= fdBaseline + 2, 20_000);
+    const fds = await eventually(
+      () => fdCount(h.stack.worker.pid!, h.stack.emulator.port),
+      (n) => n <= fdBaseline + 2,
+      20_000,
+    );
     expect(fds).toBeLessThanOrEqual(fdBaseline + 2);
   });
 });
@@ -281,7 +303,11 @@ describe('retries in seconds', () => {
     hangOnce = true;
     const submitted = Date.now();
     const id = await post({ url: `${pages.origin}/first-attempt-hangs` });
-    const waiting = await eventually(() => getStatus(apiUrl, id), (s) => s.status !== 'queued' || (s as { attempts?: number }).attempts === 1, 40_000);
+    const waiting = await eventually(
+      () => getStatus(apiUrl, id),
+      (s) => s.status !== 'queued' || (s as { attempts?: number }).attempts === 1,
+      40_000,
+    );
     expect(waiting).toMatchObject({ status: 'queued', attempts: 1, lastError: { code: 'render_timeout' } });
     expect((await settleAll(apiUrl, [id], 30_000)).get(id)!.status).toBe('done');
     expect(Date.now() - submitted).toBeLessThan(35_000);
@@ -289,7 +315,11 @@ describe('retries in seconds', () => {
 
   it('the worker process killed mid-batch: the rest of its batch is back after the short backoff, not the 400 s visibility timeout', async () => {
     const jobs = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => post({ url: `${pages.origin}/good-${i}`, delay: 1500 })));
-    await eventually(() => getStatus(apiUrl, jobs[0]!), () => (pages.hits.get('/good-0') ?? 0) >= 2, 20_000);
+    await eventually(
+      () => getStatus(apiUrl, jobs[0]!),
+      () => (pages.hits.get('/good-0') ?? 0) >= 2,
+      20_000,
+    );
     const killedAt = Date.now();
     h.stack.worker.kill('SIGKILL');
     const settledAfterKill = await settleAll(apiUrl, jobs, 40_000);

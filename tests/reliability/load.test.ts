@@ -9,7 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot } from '../support/stack.js';
 import type { ScreenshotStatus } from '../../lib/status.js';
-import { getStatus, killWorkerBrowser, metricSum, peekBodies, queueDepth, startHarness, workerBrowserPid, type Harness } from './harness.js';
+import {
+  getStatus,
+  killWorkerBrowser,
+  metricSum,
+  peekBodies,
+  queueDepth,
+  startHarness,
+  workerBrowserPid,
+  type Harness,
+} from './harness.js';
 import { eventually } from '../support/procs.js';
 
 const GOOD = Number(process.env.URL2PNG_LOAD_GOOD ?? 150);
@@ -21,7 +30,10 @@ let pages: PageServer;
 let h: Harness;
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
-const ok = (text: string): Handler => (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(html(`<h1>${text}</h1>`));
+const ok =
+  (text: string): Handler =>
+  (_req, res) =>
+    res.writeHead(200, { 'content-type': 'text/html' }).end(html(`<h1>${text}</h1>`));
 
 beforeAll(async () => {
   const routes: Record<string, string | Handler> = {};
@@ -42,97 +54,104 @@ afterAll(async () => {
 });
 
 describe(`load: a burst of ${GOOD} good + ${FLAKY} flaky + ${HANGING} hanging + 1 unresolvable jobs, browser killed once`, () => {
-  it('every job settles: good and flaky done, the rest failed, counts exact, no id with two outcomes', async () => {
-    const kinds = new Map<string, 'good' | 'flaky' | 'hang' | 'dns'>();
-    const urls: Array<[string, 'good' | 'flaky' | 'hang' | 'dns']> = [
-      ...Array.from({ length: GOOD }, (_, i) => [`${pages.origin}/good/${i}`, 'good'] as [string, 'good']),
-      ...Array.from({ length: FLAKY }, (_, i) => [`${pages.origin}/flaky/${i}`, 'flaky'] as [string, 'flaky']),
-      ...Array.from({ length: HANGING }, (_, i) => [`${pages.origin}/hang/${i}`, 'hang'] as [string, 'hang']),
-      ['http://no-such-host.invalid/', 'dns'],
-    ];
-    // Mixed, so the hopeless ones share batches with the good ones.
-    urls.sort((a, b) => (a[0].length * 7919 + a[0].charCodeAt(a[0].length - 1)) % 97 - (b[0].length * 7919 + b[0].charCodeAt(b[0].length - 1)) % 97);
+  it(
+    'every job settles: good and flaky done, the rest failed, counts exact, no id with two outcomes',
+    async () => {
+      const kinds = new Map<string, 'good' | 'flaky' | 'hang' | 'dns'>();
+      const urls: Array<[string, 'good' | 'flaky' | 'hang' | 'dns']> = [
+        ...Array.from({ length: GOOD }, (_, i) => [`${pages.origin}/good/${i}`, 'good'] as [string, 'good']),
+        ...Array.from({ length: FLAKY }, (_, i) => [`${pages.origin}/flaky/${i}`, 'flaky'] as [string, 'flaky']),
+        ...Array.from({ length: HANGING }, (_, i) => [`${pages.origin}/hang/${i}`, 'hang'] as [string, 'hang']),
+        ['http://no-such-host.invalid/', 'dns'],
+      ];
+      // Mixed, so the hopeless ones share batches with the good ones.
+      urls.sort(
+        (a, b) =>
+          ((a[0].length * 7919 + a[0].charCodeAt(a[0].length - 1)) % 97) - ((b[0].length * 7919 + b[0].charCodeAt(b[0].length - 1)) % 97),
+      );
 
-    const started = Date.now();
-    const limit = pLimit(16);
-    await Promise.all(
-      urls.map(([url, kind]) =>
-        limit(async () => {
-          const { res, json } = await postScreenshot(h.stack.apiUrl, { url });
-          expect(res.status).toBe(202);
-          kinds.set(String(json.id), kind);
-        }),
-      ),
-    );
-    const postedMs = Date.now() - started;
-    expect(kinds.size).toBe(urls.length);
+      const started = Date.now();
+      const limit = pLimit(16);
+      await Promise.all(
+        urls.map(([url, kind]) =>
+          limit(async () => {
+            const { res, json } = await postScreenshot(h.stack.apiUrl, { url });
+            expect(res.status).toBe(202);
+            kinds.set(String(json.id), kind);
+          }),
+        ),
+      );
+      const postedMs = Date.now() - started;
+      expect(kinds.size).toBe(urls.length);
 
-    // The browser dies once, mid-run.
-    const goodHits = () => [...pages.hits.entries()].filter(([p]) => p.startsWith('/good/')).reduce((a, [, n]) => a + n, 0);
-    const killAt = Math.floor(GOOD / 3);
-    await eventually(goodHits, (n) => n >= killAt, 60_000);
-    const killed = killWorkerBrowser(h.stack);
-    expect(killed).toBeGreaterThan(0);
-    const killedAfterMs = Date.now() - started;
+      // The browser dies once, mid-run.
+      const goodHits = () => [...pages.hits.entries()].filter(([p]) => p.startsWith('/good/')).reduce((a, [, n]) => a + n, 0);
+      const killAt = Math.floor(GOOD / 3);
+      await eventually(goodHits, (n) => n >= killAt, 60_000);
+      const killed = killWorkerBrowser(h.stack);
+      expect(killed).toBeGreaterThan(0);
+      const killedAfterMs = Date.now() - started;
 
-    // Poll every id through the API; remember every status each id ever showed.
-    const history = new Map<string, string[]>();
-    const note = (id: string, b: ScreenshotStatus) => {
-      const seen = history.get(id) ?? [];
-      const label = b.status === 'failed' ? `failed:${b.error?.code}` : b.status;
-      if (seen.at(-1) !== label) seen.push(label);
-      history.set(id, seen);
-    };
-    const poll = pLimit(16);
-    let open = [...kinds.keys()];
-    while (open.length && Date.now() - started < SETTLE_TIMEOUT_MS) {
-      const bodies = await Promise.all(open.map((id) => poll(() => getStatus(h.stack.apiUrl, id))));
-      for (const [i, b] of bodies.entries()) note(open[i]!, b);
-      open = open.filter((_, i) => bodies[i]!.status !== 'done' && bodies[i]!.status !== 'failed');
-      // Polling shares the two cores with the service: slower while many are open.
-      if (open.length) await new Promise((r) => setTimeout(r, open.length > 100 ? 1000 : 500));
-    }
-    const settledMs = Date.now() - started;
-    expect(open).toEqual([]);
+      // Poll every id through the API; remember every status each id ever showed.
+      const history = new Map<string, string[]>();
+      const note = (id: string, b: ScreenshotStatus) => {
+        const seen = history.get(id) ?? [];
+        const label = b.status === 'failed' ? `failed:${b.error?.code}` : b.status;
+        if (seen.at(-1) !== label) seen.push(label);
+        history.set(id, seen);
+      };
+      const poll = pLimit(16);
+      let open = [...kinds.keys()];
+      while (open.length && Date.now() - started < SETTLE_TIMEOUT_MS) {
+        const bodies = await Promise.all(open.map((id) => poll(() => getStatus(h.stack.apiUrl, id))));
+        for (const [i, b] of bodies.entries()) note(open[i]!, b);
+        open = open.filter((_, i) => bodies[i]!.status !== 'done' && bodies[i]!.status !== 'failed');
+        // Polling shares the two cores with the service: slower while many are open.
+        if (open.length) await new Promise((r) => setTimeout(r, open.length > 100 ? 1000 : 500));
+      }
+      const settledMs = Date.now() - started;
+      expect(open).toEqual([]);
 
-    // Past one more visibility timeout (redeliveries, duplicates), nothing may change its mind.
-    await new Promise((r) => setTimeout(r, 4000));
-    const final = await Promise.all([...kinds.keys()].map((id) => poll(async () => [id, await getStatus(h.stack.apiUrl, id)] as const)));
-    for (const [id, b] of final) note(id, b);
+      // Past one more visibility timeout (redeliveries, duplicates), nothing may change its mind.
+      await new Promise((r) => setTimeout(r, 4000));
+      const final = await Promise.all([...kinds.keys()].map((id) => poll(async () => [id, await getStatus(h.stack.apiUrl, id)] as const)));
+      for (const [id, b] of final) note(id, b);
 
-    const count = (kind: string, label: string) => [...kinds].filter(([id, k]) => k === kind && history.get(id)!.at(-1) === label).length;
-    const summary = {
-      jobs: kinds.size,
-      postedMs,
-      browserKilledAtMs: killedAfterMs,
-      settledMs,
-      goodDone: count('good', 'done'),
-      flakyDone: count('flaky', 'done'),
-      hangFailed: count('hang', 'failed:render_timeout'),
-      dnsFailed: count('dns', 'failed:dns_not_found'),
-      pageRequests: [...pages.hits.values()].reduce((a, b) => a + b, 0),
-      renderedMetric: metricSum(h.output, 'JobsRendered'),
-      retriedMetric: metricSum(h.output, 'JobsRetried'),
-      browserCrashRetries: metricSum(h.output, 'JobsRetried', 'browser_crashed'),
-      alreadyDoneMetric: metricSum(h.output, 'JobsAlreadyDone'),
-      dlqDepth: await queueDepth(h.sqs, h.stack.emulator.dlqUrl),
-      jobsQueueDepth: await queueDepth(h.sqs, h.stack.emulator.queueUrl),
-    };
-    console.log(`load test summary ${JSON.stringify(summary)}`);
+      const count = (kind: string, label: string) => [...kinds].filter(([id, k]) => k === kind && history.get(id)!.at(-1) === label).length;
+      const summary = {
+        jobs: kinds.size,
+        postedMs,
+        browserKilledAtMs: killedAfterMs,
+        settledMs,
+        goodDone: count('good', 'done'),
+        flakyDone: count('flaky', 'done'),
+        hangFailed: count('hang', 'failed:render_timeout'),
+        dnsFailed: count('dns', 'failed:dns_not_found'),
+        pageRequests: [...pages.hits.values()].reduce((a, b) => a + b, 0),
+        renderedMetric: metricSum(h.output, 'JobsRendered'),
+        retriedMetric: metricSum(h.output, 'JobsRetried'),
+        browserCrashRetries: metricSum(h.output, 'JobsRetried', 'browser_crashed'),
+        alreadyDoneMetric: metricSum(h.output, 'JobsAlreadyDone'),
+        dlqDepth: await queueDepth(h.sqs, h.stack.emulator.dlqUrl),
+        jobsQueueDepth: await queueDepth(h.sqs, h.stack.emulator.queueUrl),
+      };
+      console.log(`load test summary ${JSON.stringify(summary)}`);
 
-    expect(summary).toMatchObject({ goodDone: GOOD, flakyDone: FLAKY, hangFailed: HANGING, dnsFailed: 1, jobsQueueDepth: 0 });
-    // No id ever showed two outcomes: each history is [queued...] then exactly one final state.
-    const twoOutcomes = [...history].filter(([, seen]) => seen.filter((s) => s !== 'queued').length !== 1 || seen.indexOf('queued') > 0);
-    expect(twoOutcomes).toEqual([]);
-    // The hopeless ones were retried up to maxReceiveCount and sit in the DLQ (for the redrive).
-    for (let i = 0; i < HANGING; i++) expect(pages.hits.get(`/hang/${i}`)).toBe(3);
-    for (let i = 0; i < FLAKY; i++) expect(pages.hits.get(`/flaky/${i}`)).toBe(2);
-    // (Done jobs may also be there, redelivered past maxReceiveCount on a busy machine: the
-    // redrive drops those as alreadyDone.)
-    expect(summary.dlqDepth).toBeGreaterThanOrEqual(HANGING);
-    const dlq = await peekBodies(h.sqs, h.stack.emulator.dlqUrl);
-    const hangIds = [...kinds].filter(([, k]) => k === 'hang').map(([id]) => id);
-    if (summary.dlqDepth <= 10) for (const id of hangIds) expect(dlq.some((b) => b.includes(id))).toBe(true);
-    expect(summary.browserCrashRetries).toBeGreaterThanOrEqual(1);
-  }, SETTLE_TIMEOUT_MS + 60_000);
+      expect(summary).toMatchObject({ goodDone: GOOD, flakyDone: FLAKY, hangFailed: HANGING, dnsFailed: 1, jobsQueueDepth: 0 });
+      // No id ever showed two outcomes: each history is [queued...] then exactly one final state.
+      const twoOutcomes = [...history].filter(([, seen]) => seen.filter((s) => s !== 'queued').length !== 1 || seen.indexOf('queued') > 0);
+      expect(twoOutcomes).toEqual([]);
+      // The hopeless ones were retried up to maxReceiveCount and sit in the DLQ (for the redrive).
+      for (let i = 0; i < HANGING; i++) expect(pages.hits.get(`/hang/${i}`)).toBe(3);
+      for (let i = 0; i < FLAKY; i++) expect(pages.hits.get(`/flaky/${i}`)).toBe(2);
+      // (Done jobs may also be there, redelivered past maxReceiveCount on a busy machine: the
+      // redrive drops those as alreadyDone.)
+      expect(summary.dlqDepth).toBeGreaterThanOrEqual(HANGING);
+      const dlq = await peekBodies(h.sqs, h.stack.emulator.dlqUrl);
+      const hangIds = [...kinds].filter(([, k]) => k === 'hang').map(([id]) => id);
+      if (summary.dlqDepth <= 10) for (const id of hangIds) expect(dlq.some((b) => b.includes(id))).toBe(true);
+      expect(summary.browserCrashRetries).toBeGreaterThanOrEqual(1);
+    },
+    SETTLE_TIMEOUT_MS + 60_000,
+  );
 });

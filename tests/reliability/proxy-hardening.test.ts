@@ -40,7 +40,9 @@ beforeAll(async () => {
       const path = head.split(' ')[1] ?? '/';
       if (path === '/hold') return; // answers nothing, keeps the connection
       if (path === '/forged') {
-        return void socket.end('HTTP/1.1 200 OK\r\nx-url2png-egress: dns_unavailable\r\nx-url2png-egress-token: 00\r\ncontent-length: 2\r\n\r\nok');
+        return void socket.end(
+          'HTTP/1.1 200 OK\r\nx-url2png-egress: dns_unavailable\r\nx-url2png-egress-token: 00\r\ncontent-length: 2\r\n\r\nok',
+        );
       }
       socket.end(ANSWERS[path] ?? 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n', 'latin1');
     });
@@ -97,12 +99,28 @@ describe('the proxy survives any upstream bytes', () => {
 
   it('a client that goes away takes its upstream request with it (fetch-then-abort x 50)', async () => {
     for (let i = 0; i < 50; i++) {
-      const req = http.get({ host: '127.0.0.1', port: proxy.port, path: `http://127.0.0.1:${port}/hold`, headers: { host: `127.0.0.1:${port}` }, agent: false });
+      const req = http.get({
+        host: '127.0.0.1',
+        port: proxy.port,
+        path: `http://127.0.0.1:${port}/hold`,
+        headers: { host: `127.0.0.1:${port}` },
+        agent: false,
+      });
       req.on('error', () => undefined);
-      await eventually(() => open.size, (n) => n > 0, 2000);
+      await eventually(
+        () => open.size,
+        (n) => n > 0,
+        2000,
+      );
       req.destroy();
     }
-    expect(await eventually(() => open.size, (n) => n === 0, 5000)).toBe(0);
+    expect(
+      await eventually(
+        () => open.size,
+        (n) => n === 0,
+        5000,
+      ),
+    ).toBe(0);
   });
 
   it('a DNS lookup that never answers is cut off (5 s): 502 with dns_unavailable', async () => {

@@ -37,7 +37,9 @@ beforeAll(async () => {
     '/final': final,
     '/meta0': red('<h1>meta 0</h1>', '<meta http-equiv="refresh" content="0; url=/final">'),
     '/meta1': red('<h1>meta 1</h1>', '<meta http-equiv="refresh" content="1;url=/final">'),
-    '/href-after-load': red('<h1>then away</h1><script>addEventListener("load", () => setTimeout(() => { location.href = "/final"; }, 300))</script>'),
+    '/href-after-load': red(
+      '<h1>then away</h1><script>addEventListener("load", () => setTimeout(() => { location.href = "/final"; }, 300))</script>',
+    ),
     '/href-while-parsing': red('<script>location.href = "/final"</script><h1>never seen</h1>'),
     '/replace-then-push': red('<script>addEventListener("load", () => setTimeout(() => location.replace("/pushing"), 100))</script>'),
     '/pushing': red(
@@ -47,7 +49,9 @@ beforeAll(async () => {
     '/dialogs': red(
       '<script>alert("a"); confirm("b"); prompt("c"); document.addEventListener("DOMContentLoaded", () => { document.body.style.background = "rgb(0,200,0)"; alert("again"); })</script><h1>dialogs</h1>',
     ),
-    '/beforeunload': red('<script>onbeforeunload = (e) => { e.preventDefault(); return "stay?"; }; addEventListener("load", () => setTimeout(() => { location.href = "/final"; }, 200))</script>'),
+    '/beforeunload': red(
+      '<script>onbeforeunload = (e) => { e.preventDefault(); return "stay?"; }; addEventListener("load", () => setTimeout(() => { location.href = "/final"; }, 200))</script>',
+    ),
     // A sub-resource that never answers: `load` never fires.
     '/stuck-image': html('<h1>stuck</h1><img src="/never">', '<style>body{background:rgb(0,200,0)}</style>'),
     '/never': hangingPage,
@@ -58,11 +62,17 @@ beforeAll(async () => {
     '/to-private': (_req, res) => res.writeHead(302, { location: 'http://10.0.0.1/' }).end(),
     '/chain-to-metadata': (_req, res) => res.writeHead(301, { location: '/hop' }).end(),
     '/hop': (_req, res) => res.writeHead(307, { location: 'http://169.254.169.254/latest/meta-data/' }).end(),
-    '/script-to-private': red('<script>addEventListener("load", () => setTimeout(() => { location.href = "http://192.168.1.1/"; }, 200))</script>'),
-    '/script-to-private-tls': red('<script>addEventListener("load", () => setTimeout(() => { location.href = "https://10.1.2.3/"; }, 200))</script>'),
+    '/script-to-private': red(
+      '<script>addEventListener("load", () => setTimeout(() => { location.href = "http://192.168.1.1/"; }, 200))</script>',
+    ),
+    '/script-to-private-tls': red(
+      '<script>addEventListener("load", () => setTimeout(() => { location.href = "https://10.1.2.3/"; }, 200))</script>',
+    ),
     // A page that claims to be the proxy's refusal, with and without a guessed token.
     '/fake-refusal': (_req, res) =>
-      res.writeHead(200, { 'content-type': 'text/html', 'x-url2png-egress': 'dns_unavailable', 'x-url2png-egress-token': '0'.repeat(32) }).end(final),
+      res
+        .writeHead(200, { 'content-type': 'text/html', 'x-url2png-egress': 'dns_unavailable', 'x-url2png-egress-token': '0'.repeat(32) })
+        .end(final),
     '/tall': html('<div style="height:40000px;background:rgb(0,200,0)">tall</div>'),
     '/huge-element': html('<div id="big" style="width:3000px;height:30000px;background:rgb(0,200,0)">huge</div>'),
     '/hog': html('<h1>hog</h1><script>const keep = []; for (;;) keep.push(new Array(1e7).fill(0));</script>'),
@@ -82,10 +92,19 @@ afterAll(async () => {
   if (scratchRoot) rmSync(scratchRoot, { recursive: true, force: true });
 });
 
-const render = (path: string, options: ScreenshotOptionsInput = { width: 400, height: 300 }, timeoutMs = TIMEOUT_MS, loadTimeoutMs = LOAD_TIMEOUT_MS) =>
-  renderScreenshot({ url: `${pages.origin}${path}`, options }, { browsers: host, guard }, { timeoutMs, loadTimeoutMs });
+const render = (
+  path: string,
+  options: ScreenshotOptionsInput = { width: 400, height: 300 },
+  timeoutMs = TIMEOUT_MS,
+  loadTimeoutMs = LOAD_TIMEOUT_MS,
+) => renderScreenshot({ url: `${pages.origin}${path}`, options }, { browsers: host, guard }, { timeoutMs, loadTimeoutMs });
 const failureOf = async (path: string, options?: ScreenshotOptionsInput, timeoutMs?: number) =>
-  classifyFailure(await render(path, options, timeoutMs).then(() => 'rendered', (e: unknown) => e));
+  classifyFailure(
+    await render(path, options, timeoutMs).then(
+      () => 'rendered',
+      (e: unknown) => e,
+    ),
+  );
 /** A 50-megapixel capture takes seconds of CPU (~15 s on a loaded 2-core machine). */
 const BIG_CAPTURE_MS = 45_000;
 const isGreen = (bytes: Uint8Array) => near(decodePng(bytes).at(200, 250), GREEN);
@@ -157,7 +176,11 @@ describe('pixel budget', () => {
   });
 
   it('a selector capture of a 3000 x 30000 element at deviceScaleFactor 3 is cut to the budget', async () => {
-    const image = await render('/huge-element', { width: 800, height: 600, deviceScaleFactor: 3, selector: '#big', format: 'jpeg' }, BIG_CAPTURE_MS);
+    const image = await render(
+      '/huge-element',
+      { width: 800, height: 600, deviceScaleFactor: 3, selector: '#big', format: 'jpeg' },
+      BIG_CAPTURE_MS,
+    );
     const { width, height } = imageSize(image.bytes);
     expect(width).toBe(9000);
     expect(width * height).toBeLessThanOrEqual(LIMITS.maxImagePixels);

@@ -60,7 +60,9 @@ describe('npm start keeps its state across a crash', () => {
     // The console: where it listens, the web page, where the data lives, one curl to try; no noise.
     expect(first.output()).toContain(`  web page   ${first.url}/`);
     expect(first.output()).toContain(`  data       ${dataDir}`);
-    expect(first.output()).toMatch(/try {8}curl -s http:\/\/127\.0\.0\.1:\d+\/screenshots -H 'content-type: application\/json' -d '\{"url": /);
+    expect(first.output()).toMatch(
+      /try {8}curl -s http:\/\/127\.0\.0\.1:\d+\/screenshots -H 'content-type: application\/json' -d '\{"url": /,
+    );
 
     const before = await postScreenshot(first.url, { url: `${pages.origin}/before` });
     const done = await waitForSettled(String(before.json.statusUrl), 60_000);
@@ -74,7 +76,11 @@ describe('npm start keeps its state across a crash', () => {
       accepted.push(String(json.id));
     }
     // The worker is rendering (its browser asked for a page): kill everything, as a power cut would.
-    await eventually(() => pages.hits.get('/slow') ?? 0, (n) => n > 0, 30_000);
+    await eventually(
+      () => pages.hits.get('/slow') ?? 0,
+      (n) => n > 0,
+      30_000,
+    );
     const servicePid = processes().find((p) => p.pgid === first.child.pid && p.cmdline.includes('local/start.ts'))?.pid;
     process.kill(-first.child.pid!, 'SIGKILL');
     await first.exited;

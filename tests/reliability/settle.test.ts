@@ -91,7 +91,14 @@ describe('settleJob', () => {
     // A duplicate that was already rendering when another delivery finished (its `done` lands
     // meanwhile), and that fails on its last receive: `done` must survive.
     store.status.delete(j.id);
-    const done = { id: j.id, status: 'done' as const, url: j.url, requestedAt: j.requestedAt, updatedAt: new Date().toISOString(), imageKey: `images/${j.id}.png` };
+    const done = {
+      id: j.id,
+      status: 'done' as const,
+      url: j.url,
+      requestedAt: j.requestedAt,
+      updatedAt: new Date().toISOString(),
+      imageKey: `images/${j.id}.png`,
+    };
     const slow = setup(async () => {
       await store.putStatus(done);
       throw new TransientFailure('browser_crashed', 'gone');
@@ -104,7 +111,11 @@ describe('settleJob', () => {
   it('undecodable body with a readable id -> failed invalid_job; without one -> failed, nothing written', async () => {
     const { deps, store } = setup();
     const j = job();
-    expect(await settleJob(delivery(JSON.stringify({ ...j, v: 7 })), deps)).toMatchObject({ status: 'failed', id: j.id, code: 'invalid_job' });
+    expect(await settleJob(delivery(JSON.stringify({ ...j, v: 7 })), deps)).toMatchObject({
+      status: 'failed',
+      id: j.id,
+      code: 'invalid_job',
+    });
     expect(store.status.get(j.id)!.status).toBe('failed');
     expect(await settleJob(delivery('not json'), deps)).toEqual({ status: 'failed', id: undefined, code: 'invalid_job' });
     expect(store.status.size).toBe(1);
@@ -117,14 +128,48 @@ describe('settleJob', () => {
       throw refused;
     };
     await expect(settleJob(delivery(encodeJob(job()), 3), deps)).rejects.toMatchObject({ code: 'aws_unavailable' });
-    expect(classifyFailure(Object.assign(new Error('Service Unavailable'), { name: 'Unknown', $metadata: { httpStatusCode: 503 } }))).toMatchObject({ kind: 'transient', code: 'aws_unavailable' });
-    expect(classifyFailure(Object.assign(new Error('Too many'), { name: 'Unknown', $metadata: { httpStatusCode: 429 } }))).toMatchObject({ kind: 'transient', code: 'aws_throttled' });
+    expect(
+      classifyFailure(Object.assign(new Error('Service Unavailable'), { name: 'Unknown', $metadata: { httpStatusCode: 503 } })),
+    ).toMatchObject({ kind: 'transient', code: 'aws_unavailable' });
+    expect(classifyFailure(Object.assign(new Error('Too many'), { name: 'Unknown', $metadata: { httpStatusCode: 429 } }))).toMatchObject({
+      kind: 'transient',
+      code: 'aws_throttled',
+    });
   });
 
   it('the failure table: exactly these codes are permanent and these transient, whichever class raises them', () => {
     // Pinned here, not read back from the table: moving a code to the other kind must fail this test.
-    const permanent = ['compare_too_large', 'compare_unavailable', 'dns_not_found', 'invalid_job', 'invalid_options', 'invalid_selector', 'invalid_url', 'page_navigating', 'page_too_large', 'redrive_exhausted', 'script_error', 'selector_not_found', 'selector_timeout', 'url_refused'];
-    const transient = ['aws_throttled', 'aws_unavailable', 'browser_crashed', 'browser_error', 'compare_not_ready', 'dns_unavailable', 'internal_error', 'not_enough_time', 'page_crashed', 'page_unreachable', 'protocol_timeout', 'receipt_key_unavailable', 'render_timeout'];
+    const permanent = [
+      'compare_too_large',
+      'compare_unavailable',
+      'dns_not_found',
+      'invalid_job',
+      'invalid_options',
+      'invalid_selector',
+      'invalid_url',
+      'page_navigating',
+      'page_too_large',
+      'redrive_exhausted',
+      'script_error',
+      'selector_not_found',
+      'selector_timeout',
+      'url_refused',
+    ];
+    const transient = [
+      'aws_throttled',
+      'aws_unavailable',
+      'browser_crashed',
+      'browser_error',
+      'compare_not_ready',
+      'dns_unavailable',
+      'internal_error',
+      'not_enough_time',
+      'page_crashed',
+      'page_unreachable',
+      'protocol_timeout',
+      'receipt_key_unavailable',
+      'render_timeout',
+    ];
     const codes = Object.keys(FAILURES) as FailureCode[];
     expect(codes.filter((c) => FAILURES[c].kind === 'permanent').sort()).toEqual(permanent);
     expect(codes.filter((c) => FAILURES[c].kind === 'transient').sort()).toEqual(transient);
@@ -137,6 +182,9 @@ describe('settleJob', () => {
       expect(classifyFailure(new PermanentFailure(code, 'x'))).toEqual({ kind, code, message: 'x' });
       expect(classifyFailure(new TransientFailure(code, 'x'))).toEqual({ kind, code, message: 'x' });
     }
-    expect(classifyFailure(new Error('Protocol error (Runtime.callFunctionOn): Page crashed!'))).toMatchObject({ kind: 'transient', code: 'browser_crashed' });
+    expect(classifyFailure(new Error('Protocol error (Runtime.callFunctionOn): Page crashed!'))).toMatchObject({
+      kind: 'transient',
+      code: 'browser_crashed',
+    });
   });
 });

@@ -31,7 +31,9 @@ async function startService() {
   child.stderr.on('data', (d: Buffer) => (out += d));
   // npm itself ends by re-raising the signal it forwarded; what matters is that the service's own
   // process finished its shutdown ("stopped") and left nothing behind.
-  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
   const url = await eventually(() => /url2png listening on (http:\/\/\S+)/.exec(out)?.[1], Boolean, 45_000);
   expect(url, out).toBeDefined();
   // A job, so a worker process and its Chromium are up when the signal comes.
@@ -55,7 +57,9 @@ async function expectNothingLeft(s: Awaited<ReturnType<typeof startService>>) {
   expect(left).toEqual([]);
   // The worker's scratch directory (named after the service's process) is gone too.
   const service = processes().length ? s.servicePid : 0;
-  const scratchDirs = existsSync(DEFAULT_SCRATCH_ROOT) ? readdirSync(DEFAULT_SCRATCH_ROOT).filter((d) => d.startsWith(`worker-${service}-`)) : [];
+  const scratchDirs = existsSync(DEFAULT_SCRATCH_ROOT)
+    ? readdirSync(DEFAULT_SCRATCH_ROOT).filter((d) => d.startsWith(`worker-${service}-`))
+    : [];
   expect(scratchDirs).toEqual([]);
 }
 
@@ -63,8 +67,16 @@ describe('npm start shutdown', () => {
   it('SIGINT to the process group (Ctrl-C): the service shuts down, no orphan Chromium', async () => {
     const s = await startService();
     process.kill(-s.child.pid!, 'SIGINT');
-    expect([{ code: 0, signal: null }, { code: null, signal: 'SIGINT' }, { code: 130, signal: null }]).toContainEqual(await s.exited);
-    await eventually(() => s.output(), (o) => /\nstopped/.test(o), 15_000);
+    expect([
+      { code: 0, signal: null },
+      { code: null, signal: 'SIGINT' },
+      { code: 130, signal: null },
+    ]).toContainEqual(await s.exited);
+    await eventually(
+      () => s.output(),
+      (o) => /\nstopped/.test(o),
+      15_000,
+    );
     expect(s.output()).toMatch(/SIGINT: stopping[\s\S]*\nstopped/);
     await expectNothingLeft(s);
   }, 90_000);
@@ -72,8 +84,16 @@ describe('npm start shutdown', () => {
   it('SIGTERM to npm alone: reaches the service (npm start execs tsx), which shuts down, no orphan Chromium', async () => {
     const s = await startService();
     process.kill(s.child.pid!, 'SIGTERM');
-    expect([{ code: 0, signal: null }, { code: null, signal: 'SIGTERM' }, { code: 143, signal: null }]).toContainEqual(await s.exited);
-    await eventually(() => s.output(), (o) => /\nstopped/.test(o), 15_000);
+    expect([
+      { code: 0, signal: null },
+      { code: null, signal: 'SIGTERM' },
+      { code: 143, signal: null },
+    ]).toContainEqual(await s.exited);
+    await eventually(
+      () => s.output(),
+      (o) => /\nstopped/.test(o),
+      15_000,
+    );
     expect(s.output()).toMatch(/SIGTERM: stopping[\s\S]*\nstopped/);
     await expectNothingLeft(s);
   }, 90_000);

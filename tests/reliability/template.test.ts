@@ -71,7 +71,10 @@ describe('serverless package --stage prod: reliability and operations', () => {
       rule.Properties.Targets.some((t) => JSON.stringify(t.Arn).includes('RedriveLambdaFunction'));
     const onAlarm = rules.find(([, rule]) => rule.Properties.EventPattern && targetsRedrive(rule));
     expect(onAlarm).toBeDefined();
-    const pattern = typeof onAlarm![1].Properties.EventPattern === 'string' ? JSON.parse(onAlarm![1].Properties.EventPattern) : onAlarm![1].Properties.EventPattern;
+    const pattern =
+      typeof onAlarm![1].Properties.EventPattern === 'string'
+        ? JSON.parse(onAlarm![1].Properties.EventPattern)
+        : onAlarm![1].Properties.EventPattern;
     expect(pattern).toEqual({
       source: ['aws.cloudwatch'],
       'detail-type': ['CloudWatch Alarm State Change'],
@@ -81,15 +84,25 @@ describe('serverless package --stage prod: reliability and operations', () => {
     expect(scheduled![1].Properties).toMatchObject({ ScheduleExpression: TUNING.redriveSchedule, State: 'ENABLED' });
     // EventBridge may invoke the function (one permission per rule).
     const permissions = resourcesOfType(pkg.template, 'AWS::Lambda::Permission').filter(
-      ([, p]) => p.Properties.Principal === 'events.amazonaws.com' && JSON.stringify(p.Properties.FunctionName).includes('RedriveLambdaFunction'),
+      ([, p]) =>
+        p.Properties.Principal === 'events.amazonaws.com' && JSON.stringify(p.Properties.FunctionName).includes('RedriveLambdaFunction'),
     );
     expect(permissions).toHaveLength(2);
   });
 
   it("gives the redrive only what it uses: the DLQ's receive/delete, SendMessage on the jobs queue, status objects", () => {
-    const statements = r.RedriveRole.Properties.Policies[0].PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;
-    const on = (resource: string) => statements.filter((s) => JSON.stringify(s.Resource).includes(resource)).flatMap((s) => [s.Action].flat());
-    expect(on('"JobsDeadLetterQueue"').sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);
+    const statements = r.RedriveRole.Properties.Policies[0].PolicyDocument.Statement as Array<{
+      Action: string | string[];
+      Resource: unknown;
+    }>;
+    const on = (resource: string) =>
+      statements.filter((s) => JSON.stringify(s.Resource).includes(resource)).flatMap((s) => [s.Action].flat());
+    expect(on('"JobsDeadLetterQueue"').sort()).toEqual([
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:ReceiveMessage',
+    ]);
     expect(on('"JobsQueue"')).toEqual(['sqs:SendMessage']);
     expect(on('/status/*').sort()).toEqual(['s3:GetObject', 's3:PutObject']);
     expect(JSON.stringify(statements)).not.toContain('/images/');
@@ -103,7 +116,10 @@ describe('serverless package --stage prod: reliability and operations', () => {
       expect(a.Properties.AlarmActions, a.Properties.AlarmName).toEqual([{ Ref: 'AlarmTopic' }]);
       expect(a.Properties.OKActions, a.Properties.AlarmName).toEqual([{ Ref: 'AlarmTopic' }]);
     }
-    expect(r.AlarmTopic).toMatchObject({ Type: 'AWS::SNS::Topic', Properties: { TopicName: 'url2png-prod-alarms', KmsMasterKeyId: 'alias/aws/sns' } });
+    expect(r.AlarmTopic).toMatchObject({
+      Type: 'AWS::SNS::Topic',
+      Properties: { TopicName: 'url2png-prod-alarms', KmsMasterKeyId: 'alias/aws/sns' },
+    });
     expect(r.AlarmEmailSubscription).toMatchObject({
       Type: 'AWS::SNS::Subscription',
       Condition: 'HasAlarmEmail',

@@ -143,11 +143,19 @@ describe('direct payloads: every address notation and scheme is refused by the A
 
 describe('malformed requests are 4xx JSON errors', () => {
   it('body over 2 MB -> 413', async () => {
-    expectClientError(await send('POST', '/screenshots', JSON.stringify({ url: 'https://example.com/', pad: 'x'.repeat(2_100_000) })), 413, 'body_too_large');
+    expectClientError(
+      await send('POST', '/screenshots', JSON.stringify({ url: 'https://example.com/', pad: 'x'.repeat(2_100_000) })),
+      413,
+      'body_too_large',
+    );
   });
   it('non-JSON content types -> 415', async () => {
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
-      expectClientError(await send('POST', '/screenshots', '{"url":"https://example.com/"}', { 'content-type': type }), 415, 'unsupported_media_type');
+      expectClientError(
+        await send('POST', '/screenshots', '{"url":"https://example.com/"}', { 'content-type': type }),
+        415,
+        'unsupported_media_type',
+      );
     }
   });
   it('invalid JSON -> 400 invalid_json', async () => {
@@ -180,7 +188,14 @@ describe('malformed requests are 4xx JSON errors', () => {
     expect(Object.prototype).not.toHaveProperty('polluted');
   });
   it('wrong types and out-of-range options -> 400 saying what to change', async () => {
-    for (const body of [{}, { url: 42 }, { url: '' }, { url: 'https://example.com/', width: 'wide' }, { url: 'https://example.com/', width: 1e9 }, { url: 'https://example.com/', fullPage: 'yes' }]) {
+    for (const body of [
+      {},
+      { url: 42 },
+      { url: '' },
+      { url: 'https://example.com/', width: 'wide' },
+      { url: 'https://example.com/', width: 1e9 },
+      { url: 'https://example.com/', fullPage: 'yes' },
+    ]) {
       expectClientError(await post(body), 400, 'invalid_request');
     }
   });
@@ -192,7 +207,11 @@ describe('malformed requests are 4xx JSON errors', () => {
     expectClientError(await send('GET', '/screenshots/%00%ff'), 400);
   });
   it('POST without or with a wrong API key -> 403 JSON (URL2PNG_API_KEY set); GET needs none', async () => {
-    const missing = await fetch(`${stack.apiUrl}/screenshots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"url":"https://example.com/"}' });
+    const missing = await fetch(`${stack.apiUrl}/screenshots`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"url":"https://example.com/"}',
+    });
     expect(missing.status).toBe(403);
     expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/x-api-key/);
     expectClientError(await send('POST', '/screenshots', '{"url":"https://example.com/"}', { 'x-api-key': 'wrong' }), 403, 'forbidden');
@@ -202,25 +221,71 @@ describe('malformed requests are 4xx JSON errors', () => {
 });
 
 describe('generated input never yields a 5xx', () => {
-  const fieldValue = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.webUrl(), fc.string(), fc.integer(), fc.constantFrom('__proto__', 'constructor'));
+  const fieldValue = fc.oneof(
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.webUrl(),
+    fc.string(),
+    fc.integer(),
+    fc.constantFrom('__proto__', 'constructor'),
+  );
   const body = fc.oneof(
     fc.json({ maxDepth: 3 }),
     fc.string({ maxLength: 200 }),
-    fc.dictionary(fc.constantFrom('url', 'width', 'height', 'fullPage', 'format', 'delay', '__proto__', 'constructor', 'prototype', 'x'), fieldValue).map((o) => JSON.stringify(o)),
+    fc
+      .dictionary(
+        fc.constantFrom('url', 'width', 'height', 'fullPage', 'format', 'delay', '__proto__', 'constructor', 'prototype', 'x'),
+        fieldValue,
+      )
+      .map((o) => JSON.stringify(o)),
     // The capture-control fields, with hostile shapes (nested objects, header-injection strings, odd unicode).
     fc
       .dictionary(
-        fc.constantFrom('html', 'headers', 'cookies', 'userAgent', 'authentication', 'device', 'timezone', 'locale', 'clip', 'omitBackground', 'styles', 'scripts', 'click', 'scrollTo', 'disableAnimations', 'failOnHttpError'),
-        fc.oneof(fieldValue, fc.dictionary(fc.string({ maxLength: 20 }), fc.oneof(fc.string(), fc.constant('a\r\nb: c'))), fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }), fc.fullUnicodeString()),
+        fc.constantFrom(
+          'html',
+          'headers',
+          'cookies',
+          'userAgent',
+          'authentication',
+          'device',
+          'timezone',
+          'locale',
+          'clip',
+          'omitBackground',
+          'styles',
+          'scripts',
+          'click',
+          'scrollTo',
+          'disableAnimations',
+          'failOnHttpError',
+        ),
+        fc.oneof(
+          fieldValue,
+          fc.dictionary(fc.string({ maxLength: 20 }), fc.oneof(fc.string(), fc.constant('a\r\nb: c'))),
+          fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }),
+          fc.fullUnicodeString(),
+        ),
       )
       .map((o) => JSON.stringify({ url: 'https://example.com/', ...o })),
-    fc.record({ url: fc.oneof(fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.string(), fc.fullUnicodeString()) }).map((o) => JSON.stringify(o)),
+    fc
+      .record({ url: fc.oneof(fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.string(), fc.fullUnicodeString()) })
+      .map((o) => JSON.stringify(o)),
     fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('latin1')),
   );
   const request = fc.record({
     method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'),
-    path: fc.oneof(fc.constantFrom('/screenshots', '/screenshots/', '/', '/devices', '/screenshots/6f1c2d3e-4b5a-4c6d-8e7f-901234567890'), fc.webPath(), fc.string({ maxLength: 40 }).map((s) => `/screenshots/${encodeURIComponent(s)}`)),
-    contentType: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', '', 'application/vnd.api+json', 'application/x-www-form-urlencoded'),
+    path: fc.oneof(
+      fc.constantFrom('/screenshots', '/screenshots/', '/', '/devices', '/screenshots/6f1c2d3e-4b5a-4c6d-8e7f-901234567890'),
+      fc.webPath(),
+      fc.string({ maxLength: 40 }).map((s) => `/screenshots/${encodeURIComponent(s)}`),
+    ),
+    contentType: fc.constantFrom(
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      '',
+      'application/vnd.api+json',
+      'application/x-www-form-urlencoded',
+    ),
     body,
   });
 

@@ -30,60 +30,222 @@ const swallow = (expr: string) => script(`try { ${expr} } catch (e) {}`);
 const VECTORS: Vector[] = [
   { name: 'img src', category: 'image', stop: 'proxy', page: (c) => `<img src="${c}/img.png">` },
   { name: 'img srcset', category: 'image', stop: 'proxy', page: (c) => `<img srcset="${c}/a.png 1x">` },
-  { name: 'picture source', category: 'image', stop: 'proxy', page: (c) => `<picture><source srcset="${c}/p.webp"><img src="/none.png"></picture>` },
+  {
+    name: 'picture source',
+    category: 'image',
+    stop: 'proxy',
+    page: (c) => `<picture><source srcset="${c}/p.webp"><img src="/none.png"></picture>`,
+  },
   { name: 'input type=image', category: 'image', stop: 'proxy', page: (c) => `<input type="image" src="${c}/i.png">` },
   { name: 'iframe src', category: 'frame', stop: 'proxy', page: (c) => `<iframe src="${c}/frame"></iframe>` },
-  { name: 'iframe srcdoc fetching', category: 'frame', stop: 'proxy', page: (c) => `<iframe srcdoc="<img src='${c}/srcdoc.png'>"></iframe>` },
+  {
+    name: 'iframe srcdoc fetching',
+    category: 'frame',
+    stop: 'proxy',
+    page: (c) => `<iframe srcdoc="<img src='${c}/srcdoc.png'>"></iframe>`,
+  },
   { name: 'object data', category: 'frame', stop: 'proxy', page: (c) => `<object data="${c}/obj"></object>` },
   { name: 'embed src', category: 'frame', stop: 'proxy', page: (c) => `<embed src="${c}/embed">` },
   { name: 'fetch http', category: 'fetch/XHR', stop: 'proxy', page: (c) => swallow(`fetch('${c}/fetch').catch(() => {})`) },
-  { name: 'fetch no-cors', category: 'fetch/XHR', stop: 'proxy', page: (c) => swallow(`fetch('${c}/nc', { mode: 'no-cors' }).catch(() => {})`) },
-  { name: 'fetch https (CONNECT)', category: 'fetch/XHR', stop: 'proxy', page: (_c, p) => swallow(`fetch('https://127.0.0.1:${p}/tls').catch(() => {})`) },
-  { name: 'fetch localhost name', category: 'fetch/XHR', stop: 'proxy', page: (_c, p) => swallow(`fetch('http://localhost:${p}/').catch(() => {})`) },
-  { name: 'fetch hex literal 0x7f.1', category: 'fetch/XHR', stop: 'proxy', page: (_c, p) => swallow(`fetch('http://0x7f.1:${p}/').catch(() => {})`) },
-  { name: 'fetch decimal literal 2130706433', category: 'fetch/XHR', stop: 'proxy', page: (_c, p) => swallow(`fetch('http://2130706433:${p}/').catch(() => {})`) },
-  { name: 'fetch IPv4-mapped [::ffff:127.0.0.1]', category: 'fetch/XHR', stop: 'proxy', page: (_c, p) => swallow(`fetch('http://[::ffff:127.0.0.1]:${p}/').catch(() => {})`) },
-  { name: 'XMLHttpRequest', category: 'fetch/XHR', stop: 'proxy', page: (c) => swallow(`const x = new XMLHttpRequest(); x.open('GET', '${c}/xhr'); x.send();`) },
+  {
+    name: 'fetch no-cors',
+    category: 'fetch/XHR',
+    stop: 'proxy',
+    page: (c) => swallow(`fetch('${c}/nc', { mode: 'no-cors' }).catch(() => {})`),
+  },
+  {
+    name: 'fetch https (CONNECT)',
+    category: 'fetch/XHR',
+    stop: 'proxy',
+    page: (_c, p) => swallow(`fetch('https://127.0.0.1:${p}/tls').catch(() => {})`),
+  },
+  {
+    name: 'fetch localhost name',
+    category: 'fetch/XHR',
+    stop: 'proxy',
+    page: (_c, p) => swallow(`fetch('http://localhost:${p}/').catch(() => {})`),
+  },
+  {
+    name: 'fetch hex literal 0x7f.1',
+    category: 'fetch/XHR',
+    stop: 'proxy',
+    page: (_c, p) => swallow(`fetch('http://0x7f.1:${p}/').catch(() => {})`),
+  },
+  {
+    name: 'fetch decimal literal 2130706433',
+    category: 'fetch/XHR',
+    stop: 'proxy',
+    page: (_c, p) => swallow(`fetch('http://2130706433:${p}/').catch(() => {})`),
+  },
+  {
+    name: 'fetch IPv4-mapped [::ffff:127.0.0.1]',
+    category: 'fetch/XHR',
+    stop: 'proxy',
+    page: (_c, p) => swallow(`fetch('http://[::ffff:127.0.0.1]:${p}/').catch(() => {})`),
+  },
+  {
+    name: 'XMLHttpRequest',
+    category: 'fetch/XHR',
+    stop: 'proxy',
+    page: (c) => swallow(`const x = new XMLHttpRequest(); x.open('GET', '${c}/xhr'); x.send();`),
+  },
   { name: 'sendBeacon', category: 'beacon', stop: 'proxy', page: (c) => swallow(`navigator.sendBeacon('${c}/beacon', 'x')`) },
-  { name: 'a ping (clicked)', category: 'beacon', stop: 'proxy', page: (c) => `<a id="l" href="#x" ping="${c}/ping">x</a>${swallow(`document.getElementById('l').click()`)}` },
-  { name: 'CSS background url()', category: 'CSS', stop: 'proxy', page: (c) => `<div style="width:10px;height:10px;background:url('${c}/bg.png')"></div>` },
+  {
+    name: 'a ping (clicked)',
+    category: 'beacon',
+    stop: 'proxy',
+    page: (c) => `<a id="l" href="#x" ping="${c}/ping">x</a>${swallow(`document.getElementById('l').click()`)}`,
+  },
+  {
+    name: 'CSS background url()',
+    category: 'CSS',
+    stop: 'proxy',
+    page: (c) => `<div style="width:10px;height:10px;background:url('${c}/bg.png')"></div>`,
+  },
   { name: 'CSS @import', category: 'CSS', stop: 'proxy', page: () => '', head: (c) => `<style>@import url('${c}/import.css');</style>` },
-  { name: 'CSS @font-face', category: 'CSS', stop: 'proxy', page: () => `<p style="font-family:evil">x</p>`, head: (c) => `<style>@font-face { font-family: evil; src: url('${c}/f.woff2'); }</style>` },
+  {
+    name: 'CSS @font-face',
+    category: 'CSS',
+    stop: 'proxy',
+    page: () => `<p style="font-family:evil">x</p>`,
+    head: (c) => `<style>@font-face { font-family: evil; src: url('${c}/f.woff2'); }</style>`,
+  },
   { name: 'link stylesheet', category: 'CSS', stop: 'proxy', page: () => '', head: (c) => `<link rel="stylesheet" href="${c}/s.css">` },
   { name: 'script src', category: 'script', stop: 'proxy', page: (c) => `<script src="${c}/s.js"></script>` },
   { name: 'dynamic import()', category: 'script', stop: 'proxy', page: (c) => script(`import('${c}/m.js').catch(() => {})`) },
-  { name: 'form auto-submit POST', category: 'form', stop: 'proxy', page: (c) => `<form id="f" method="post" action="${c}/form"><input name="a" value="b"></form>${script(`document.getElementById('f').submit()`)}` },
-  { name: 'form GET into iframe', category: 'form', stop: 'proxy', page: (c) => `<iframe name="t"></iframe><form id="f" target="t" action="${c}/form-get"></form>${script(`document.getElementById('f').submit()`)}` },
-  { name: 'meta refresh', category: 'navigation', stop: 'proxy', page: () => 'x', head: (c) => `<meta http-equiv="refresh" content="0;url=${c}/refresh">` },
+  {
+    name: 'form auto-submit POST',
+    category: 'form',
+    stop: 'proxy',
+    page: (c) =>
+      `<form id="f" method="post" action="${c}/form"><input name="a" value="b"></form>${script(`document.getElementById('f').submit()`)}`,
+  },
+  {
+    name: 'form GET into iframe',
+    category: 'form',
+    stop: 'proxy',
+    page: (c) =>
+      `<iframe name="t"></iframe><form id="f" target="t" action="${c}/form-get"></form>${script(`document.getElementById('f').submit()`)}`,
+  },
+  {
+    name: 'meta refresh',
+    category: 'navigation',
+    stop: 'proxy',
+    page: () => 'x',
+    head: (c) => `<meta http-equiv="refresh" content="0;url=${c}/refresh">`,
+  },
   { name: 'location.href', category: 'navigation', stop: 'proxy', page: (c) => script(`location.href = '${c}/loc'`) },
-  { name: 'location.replace after load', category: 'navigation', stop: 'proxy', page: (c) => script(`addEventListener('load', () => location.replace('${c}/replace'))`) },
+  {
+    name: 'location.replace after load',
+    category: 'navigation',
+    stop: 'proxy',
+    page: (c) => script(`addEventListener('load', () => location.replace('${c}/replace'))`),
+  },
   { name: 'window.open', category: 'pop-up', stop: 'browser', page: (c) => swallow(`window.open('${c}/popup')`) },
-  { name: 'target=_blank click', category: 'pop-up', stop: 'browser', page: (c) => `<a id="l" target="_blank" href="${c}/blank">x</a>${swallow(`document.getElementById('l').click()`)}` },
+  {
+    name: 'target=_blank click',
+    category: 'pop-up',
+    stop: 'browser',
+    page: (c) => `<a id="l" target="_blank" href="${c}/blank">x</a>${swallow(`document.getElementById('l').click()`)}`,
+  },
   { name: 'WebSocket ws://', category: 'WebSocket', stop: 'proxy', page: (_c, p) => swallow(`new WebSocket('ws://127.0.0.1:${p}/ws')`) },
   { name: 'WebSocket wss://', category: 'WebSocket', stop: 'proxy', page: (_c, p) => swallow(`new WebSocket('wss://127.0.0.1:${p}/wss')`) },
   { name: 'dedicated worker fetch', category: 'worker', stop: 'proxy', page: (_c, p) => swallow(`new Worker('/worker.js?port=${p}')`) },
   { name: 'shared worker fetch', category: 'worker', stop: 'proxy', page: (_c, p) => swallow(`new SharedWorker('/worker.js?port=${p}')`) },
-  { name: 'service worker fetch', category: 'worker', stop: 'proxy', page: (_c, p) => swallow(`navigator.serviceWorker.register('/sw.js?port=${p}').catch(() => {})`) },
+  {
+    name: 'service worker fetch',
+    category: 'worker',
+    stop: 'proxy',
+    page: (_c, p) => swallow(`navigator.serviceWorker.register('/sw.js?port=${p}').catch(() => {})`),
+  },
   { name: 'EventSource', category: 'EventSource', stop: 'proxy', page: (c) => swallow(`new EventSource('${c}/events')`) },
-  { name: 'link prefetch', category: 'prefetch/preconnect', stop: 'proxy', page: () => '', head: (c) => `<link rel="prefetch" href="${c}/prefetch">` },
-  { name: 'link preload', category: 'prefetch/preconnect', stop: 'proxy', page: () => '', head: (c) => `<link rel="preload" as="image" href="${c}/preload.png">` },
-  { name: 'link preconnect', category: 'prefetch/preconnect', stop: 'browser', page: () => '<img src="/hold">', head: (c) => `<link rel="preconnect" href="${c}">` },
-  { name: 'link dns-prefetch', category: 'prefetch/preconnect', stop: 'browser', page: () => '<img src="/hold">', head: (c) => `<link rel="dns-prefetch" href="${c}">` },
+  {
+    name: 'link prefetch',
+    category: 'prefetch/preconnect',
+    stop: 'proxy',
+    page: () => '',
+    head: (c) => `<link rel="prefetch" href="${c}/prefetch">`,
+  },
+  {
+    name: 'link preload',
+    category: 'prefetch/preconnect',
+    stop: 'proxy',
+    page: () => '',
+    head: (c) => `<link rel="preload" as="image" href="${c}/preload.png">`,
+  },
+  {
+    name: 'link preconnect',
+    category: 'prefetch/preconnect',
+    stop: 'browser',
+    page: () => '<img src="/hold">',
+    head: (c) => `<link rel="preconnect" href="${c}">`,
+  },
+  {
+    name: 'link dns-prefetch',
+    category: 'prefetch/preconnect',
+    stop: 'browser',
+    page: () => '<img src="/hold">',
+    head: (c) => `<link rel="dns-prefetch" href="${c}">`,
+  },
   { name: 'video src', category: 'media', stop: 'proxy', page: (c) => `<video src="${c}/v.mp4" preload="auto"></video>` },
   { name: 'audio src', category: 'media', stop: 'proxy', page: (c) => `<audio src="${c}/a.mp3" preload="auto"></audio>` },
   { name: 'video poster', category: 'media', stop: 'proxy', page: (c) => `<video poster="${c}/poster.png"></video>` },
-  { name: 'link modulepreload', category: 'prefetch/preconnect', stop: 'proxy', page: () => '', head: (c) => `<link rel="modulepreload" href="${c}/m.js">` },
-  { name: 'inline SVG image href', category: 'SVG', stop: 'proxy', page: (c) => `<svg width="10" height="10"><image href="${c}/svg.png" width="10" height="10"/></svg>` },
-  { name: 'SVG document via object', category: 'SVG', stop: 'proxy', page: (_c, p) => `<object type="image/svg+xml" data="/evil.svg?port=${p}"></object>` },
-  { name: 'SVG feImage', category: 'SVG', stop: 'proxy', page: (c) => `<svg width="10" height="10"><filter id="f"><feImage href="${c}/fe.png"/></filter><rect width="10" height="10" filter="url(#f)"/></svg>` },
+  {
+    name: 'link modulepreload',
+    category: 'prefetch/preconnect',
+    stop: 'proxy',
+    page: () => '',
+    head: (c) => `<link rel="modulepreload" href="${c}/m.js">`,
+  },
+  {
+    name: 'inline SVG image href',
+    category: 'SVG',
+    stop: 'proxy',
+    page: (c) => `<svg width="10" height="10"><image href="${c}/svg.png" width="10" height="10"/></svg>`,
+  },
+  {
+    name: 'SVG document via object',
+    category: 'SVG',
+    stop: 'proxy',
+    page: (_c, p) => `<object type="image/svg+xml" data="/evil.svg?port=${p}"></object>`,
+  },
+  {
+    name: 'SVG feImage',
+    category: 'SVG',
+    stop: 'proxy',
+    page: (c) =>
+      `<svg width="10" height="10"><filter id="f"><feImage href="${c}/fe.png"/></filter><rect width="10" height="10" filter="url(#f)"/></svg>`,
+  },
   { name: 'redirect of a subresource', category: 'HTTP redirect', stop: 'proxy', page: (_c, p) => `<img src="/redirect?port=${p}">` },
-  { name: 'redirect of an iframe', category: 'HTTP redirect', stop: 'proxy', page: (_c, p) => `<iframe src="/redirect?port=${p}"></iframe>` },
-  { name: 'redirect of a fetch', category: 'HTTP redirect', stop: 'proxy', page: (_c, p) => swallow(`fetch('/redirect?port=${p}').catch(() => {})`) },
-  { name: 'WebRTC TURN over TCP', category: 'WebRTC', stop: 'proxy', page: (_c, p) =>
-      swallow(`const pc = new RTCPeerConnection({ iceServers: [{ urls: 'turn:127.0.0.1:${p}?transport=tcp', username: 'u', credential: 'p' }, { urls: 'stun:127.0.0.1:${p}' }] }); pc.createDataChannel('x'); pc.createOffer().then((o) => pc.setLocalDescription(o));`) },
+  {
+    name: 'redirect of an iframe',
+    category: 'HTTP redirect',
+    stop: 'proxy',
+    page: (_c, p) => `<iframe src="/redirect?port=${p}"></iframe>`,
+  },
+  {
+    name: 'redirect of a fetch',
+    category: 'HTTP redirect',
+    stop: 'proxy',
+    page: (_c, p) => swallow(`fetch('/redirect?port=${p}').catch(() => {})`),
+  },
+  {
+    name: 'WebRTC TURN over TCP',
+    category: 'WebRTC',
+    stop: 'proxy',
+    page: (_c, p) =>
+      swallow(
+        `const pc = new RTCPeerConnection({ iceServers: [{ urls: 'turn:127.0.0.1:${p}?transport=tcp', username: 'u', credential: 'p' }, { urls: 'stun:127.0.0.1:${p}' }] }); pc.createDataChannel('x'); pc.createOffer().then((o) => pc.setLocalDescription(o));`,
+      ),
+  },
   { name: 'img file:///etc/passwd', category: 'scheme', stop: 'browser', page: () => `<img src="file:///etc/passwd">` },
   { name: 'iframe file:///etc/passwd', category: 'scheme', stop: 'browser', page: () => `<iframe src="file:///etc/passwd"></iframe>` },
-  { name: 'fetch file:///etc/passwd', category: 'scheme', stop: 'browser', page: () => swallow(`fetch('file:///etc/passwd').then(() => fetch('/leaked'), () => fetch('/file-blocked'))`) },
+  {
+    name: 'fetch file:///etc/passwd',
+    category: 'scheme',
+    stop: 'browser',
+    page: () => swallow(`fetch('file:///etc/passwd').then(() => fetch('/leaked'), () => fetch('/file-blocked'))`),
+  },
   { name: 'iframe chrome://version', category: 'scheme', stop: 'browser', page: () => `<iframe src="chrome://version"></iframe>` },
   { name: 'iframe view-source:', category: 'scheme', stop: 'browser', page: (c) => `<iframe src="view-source:${c}/vs"></iframe>` },
   { name: 'ftp:// image', category: 'scheme', stop: 'browser', page: (_c, p) => `<img src="ftp://127.0.0.1:${p}/x.png">` },
@@ -93,17 +255,23 @@ const VECTORS: Vector[] = [
 // SVG document that loads it, a redirect to it, and an image that holds `load` a little.
 function helperRoutes(pages: { origin: string }) {
   const port = (req: { url?: string }) => new URL(req.url ?? '/', 'http://x').searchParams.get('port');
-  const js = (body: string) => ({ 'content-type': 'text/javascript', 'service-worker-allowed': '/' , body });
+  const js = (body: string) => ({ 'content-type': 'text/javascript', 'service-worker-allowed': '/', body });
   return {
     '/worker.js': (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
       const r = js(`fetch('http://127.0.0.1:${port(req)}/from-worker').catch(() => {});`);
       res.writeHead(200, { 'content-type': r['content-type'] }).end(r.body);
     },
     '/sw.js': (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(`self.addEventListener('install', () => { fetch('http://127.0.0.1:${port(req)}/from-sw').catch(() => {}); });`);
+      res
+        .writeHead(200, { 'content-type': 'text/javascript' })
+        .end(`self.addEventListener('install', () => { fetch('http://127.0.0.1:${port(req)}/from-sw').catch(() => {}); });`);
     },
     '/evil.svg': (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
-      res.writeHead(200, { 'content-type': 'image/svg+xml' }).end(`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><image href="http://127.0.0.1:${port(req)}/from-svg.png" width="10" height="10"/></svg>`);
+      res
+        .writeHead(200, { 'content-type': 'image/svg+xml' })
+        .end(
+          `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><image href="http://127.0.0.1:${port(req)}/from-svg.png" width="10" height="10"/></svg>`,
+        );
     },
     '/redirect': (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
       res.writeHead(302, { location: `http://127.0.0.1:${port(req)}/redirected` }).end();
@@ -152,7 +320,10 @@ beforeAll(async () => {
   store = new MemoryStore();
   const cfg = parseConfig({ ...process.env, URL2PNG_EGRESS_ALLOW: pages.hostPort, URL2PNG_RENDER_TIMEOUT_MS: '15000' });
   // Receipts are signed as in production but kept in memory, like the store.
-  const receipts = { issue: async (job: Job, image: RenderedImage, key: () => Promise<ReceiptKey>) => signReceipt(buildReceipt(job, image, image.facts), await key()) };
+  const receipts = {
+    issue: async (job: Job, image: RenderedImage, key: () => Promise<ReceiptKey>) =>
+      signReceipt(buildReceipt(job, image, image.facts), await key()),
+  };
   runtime = await createWorkerRuntime(cfg, { store, resolver, receipts });
 }, 60_000);
 

@@ -55,7 +55,10 @@ describe('every resolved address is judged by the policy', () => {
     for (const address of PUBLIC) expect.soft(refuseUnsafeAddress(address), address).toBeUndefined();
   });
   it('a name is refused when any of its answers is refused, and does not exist when it has none', async () => {
-    const guard = new EgressGuard(new EgressAllowList([]), scriptedResolver({ 'mixed.test': [['8.8.8.8', '10.0.0.1']], 'public.test': [['8.8.8.8']], 'junk.test': [['not-an-ip']] }));
+    const guard = new EgressGuard(
+      new EgressAllowList([]),
+      scriptedResolver({ 'mixed.test': [['8.8.8.8', '10.0.0.1']], 'public.test': [['8.8.8.8']], 'junk.test': [['not-an-ip']] }),
+    );
     expect(await guard.check('mixed.test', 80)).toMatchObject({ allowed: false, code: 'url_refused' });
     expect(await guard.check('public.test', 80)).toEqual({ allowed: true, address: '8.8.8.8' });
     expect(await guard.check('junk.test', 80)).toMatchObject({ allowed: false, code: 'url_refused' });

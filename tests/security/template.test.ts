@@ -18,7 +18,12 @@ describe('the images bucket is private', () => {
   it('all four public-access blocks, bucket-owner-enforced ownership, encryption', () => {
     const bucket = template.Resources.ImagesBucket;
     expect(bucket.Type).toBe('AWS::S3::Bucket');
-    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
     expect(bucket.Properties.OwnershipControls.Rules).toEqual([{ ObjectOwnership: 'BucketOwnerEnforced' }]);
     const sse = bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm;
     expect(['AES256', 'aws:kms', 'aws:kms:dsse']).toContain(sse);
@@ -35,7 +40,9 @@ describe('the images bucket is private', () => {
     const policy = only(resourcesOfType(template, 'AWS::S3::BucketPolicy').filter(([, p]) => p.Properties.Bucket?.Ref === 'ImagesBucket'));
     const statements = policy.Properties.PolicyDocument.Statement;
     expect(statements.filter((s: { Effect: string }) => s.Effect === 'Allow')).toEqual([]);
-    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
   });
 });
 
@@ -55,11 +62,17 @@ describe('each function role has only the actions it uses', () => {
       for (const resource of [s.Resource].flat()) expect.soft(resource, s.role).not.toBe('*');
     }
     // No managed policies that would widen a role behind the template's back.
-    for (const [name, r] of resourcesOfType(template, 'AWS::IAM::Role')) expect.soft(r.Properties.ManagedPolicyArns ?? [], name).toEqual([]);
+    for (const [name, r] of resourcesOfType(template, 'AWS::IAM::Role'))
+      expect.soft(r.Properties.ManagedPolicyArns ?? [], name).toEqual([]);
   });
 
   it('the API may send jobs and read/write status, nothing else on SQS/S3; the worker may not send', () => {
-    const actions = (role: string) => new Set(allowStatements().filter((s) => s.role === role).flatMap((s) => [s.Action].flat()));
+    const actions = (role: string) =>
+      new Set(
+        allowStatements()
+          .filter((s) => s.role === role)
+          .flatMap((s) => [s.Action].flat()),
+      );
     const api = actions('ApiRole');
     expect([...api].filter((a) => a.startsWith('sqs:'))).toEqual(['sqs:SendMessage']);
     expect([...api].filter((a) => a.startsWith('s3:')).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
@@ -67,7 +80,9 @@ describe('each function role has only the actions it uses', () => {
     expect(worker.has('sqs:SendMessage')).toBe(false);
     expect(worker.has('s3:DeleteObject')).toBe(false);
     for (const fn of ['ApiLambdaFunction', 'WorkerLambdaFunction']) {
-      expect(template.Resources[fn].Properties.Role).toEqual({ 'Fn::GetAtt': [fn === 'ApiLambdaFunction' ? 'ApiRole' : 'WorkerRole', 'Arn'] });
+      expect(template.Resources[fn].Properties.Role).toEqual({
+        'Fn::GetAtt': [fn === 'ApiLambdaFunction' ? 'ApiRole' : 'WorkerRole', 'Arn'],
+      });
     }
   });
 });
@@ -100,14 +115,24 @@ describe('API Gateway: API key on POST, a throttled usage plan with a quota, nar
       const headers = params['method.response.header.Access-Control-Allow-Headers'].replace(/'/g, '').split(',').sort();
       expect.soft(headers, name).toEqual(['Content-Type', 'X-Api-Key']);
       const allowed = params['method.response.header.Access-Control-Allow-Methods'].replace(/'/g, '').split(',').sort();
-      expect.soft(allowed.every((x: string) => ['OPTIONS', 'GET', 'POST'].includes(x)), name).toBe(true);
+      expect
+        .soft(
+          allowed.every((x: string) => ['OPTIONS', 'GET', 'POST'].includes(x)),
+          name,
+        )
+        .toBe(true);
       expect.soft(params['method.response.header.Access-Control-Allow-Credentials'], name).toBeUndefined();
     }
   });
   it("API Gateway's own refusals answer the contract's JSON error shape", () => {
     const responses = resourcesOfType(template, 'AWS::ApiGateway::GatewayResponse').map(([, r]) => r.Properties);
     const byType = Object.fromEntries(responses.map((r) => [r.ResponseType, r]));
-    for (const [type, status] of [['INVALID_API_KEY', '403'], ['THROTTLED', '429'], ['QUOTA_EXCEEDED', '429'], ['MISSING_AUTHENTICATION_TOKEN', '404']]) {
+    for (const [type, status] of [
+      ['INVALID_API_KEY', '403'],
+      ['THROTTLED', '429'],
+      ['QUOTA_EXCEEDED', '429'],
+      ['MISSING_AUTHENTICATION_TOKEN', '404'],
+    ]) {
       expect.soft(byType[type!]?.StatusCode, type).toBe(status);
       const body = JSON.parse(byType[type!].ResponseTemplates['application/json']);
       expect.soft(body.error.message.length, type).toBeGreaterThan(15);

@@ -68,10 +68,32 @@ describe('url2png against a running local stack', () => {
 
   it('--format jpeg --quality --width --height --json: a JPEG of that size and one JSON object on stdout', async () => {
     const out = join(dir, 'small.jpg');
-    const run = await runCli([`${pages.origin}/hello`, '-o', out, '--format', 'jpeg', '--quality', '70', '--width', '640', '--height', '480', '--json', '--endpoint', stack.apiUrl]);
+    const run = await runCli([
+      `${pages.origin}/hello`,
+      '-o',
+      out,
+      '--format',
+      'jpeg',
+      '--quality',
+      '70',
+      '--width',
+      '640',
+      '--height',
+      '480',
+      '--json',
+      '--endpoint',
+      stack.apiUrl,
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const json = parseJson(run.stdout);
-    expect(json).toMatchObject({ status: 'done', contentType: 'image/jpeg', file: out, url: `${pages.origin}/hello`, endpoint: stack.apiUrl, inProcess: false });
+    expect(json).toMatchObject({
+      status: 'done',
+      contentType: 'image/jpeg',
+      file: out,
+      url: `${pages.origin}/hello`,
+      endpoint: stack.apiUrl,
+      inProcess: false,
+    });
     expect(json.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(json.statusUrl).toBe(`${stack.apiUrl}/screenshots/${json.id}`);
     const bytes = readFileSync(out);
@@ -93,7 +115,19 @@ describe('url2png against a running local stack', () => {
 
   it('passes other request fields through with -O name=value', async () => {
     const out = join(dir, 'retina.png');
-    const run = await runCli([`${pages.origin}/hello`, '-o', out, '--width', '400', '--height', '300', '-O', 'deviceScaleFactor=2', '--endpoint', stack.apiUrl]);
+    const run = await runCli([
+      `${pages.origin}/hello`,
+      '-o',
+      out,
+      '--width',
+      '400',
+      '--height',
+      '300',
+      '-O',
+      'deviceScaleFactor=2',
+      '--endpoint',
+      stack.apiUrl,
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(pngSize(readFileSync(out))).toEqual({ width: 800, height: 600 });
   });
@@ -101,12 +135,32 @@ describe('url2png against a running local stack', () => {
   it('--device --header --cookie --user-agent --clip: the server got them, the image is the clip at the device scale', async () => {
     const out = join(dir, 'who.png');
     const run = await runCli([
-      `${pages.origin}/who`, '-o', out, '--device', 'iPhone 15', '--header', 'X-Team: docs', '--cookie', 'session=abc=1',
-      '--user-agent', 'cli-test/1', '--clip', '0,0,100,50', '-O', 'locale=de-DE', '--endpoint', stack.apiUrl,
+      `${pages.origin}/who`,
+      '-o',
+      out,
+      '--device',
+      'iPhone 15',
+      '--header',
+      'X-Team: docs',
+      '--cookie',
+      'session=abc=1',
+      '--user-agent',
+      'cli-test/1',
+      '--clip',
+      '0,0,100,50',
+      '-O',
+      'locale=de-DE',
+      '--endpoint',
+      stack.apiUrl,
     ]);
     expect(run.code, run.stderr).toBe(0);
     expect(pngSize(readFileSync(out))).toEqual({ width: 300, height: 150 }); // iPhone 15: scale 3
-    expect(whoHeaders.at(-1)).toMatchObject({ 'x-team': 'docs', cookie: 'session=abc=1', 'user-agent': 'cli-test/1', 'accept-language': expect.stringMatching(/^de-DE/) });
+    expect(whoHeaders.at(-1)).toMatchObject({
+      'x-team': 'docs',
+      cookie: 'session=abc=1',
+      'user-agent': 'cli-test/1',
+      'accept-language': expect.stringMatching(/^de-DE/),
+    });
   });
 
   it('--html-file renders the file instead of a URL', async () => {
@@ -123,7 +177,10 @@ describe('url2png against a running local stack', () => {
     const run = await runCli(['ftp://x/file', '--endpoint', stack.apiUrl, '--json']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/use http or https/);
-    expect(parseJson(run.stdout)).toMatchObject({ status: 'error', error: { code: 'url_refused', message: expect.stringMatching(/use http or https/) } });
+    expect(parseJson(run.stdout)).toMatchObject({
+      status: 'error',
+      error: { code: 'url_refused', message: expect.stringMatching(/use http or https/) },
+    });
     const privateAddress = await runCli(['http://10.0.0.1/', '--endpoint', stack.apiUrl]);
     expect(privateAddress.code).toBe(2);
     expect(privateAddress.stderr).toMatch(/private or reserved address/);
@@ -168,7 +225,11 @@ describe('url2png against a running local stack', () => {
     // ora (via is-interactive) never animates when CI is set, as it is in CI runs: a person's
     // terminal has no CI variable.
     const { CI: _ci, ...personEnv } = process.env;
-    const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: { ...personEnv, TERM: 'xterm' }, timeout: 60_000 });
+    const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], {
+      cwd: ROOT,
+      env: { ...personEnv, TERM: 'xterm' },
+      timeout: 60_000,
+    });
     // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the terminal's control sequences, which this strips
     const screen = stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
     expect(screen).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] (submitting|queued) .* \d+\.\ds/);
@@ -234,7 +295,9 @@ describe('url2png on its own (no service answering)', () => {
       timeoutMs: 90_000,
     });
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toContain(`no url2png service answered at http://127.0.0.1:${port} (ECONNREFUSED); running the whole pipeline in-process for this command`);
+    expect(run.stderr).toContain(
+      `no url2png service answered at http://127.0.0.1:${port} (ECONNREFUSED); running the whole pipeline in-process for this command`,
+    );
     const json = parseJson(run.stdout); // stdout is only the JSON: the service's logs and metrics stay off it
     expect(json).toMatchObject({ status: 'done', inProcess: true, file: out, contentType: 'image/png' });
     expect(pngSize(readFileSync(out))).toEqual({ width: 1280, height: 800 });

@@ -16,7 +16,9 @@ let requested: string[];
 let consoleErrors: string[];
 
 beforeAll(async () => {
-  pages = await servePages({ '/hello': html('<h1 style="color:#fff;background:#06c;margin:0;padding:40px">Hello from the page test</h1>') });
+  pages = await servePages({
+    '/hello': html('<h1 style="color:#fff;background:#06c;margin:0;padding:40px">Hello from the page test</h1>'),
+  });
   stack = await startTestStack({ allow: [pages.hostPort] });
   browser = await puppeteer.launch({ executablePath: process.env.CHROMIUM_PATH, headless: 'shell', args: ['--no-sandbox'] });
 });
@@ -59,11 +61,19 @@ async function submitUrl(url: string) {
 }
 
 async function waitForImage() {
-  await page.waitForFunction(() => {
-    const img = document.querySelector<HTMLImageElement>('#shot');
-    return !!img && img.complete && img.naturalWidth > 0 && !document.querySelector<HTMLElement>('#result')!.hidden;
-  }, { timeout: 30_000 });
-  return page.$eval('#shot', (img) => ({ width: (img as HTMLImageElement).naturalWidth, height: (img as HTMLImageElement).naturalHeight, alt: (img as HTMLImageElement).alt, src: (img as HTMLImageElement).src }));
+  await page.waitForFunction(
+    () => {
+      const img = document.querySelector<HTMLImageElement>('#shot');
+      return !!img && img.complete && img.naturalWidth > 0 && !document.querySelector<HTMLElement>('#result')!.hidden;
+    },
+    { timeout: 30_000 },
+  );
+  return page.$eval('#shot', (img) => ({
+    width: (img as HTMLImageElement).naturalWidth,
+    height: (img as HTMLImageElement).naturalHeight,
+    alt: (img as HTMLImageElement).alt,
+    src: (img as HTMLImageElement).src,
+  }));
 }
 
 describe('the web page', () => {
@@ -162,7 +172,9 @@ describe('the web page', () => {
     const image = await waitForImage();
     page.off('request', onRequest);
     expect([image.width, image.height]).toEqual([200, 100]); // the clip at the iPhone SE's scale 2
-    expect(sent).toEqual([{ url: `${pages.origin}/hello`, device: 'iPhone SE', clip: { x: 0, y: 0, width: 100, height: 50 }, locale: 'de-DE' }]);
+    expect(sent).toEqual([
+      { url: `${pages.origin}/hello`, device: 'iPhone SE', clip: { x: 0, y: 0, width: 100, height: 50 }, locale: 'de-DE' },
+    ]);
   });
 
   it('advanced JSON that is not an object: says so and sends nothing', async () => {

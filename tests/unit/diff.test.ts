@@ -30,7 +30,13 @@ describe('diffPngs', () => {
   it('compares different sizes on the common top-left area and reports both sizes', () => {
     const d = diffPngs(png(30, 10, [[25, 5, [0, 0, 0]]]), png(20, 12, [[19, 11, [0, 0, 0]]]));
     // (25, 5) and (19, 11) are both outside the common 20 x 10 area.
-    expect(d).toMatchObject({ changedPixels: 0, width: 20, height: 10, newSize: { width: 30, height: 10 }, previousSize: { width: 20, height: 12 } });
+    expect(d).toMatchObject({
+      changedPixels: 0,
+      width: 20,
+      height: 10,
+      newSize: { width: 30, height: 10 },
+      previousSize: { width: 20, height: 12 },
+    });
     expect(PNG.sync.read(Buffer.from(d.diffPng)).width).toBe(20);
   });
 
@@ -43,7 +49,11 @@ describe('compareTo in the request', () => {
   it('takes a screenshot id (any case, kept lower-case) with png only', () => {
     const id = '0F8FAD5B-D9CB-469F-A165-70867728950E';
     expect(screenshotRequestSchema.parse({ url: 'https://example.com', compareTo: id }).compareTo).toBe(id.toLowerCase());
-    expect(() => screenshotRequestSchema.parse({ url: 'https://example.com', compareTo: 'yesterday' })).toThrow(/compareTo must be the id of an earlier screenshot/);
-    expect(() => screenshotRequestSchema.parse({ url: 'https://example.com', compareTo: id, format: 'webp' })).toThrow(/compareTo compares PNG images only/);
+    expect(() => screenshotRequestSchema.parse({ url: 'https://example.com', compareTo: 'yesterday' })).toThrow(
+      /compareTo must be the id of an earlier screenshot/,
+    );
+    expect(() => screenshotRequestSchema.parse({ url: 'https://example.com', compareTo: id, format: 'webp' })).toThrow(
+      /compareTo compares PNG images only/,
+    );
   });
 });

@@ -23,7 +23,10 @@ describe('job codec', () => {
     ['{}', /not a v1 job/],
     ['{"v":2,"id":"x"}', /not a v1 job/],
     [JSON.stringify({ v: 1, id: 'nope', url: 'https://e.com/', options, requestedAt: '2026-01-01T00:00:00.000Z' }), /id/],
-    [JSON.stringify({ v: 1, id: '6f1c2d3e-4b5a-4c6d-8e7f-901234567890', url: 42, options, requestedAt: '2026-01-01T00:00:00.000Z' }), /url/],
+    [
+      JSON.stringify({ v: 1, id: '6f1c2d3e-4b5a-4c6d-8e7f-901234567890', url: 42, options, requestedAt: '2026-01-01T00:00:00.000Z' }),
+      /url/,
+    ],
   ])('treats an undecodable body as permanent: %s', (body, message) => {
     expect(() => decodeJob(body)).toThrow(PermanentFailure);
     expect(() => decodeJob(body)).toThrow(message);
@@ -51,7 +54,7 @@ describe('job codec', () => {
     [{ id: '6f1c2d3e-4b5a-4c6d-8e7f-901234567890' }, /url/],
     [{ id: '6f1c2d3e-4b5a-4c6d-8e7f-901234567890', url: 'not a url' }, /url/],
     [{ id: '6f1c2d3e-4b5a-4c6d-8e7f-901234567890', url: 'https://e.com/', width: 10 }, /width/],
-  ])("a broken chapter message is permanent and says what is wrong: %j", (body, message) => {
+  ])('a broken chapter message is permanent and says what is wrong: %j', (body, message) => {
     expect(() => decodeJob(JSON.stringify(body))).toThrow(PermanentFailure);
     expect(() => decodeJob(JSON.stringify(body))).toThrow(message);
   });

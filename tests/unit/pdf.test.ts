@@ -8,9 +8,19 @@ const parse = (body: Record<string, unknown>) => parseScreenshotRequest({ url: '
 
 describe('format "pdf"', () => {
   it('accepts pdf settings with format pdf', () => {
-    const result = parse({ format: 'pdf', pdf: { paper: 'Letter', landscape: true, printBackground: false, margin: { top: '10mm', left: 24 }, pageRanges: '1-3, 5' } });
+    const result = parse({
+      format: 'pdf',
+      pdf: { paper: 'Letter', landscape: true, printBackground: false, margin: { top: '10mm', left: 24 }, pageRanges: '1-3, 5' },
+    });
     expect(result.ok).toBe(true);
-    if (result.ok) expect(result.request.pdf).toEqual({ paper: 'Letter', landscape: true, printBackground: false, margin: { top: '10mm', left: 24 }, pageRanges: '1-3, 5' });
+    if (result.ok)
+      expect(result.request.pdf).toEqual({
+        paper: 'Letter',
+        landscape: true,
+        printBackground: false,
+        margin: { top: '10mm', left: 24 },
+        pageRanges: '1-3, 5',
+      });
   });
 
   it.each([

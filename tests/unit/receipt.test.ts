@@ -50,7 +50,11 @@ describe('receipts', async () => {
     expect(JSON.stringify(receipt)).not.toContain('secret');
     expect(receipt.addresses).toEqual(['93.184.215.14']);
     expect(receipt.connections!.map((c) => c.host)).toEqual(['cdn.example.com', 'example.com']);
-    expect(receipt.image).toEqual({ sha256: '9f64a747e1b97f131fabb6b447296c9b6f0201e79fb3c5356e6c77e89b6a806a', bytes: 4, contentType: 'image/png' });
+    expect(receipt.image).toEqual({
+      sha256: '9f64a747e1b97f131fabb6b447296c9b6f0201e79fb3c5356e6c77e89b6a806a',
+      bytes: 4,
+      contentType: 'image/png',
+    });
   });
 
   it('verify with the right key and image, whatever the file layout', () => {

@@ -101,74 +101,85 @@ describe('screenshot request schema', () => {
 
 describe('capture-control fields (identity, device, injection, interaction, clip, html)', () => {
   const url = 'https://example.com/';
-  it.each(([
-    [{ headers: ['x'] }, /headers must be an object of header names/],
-    [{ headers: { 'x-a': 1 } }, /headers values must be strings/],
-    [{ headers: { 'bad name': 'v' } }, /headers: "bad name" is not a valid header name/],
-    [{ headers: { 'x-a': 'v\r\nx-b: injected' } }, /headers values must not contain line breaks/],
-    [{ headers: { Host: 'evil.example' } }, /headers: "Host" cannot be set/],
-    [{ headers: { 'Proxy-Authorization': 'x' } }, /headers: "Proxy-Authorization" cannot be set/],
-    [{ headers: { cookie: 'a=b' } }, /use cookies for cookies/],
-    [{ headers: { 'X-Url2png-Egress': 'ok' } }, /cannot be set/],
-    [{ headers: { 'Transfer-Encoding': 'chunked' } }, /cannot be set/],
-    [{ headers: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`x-h${i}`, 'v'])) }, /headers must have at most 20 entries/],
-    [{ cookies: { name: 'a' } }, /cookies must be an array/],
-    [{ cookies: [{ name: 'a' }] }, /cookies\[\]\.value must be a string/],
-    [{ cookies: [{ name: 'a b', value: 'x' }] }, /cookies\[\]\.name must be a cookie name/],
-    [{ cookies: [{ name: 'a', value: 'x;y' }] }, /cookies\[\]\.value must not contain ";"/],
-    [{ cookies: [{ name: 'a', value: 'x', sameSite: 'lax' }] }, /cookies\[\]\.sameSite must be one of "Strict", "Lax", "None"/],
-    [{ cookies: [{ name: 'a', value: 'x', domain: 'other.example' }] }, /cookies\[\]\.domain "other\.example" does not cover the page's host example\.com/],
-    [{ cookies: [{ name: 'a', value: 'x', path: 'no-slash' }] }, /cookies\[\]\.path must start with "\/"/],
-    [{ cookies: [{ name: 'a', value: 'x', expires: 'tomorrow' }] }, /cookies\[\]\.expires must be a Unix time in seconds/],
-    [{ cookies: [{ name: 'a', value: 'x', colour: 'red' }] }, /unknown field\(s\) "colour"/],
-    [{ cookies: Array.from({ length: 51 }, (_, i) => ({ name: `c${i}`, value: 'v' })) }, /cookies must have at most 50 entries/],
-    [{ userAgent: '' }, /userAgent must not be empty/],
-    [{ userAgent: 'x'.repeat(513) }, /userAgent must be at most 512 characters/],
-    [{ userAgent: 'a\nb' }, /userAgent must not contain line breaks/],
-    [{ authentication: 'user:pw' }, /authentication must be \{"username": "\.\.\.", "password": "\.\.\."\}/],
-    [{ authentication: { username: '', password: 'x' } }, /authentication\.username must not be empty/],
-    [{ authentication: { username: 'a:b', password: 'x' } }, /authentication\.username must not contain ":"/],
-    [{ authentication: { username: 'a' } }, /authentication\.password must be a string/],
-    [{ device: 'Nokia 3310' }, /device must be a device name from GET \/devices, e.g. "iPhone 15"/],
-    [{ device: 3 }, /device must be a device name/],
-    [{ timezone: 'Mars/Olympus' }, /timezone must be an IANA time zone name/],
-    [{ timezone: 9 }, /timezone must be an IANA time zone name/],
-    [{ locale: 'not a locale!' }, /locale must be a BCP 47 language tag/],
-    [{ clip: [0, 0, 10, 10] }, /clip must be \{"x": 0, "y": 0, "width": 400, "height": 300\}/],
-    [{ clip: { x: -1, y: 0, width: 10, height: 10 } }, /clip\.x must be at least 0/],
-    [{ clip: { x: 0, y: 0, width: 0, height: 10 } }, /clip\.width must be at least 1/],
-    [{ clip: { x: 0, y: 0, width: 10 } }, /clip\.height must be a number/],
-    [{ clip: { x: 0, y: 0, width: 10, height: 10 }, selector: '#a' }, /clip cannot be combined with selector or fullPage/],
-    [{ clip: { x: 0, y: 0, width: 10, height: 10 }, fullPage: true }, /clip cannot be combined with selector or fullPage/],
-    [{ omitBackground: 'yes' }, /omitBackground must be true or false/],
-    [{ omitBackground: true, format: 'jpeg' }, /omitBackground needs a format with transparency/],
-    [{ styles: 'body{}' }, /styles must be an array of CSS strings/],
-    [{ styles: [''] }, /styles\[\] must not be empty strings/],
-    [{ styles: Array.from({ length: 11 }, () => 'a{}') }, /styles must have at most 10 entries/],
-    [{ styles: ['x'.repeat(65 * 1024)] }, /styles must be at most 64 KB in all/],
-    [{ scripts: [1] }, /scripts must be an array of JavaScript strings/],
-    [{ scripts: ['x'.repeat(40_000), 'y'.repeat(40_000)] }, /scripts must be at most 64 KB in all/],
-    [{ click: '' }, /click must not be empty/],
-    [{ click: 5 }, /click must be a CSS selector string/],
-    [{ scrollTo: 'x'.repeat(501) }, /scrollTo must be at most 500 characters/],
-    [{ disableAnimations: 'true' }, /disableAnimations must be true or false/],
-    [{ failOnHttpError: 1 }, /failOnHttpError must be true or false/],
-  ] satisfies [object, RegExp][]).map(([fields, message]) => [message.source, fields, message] as const))('refuses: %s', (_, fields, message) => {
+  it.each(
+    (
+      [
+        [{ headers: ['x'] }, /headers must be an object of header names/],
+        [{ headers: { 'x-a': 1 } }, /headers values must be strings/],
+        [{ headers: { 'bad name': 'v' } }, /headers: "bad name" is not a valid header name/],
+        [{ headers: { 'x-a': 'v\r\nx-b: injected' } }, /headers values must not contain line breaks/],
+        [{ headers: { Host: 'evil.example' } }, /headers: "Host" cannot be set/],
+        [{ headers: { 'Proxy-Authorization': 'x' } }, /headers: "Proxy-Authorization" cannot be set/],
+        [{ headers: { cookie: 'a=b' } }, /use cookies for cookies/],
+        [{ headers: { 'X-Url2png-Egress': 'ok' } }, /cannot be set/],
+        [{ headers: { 'Transfer-Encoding': 'chunked' } }, /cannot be set/],
+        [{ headers: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`x-h${i}`, 'v'])) }, /headers must have at most 20 entries/],
+        [{ cookies: { name: 'a' } }, /cookies must be an array/],
+        [{ cookies: [{ name: 'a' }] }, /cookies\[\]\.value must be a string/],
+        [{ cookies: [{ name: 'a b', value: 'x' }] }, /cookies\[\]\.name must be a cookie name/],
+        [{ cookies: [{ name: 'a', value: 'x;y' }] }, /cookies\[\]\.value must not contain ";"/],
+        [{ cookies: [{ name: 'a', value: 'x', sameSite: 'lax' }] }, /cookies\[\]\.sameSite must be one of "Strict", "Lax", "None"/],
+        [
+          { cookies: [{ name: 'a', value: 'x', domain: 'other.example' }] },
+          /cookies\[\]\.domain "other\.example" does not cover the page's host example\.com/,
+        ],
+        [{ cookies: [{ name: 'a', value: 'x', path: 'no-slash' }] }, /cookies\[\]\.path must start with "\/"/],
+        [{ cookies: [{ name: 'a', value: 'x', expires: 'tomorrow' }] }, /cookies\[\]\.expires must be a Unix time in seconds/],
+        [{ cookies: [{ name: 'a', value: 'x', colour: 'red' }] }, /unknown field\(s\) "colour"/],
+        [{ cookies: Array.from({ length: 51 }, (_, i) => ({ name: `c${i}`, value: 'v' })) }, /cookies must have at most 50 entries/],
+        [{ userAgent: '' }, /userAgent must not be empty/],
+        [{ userAgent: 'x'.repeat(513) }, /userAgent must be at most 512 characters/],
+        [{ userAgent: 'a\nb' }, /userAgent must not contain line breaks/],
+        [{ authentication: 'user:pw' }, /authentication must be \{"username": "\.\.\.", "password": "\.\.\."\}/],
+        [{ authentication: { username: '', password: 'x' } }, /authentication\.username must not be empty/],
+        [{ authentication: { username: 'a:b', password: 'x' } }, /authentication\.username must not contain ":"/],
+        [{ authentication: { username: 'a' } }, /authentication\.password must be a string/],
+        [{ device: 'Nokia 3310' }, /device must be a device name from GET \/devices, e.g. "iPhone 15"/],
+        [{ device: 3 }, /device must be a device name/],
+        [{ timezone: 'Mars/Olympus' }, /timezone must be an IANA time zone name/],
+        [{ timezone: 9 }, /timezone must be an IANA time zone name/],
+        [{ locale: 'not a locale!' }, /locale must be a BCP 47 language tag/],
+        [{ clip: [0, 0, 10, 10] }, /clip must be \{"x": 0, "y": 0, "width": 400, "height": 300\}/],
+        [{ clip: { x: -1, y: 0, width: 10, height: 10 } }, /clip\.x must be at least 0/],
+        [{ clip: { x: 0, y: 0, width: 0, height: 10 } }, /clip\.width must be at least 1/],
+        [{ clip: { x: 0, y: 0, width: 10 } }, /clip\.height must be a number/],
+        [{ clip: { x: 0, y: 0, width: 10, height: 10 }, selector: '#a' }, /clip cannot be combined with selector or fullPage/],
+        [{ clip: { x: 0, y: 0, width: 10, height: 10 }, fullPage: true }, /clip cannot be combined with selector or fullPage/],
+        [{ omitBackground: 'yes' }, /omitBackground must be true or false/],
+        [{ omitBackground: true, format: 'jpeg' }, /omitBackground needs a format with transparency/],
+        [{ styles: 'body{}' }, /styles must be an array of CSS strings/],
+        [{ styles: [''] }, /styles\[\] must not be empty strings/],
+        [{ styles: Array.from({ length: 11 }, () => 'a{}') }, /styles must have at most 10 entries/],
+        [{ styles: ['x'.repeat(65 * 1024)] }, /styles must be at most 64 KB in all/],
+        [{ scripts: [1] }, /scripts must be an array of JavaScript strings/],
+        [{ scripts: ['x'.repeat(40_000), 'y'.repeat(40_000)] }, /scripts must be at most 64 KB in all/],
+        [{ click: '' }, /click must not be empty/],
+        [{ click: 5 }, /click must be a CSS selector string/],
+        [{ scrollTo: 'x'.repeat(501) }, /scrollTo must be at most 500 characters/],
+        [{ disableAnimations: 'true' }, /disableAnimations must be true or false/],
+        [{ failOnHttpError: 1 }, /failOnHttpError must be true or false/],
+      ] satisfies [object, RegExp][]
+    ).map(([fields, message]) => [message.source, fields, message] as const),
+  )('refuses: %s', (_, fields, message) => {
     const result = parse({ url, ...fields });
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.problem.message).toMatch(message);
   });
 
-  it.each(([
-    [{ url, html: '<p>x</p>' }, /send exactly one of url and html/],
-    [{ html: '' }, /html must not be empty/],
-    [{ html: 7 }, /html must be a string/],
-    [{ html: 'x'.repeat(1024 * 1024 + 1) }, /html must be at most 1 MB/],
-    [{ html: '<p>x</p>', headers: { 'x-a': 'b' } }, /headers applies to a page loaded from a url/],
-    [{ html: '<p>x</p>', cookies: [{ name: 'a', value: 'b' }] }, /cookies applies to a page loaded from a url/],
-    [{ html: '<p>x</p>', authentication: { username: 'a', password: 'b' } }, /authentication applies to a page loaded from a url/],
-    [{ html: '<p>x</p>', failOnHttpError: true }, /failOnHttpError applies to a page loaded from a url/],
-  ] satisfies [object, RegExp][]).map(([body, message]) => [message.source, body, message] as const))('html: refuses: %s', (_, body, message) => {
+  it.each(
+    (
+      [
+        [{ url, html: '<p>x</p>' }, /send exactly one of url and html/],
+        [{ html: '' }, /html must not be empty/],
+        [{ html: 7 }, /html must be a string/],
+        [{ html: 'x'.repeat(1024 * 1024 + 1) }, /html must be at most 1 MB/],
+        [{ html: '<p>x</p>', headers: { 'x-a': 'b' } }, /headers applies to a page loaded from a url/],
+        [{ html: '<p>x</p>', cookies: [{ name: 'a', value: 'b' }] }, /cookies applies to a page loaded from a url/],
+        [{ html: '<p>x</p>', authentication: { username: 'a', password: 'b' } }, /authentication applies to a page loaded from a url/],
+        [{ html: '<p>x</p>', failOnHttpError: true }, /failOnHttpError applies to a page loaded from a url/],
+      ] satisfies [object, RegExp][]
+    ).map(([body, message]) => [message.source, body, message] as const),
+  )('html: refuses: %s', (_, body, message) => {
     const result = parse(body);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.problem.message).toMatch(message);
@@ -176,7 +187,13 @@ describe('capture-control fields (identity, device, injection, interaction, clip
 
   it('a device fills viewport, scale and user agent; explicit fields win; scale and width stay inside the bounds', () => {
     const phone = parse({ url, device: 'iPhone 15' });
-    expect(phone.ok && phone.request).toMatchObject({ device: 'iPhone 15', width: 393, height: 659, deviceScaleFactor: 3, userAgent: expect.stringContaining('iPhone') });
+    expect(phone.ok && phone.request).toMatchObject({
+      device: 'iPhone 15',
+      width: 393,
+      height: 659,
+      deviceScaleFactor: 3,
+      userAgent: expect.stringContaining('iPhone'),
+    });
     const mine = parse({ url, device: 'iPhone 15', width: 500, userAgent: 'mine/1' });
     expect(mine.ok && mine.request).toMatchObject({ width: 500, height: 659, userAgent: 'mine/1' });
     const dense = parse({ url, device: 'Galaxy S9+' });
@@ -189,7 +206,18 @@ describe('capture-control fields (identity, device, injection, interaction, clip
     const result = parse({
       url,
       headers: { 'X-Team': 'docs', Authorization: 'Bearer t0k3n' },
-      cookies: [{ name: 'session', value: 'abc', domain: '.example.com', path: '/', secure: true, httpOnly: true, sameSite: 'Lax', expires: 1900000000 }],
+      cookies: [
+        {
+          name: 'session',
+          value: 'abc',
+          domain: '.example.com',
+          path: '/',
+          secure: true,
+          httpOnly: true,
+          sameSite: 'Lax',
+          expires: 1900000000,
+        },
+      ],
       userAgent: 'url2png/1',
       authentication: { username: 'ann', password: 's3cret' },
       timezone: 'Asia/Tokyo',

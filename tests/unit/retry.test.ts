@@ -3,7 +3,11 @@ import { retryDelaySeconds } from '../../lib/retry.js';
 import { TUNING } from '../../lib/tuning.js';
 
 describe('retry backoff', () => {
-  const defaults = { baseS: TUNING.retryBackoffSeconds, maxS: TUNING.retryBackoffMaxSeconds, visibilityTimeoutS: TUNING.visibilityTimeoutSeconds };
+  const defaults = {
+    baseS: TUNING.retryBackoffSeconds,
+    maxS: TUNING.retryBackoffMaxSeconds,
+    visibilityTimeoutS: TUNING.visibilityTimeoutSeconds,
+  };
 
   it('5 s, 15 s, 45 s, then capped at 120 s with the defaults', () => {
     expect([1, 2, 3, 4, 5, 9].map((n) => retryDelaySeconds(n, defaults))).toEqual([5, 15, 45, 120, 120, 120]);

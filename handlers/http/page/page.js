@@ -248,7 +248,10 @@ async function submit() {
   /** @type {Record<string, unknown>} */
   const body = { .../** @type {Record<string, unknown>} */ (extra), url };
   if (deviceSelect.value) body.device = deviceSelect.value;
-  for (const [name, input] of /** @type {const} */ ([['width', widthInput], ['height', heightInput]])) {
+  for (const [name, input] of /** @type {const} */ ([
+    ['width', widthInput],
+    ['height', heightInput],
+  ])) {
     const raw = input.value.trim();
     if (raw) body[name] = Number(raw);
   }
@@ -299,7 +302,9 @@ async function submit() {
 async function loadDevices() {
   try {
     const res = await fetch(`${api}/devices`, { headers: { accept: 'application/json' } });
-    const json = /** @type {{ devices?: Array<{ name: string; width: number; height: number; deviceScaleFactor: number }> }} */ (await readJson(res));
+    const json = /** @type {{ devices?: Array<{ name: string; width: number; height: number; deviceScaleFactor: number }> }} */ (
+      await readJson(res)
+    );
     for (const d of json.devices || []) {
       const option = document.createElement('option');
       option.value = d.name;

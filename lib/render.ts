@@ -206,7 +206,7 @@ async function capture(
     const before = { hops: watch.hops, activityAt: watch.lastActivityAt };
     let bytes: Uint8Array;
     try {
-      bytes = await prepareAndShoot(page, o, d.until, seen);
+      bytes = await shootUnlessNavigated(page, o, d.until, seen, watch, hopsBefore);
     } catch (error) {
       // Only a navigation the page itself started is repeated; a crashed or closed browser
       // or page is what it is (transient, classified by lib/failures.ts).
@@ -222,6 +222,35 @@ async function capture(
     await settleAgain(watch, d);
   }
 }
+
+/**
+ * A capture the page navigated away from is abandoned, not waited for: on a busy machine Chromium
+ * may answer it only at the render deadline, if at all. The abandoned call's late answer is dropped.
+ */
+async function shootUnlessNavigated(
+  page: Page,
+  o: ScreenshotOptions,
+  until: number,
+  seen: { truncated?: boolean },
+  watch: PageWatch,
+  hopsBefore: number,
+): Promise<Uint8Array> {
+  let done = false;
+  const shot = prepareAndShoot(page, o, until, seen);
+  const navigated = (async (): Promise<never> => {
+    while (!done && watch.hops === hopsBefore) await sleep(NAVIGATION_POLL_MS);
+    throw new Error('Not attached to an active page: it navigated during the capture');
+  })();
+  shot.catch(() => undefined);
+  navigated.catch(() => undefined);
+  try {
+    return await Promise.race([shot, navigated]);
+  } finally {
+    done = true;
+  }
+}
+
+const NAVIGATION_POLL_MS = 25;
 
 /** How often a capture is repeated after the page navigated under or right after it. */
 const CAPTURE_ROUNDS = 4;

@@ -114,19 +114,22 @@ export class BrowserHost {
     mkdirSync(tmp);
     let browser: Browser;
     try {
-      browser = await puppeteer.launch({
-        executablePath: await resolveExecutable(this.settings.executablePath),
-        args: chromiumArgs(this.settings),
-        userDataDir: join(scratch, 'profile'),
-        env: browserEnvironment(tmp),
-        headless: 'shell',
-        pipe: true, // no DevTools port for a rendered page to find
-        defaultViewport: null,
-        handleSIGINT: false,
-        handleSIGTERM: false,
-        handleSIGHUP: false,
-        protocolTimeout: 30_000,
-      });
+      const executablePath = await resolveExecutable(this.settings.executablePath);
+      browser = await launchWithOneRetry(() =>
+        puppeteer.launch({
+          executablePath,
+          args: chromiumArgs(this.settings),
+          userDataDir: join(scratch, 'profile'),
+          env: browserEnvironment(tmp),
+          headless: 'shell',
+          pipe: true, // no DevTools port for a rendered page to find
+          defaultViewport: null,
+          handleSIGINT: false,
+          handleSIGTERM: false,
+          handleSIGHUP: false,
+          protocolTimeout: 30_000,
+        }),
+      );
     } catch (error) {
       rmSync(scratch, { recursive: true, force: true });
       throw error;
@@ -251,5 +254,18 @@ function processAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A Chromium that dies while it starts (seen now and then on a busy machine, as
+ * `Target.setDiscoverTargets: Target closed`) is started once more before the job fails.
+ */
+export async function launchWithOneRetry<T>(launch: () => Promise<T>): Promise<T> {
+  try {
+    return await launch();
+  } catch (error) {
+    if (!/Target closed|Failed to launch the browser process/i.test((error as Error)?.message ?? '')) throw error;
+    return launch();
   }
 }

@@ -17,3 +17,21 @@ describe('render concurrency follows the CPU the function has', () => {
     expect(parseConfig({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048' }).renderConcurrency).toBe(3);
   });
 });
+
+describe('a browser that dies while it starts', () => {
+  it('is started once more; other launch errors are not retried', async () => {
+    const { launchWithOneRetry } = await import('../../lib/browser.js');
+    let calls = 0;
+    const flaky = () =>
+      ++calls === 1 ? Promise.reject(new Error('Protocol error (Target.setDiscoverTargets): Target closed')) : Promise.resolve('browser');
+    await expect(launchWithOneRetry(flaky)).resolves.toBe('browser');
+    expect(calls).toBe(2);
+    calls = 0;
+    const broken = () => {
+      calls++;
+      return Promise.reject(new Error('spawn ENOENT'));
+    };
+    await expect(launchWithOneRetry(broken)).rejects.toThrow('spawn ENOENT');
+    expect(calls).toBe(1);
+  });
+});

@@ -200,6 +200,10 @@ async function capture(
   // that navigated meanwhile (or under the capture) is settled and captured again; one that never
   // stops moving is taken where it is after CAPTURE_ROUNDS.
   for (let round = 1; ; round++) {
+    // Shoot only a page at rest: Chromium can leave a capture of a page that is leaving (or about
+    // to) unanswered until the render deadline, so no navigation may be in flight and nothing may
+    // have happened to the page for the quiet window (a meta refresh due soon included).
+    await untilAtRest(page, watch, d);
     await refuseEgressAnswer(watch.lastDocument());
     refuseHttpError(o, watch.lastDocument());
     const hopsBefore = watch.hops;
@@ -218,7 +222,8 @@ async function capture(
       await settleAgain(watch, d);
       continue;
     }
-    if (round >= CAPTURE_ROUNDS || (await stayedPut(page, watch, before, d))) return bytes;
+    // Nothing happened to the page while it was captured: the image shows where it ended.
+    if (round >= CAPTURE_ROUNDS || (watch.hops === before.hops && watch.lastActivityAt === before.activityAt)) return bytes;
     await settleAgain(watch, d);
   }
 }
@@ -251,6 +256,16 @@ async function shootUnlessNavigated(
 }
 
 const NAVIGATION_POLL_MS = 25;
+
+/** Waits for the page to come to rest (lib/navigation.ts's quiet window), at most QUIET_CHECKS times. */
+async function untilAtRest(page: Page, watch: PageWatch, d: SettleDeadlines & { until: number }): Promise<void> {
+  for (let check = 0; check < QUIET_CHECKS && left(d.until) > 1000; check++) {
+    await settleAgain(watch, d);
+    if (await stayedPut(page, watch, { hops: watch.hops, activityAt: watch.lastActivityAt }, d)) return;
+  }
+}
+
+const QUIET_CHECKS = 4;
 
 /** How often a capture is repeated after the page navigated under or right after it. */
 const CAPTURE_ROUNDS = 4;

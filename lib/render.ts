@@ -196,9 +196,9 @@ async function capture(
   }
 
   await openDocument(page, { url, html }, o, watch, d);
-  // Captured at once; then the page must stay put for the quiet window (lib/navigation.ts). One
-  // that navigated meanwhile (or under the capture) is settled and captured again; one that never
-  // stops moving is taken where it is after CAPTURE_ROUNDS.
+  // Captured once at rest (the quiet window, lib/navigation.ts). One that navigated during the
+  // capture is settled and captured again; one that never stops moving is taken where it is after
+  // CAPTURE_ROUNDS.
   for (let round = 1; ; round++) {
     // Shoot only a page at rest: Chromium can leave a capture of a page that is leaving (or about
     // to) unanswered until the render deadline, so no navigation may be in flight and nothing may

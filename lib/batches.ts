@@ -28,7 +28,7 @@ import { parseScreenshotRequest, REQUEST_FIELDS, type RequestProblem, type Scree
 import { readJson, writeJson } from './s3-json.js';
 import type { ApiDeps } from './screenshots.js';
 import type { ScreenshotStatus } from './status.js';
-import { readScreenshot } from './screenshots.js';
+import { enqueueJob, readScreenshot } from './screenshots.js';
 import { type EgressAllowList, MAX_URL_LENGTH, refuseUnsafeUrl } from './url-policy.js';
 
 export const MAX_BATCH = 50;
@@ -131,20 +131,7 @@ export async function submitBatch(batch: BatchRequest, deps: BatchDeps, now = ne
   };
   await writeJson(deps.s3, deps.bucket, batchKey(id), record, 'no-store');
   const limit = pLimit(10);
-  await Promise.all(
-    jobs.map((job) =>
-      limit(async () => {
-        await deps.store.putStatus({
-          id: job.id,
-          status: 'queued',
-          url: job.url,
-          requestedAt: job.requestedAt,
-          updatedAt: job.requestedAt,
-        });
-        await deps.queue.send(job);
-      }),
-    ),
-  );
+  await Promise.all(jobs.map((job) => limit(() => enqueueJob(job, deps))));
   return { id, jobs };
 }
 

@@ -49,6 +49,12 @@ export async function submitScreenshot(request: ScreenshotRequest, deps: ApiDeps
   const job = newJob(url ?? HTML_JOB_URL, options, new Date(), id);
   // The document goes to the bucket before the job exists anywhere, so no job can miss it.
   if (html !== undefined) job.html = await deps.inputs.put(id, html);
+  await enqueueJob(job, deps);
+  return job;
+}
+
+/** Records the job as queued (so GET knows the id), then puts it on the queue. */
+export async function enqueueJob(job: Job, deps: Pick<ApiDeps, 'store' | 'queue'>): Promise<void> {
   await deps.store.putStatus({
     id: job.id,
     status: 'queued',
@@ -57,7 +63,6 @@ export async function submitScreenshot(request: ScreenshotRequest, deps: ApiDeps
     updatedAt: job.requestedAt,
   });
   await deps.queue.send(job);
-  return job;
 }
 
 /** The job's status, with a short-lived image URL when it is done; undefined for an unknown id. */

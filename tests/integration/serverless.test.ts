@@ -2,14 +2,20 @@
 // `invoke local --stage local` runs the sample events against a running local stack.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TUNING } from '../../lib/tuning.js';
 import type { LocalStack } from '../../local/stack.js';
 import { copyService, invokeLocal, packageService, resourcesOfType, type PackagedService } from '../support/serverless.js';
 import { startTestStack } from '../support/stack.js';
 import { readZip } from '../options/zip.js';
+import { eventually } from '../support/procs.js';
+import { html, servePages, type PageServer } from '../support/pages.js';
+import { decodePng, near } from '../support/images.js';
+import type { ScreenshotStatus } from '../../lib/status.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
 
 describe('serverless package --stage prod', () => {
   let pkg: PackagedService;
@@ -108,25 +114,41 @@ describe('serverless package --stage prod', () => {
 
 describe('serverless invoke local --stage local against the running stack', () => {
   let stack: LocalStack;
+  let pages: PageServer;
   let dir: string;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    stack = await startTestStack({ allow: [] });
+    pages = await servePages({ '/': html('<div style="width:100vw;height:100vh;background:#0a6"></div>') });
+    stack = await startTestStack({ allow: [pages.hostPort] });
     dir = copyService();
-    env = { URL2PNG_EMULATOR_PORT: String(stack.emulator.port), URL2PNG_EGRESS_ALLOW: '' };
+    env = { URL2PNG_EMULATOR_PORT: String(stack.emulator.port), URL2PNG_EGRESS_ALLOW: pages.hostPort };
   });
   afterAll(async () => {
     await stack?.stop();
+    await pages?.close();
   });
 
-  it('api + events/api-post.json answers 202 and queues a real job the stack settles', async () => {
-    const result = await invokeLocal(dir, 'api', 'events/api-post.json', env);
+  it('api + events/api-post.json answers 202 and queues a real job the stack settles: done, with the image', async () => {
+    // The sample event as shipped, aimed at a page on 127.0.0.1 (tests never need the internet).
+    const event = JSON.parse(readFileSync(join(ROOT, 'events/api-post.json'), 'utf8'));
+    event.body = JSON.stringify({ ...JSON.parse(event.body), url: `${pages.origin}/` });
+    const eventFile = join(dir, 'api-post-local.json');
+    writeFileSync(eventFile, JSON.stringify(event));
+    const result = await invokeLocal(dir, 'api', eventFile, env);
     expect(result.statusCode).toBe(202);
     const { id } = JSON.parse(result.body);
-    const status = (await (await fetch(`${stack.apiUrl}/screenshots/${id}`)).json()) as { id: string; status: string };
-    expect(status.id).toBe(id);
-    expect(['queued', 'done', 'failed']).toContain(status.status);
+    const status = await eventually(
+      async () => (await (await fetch(`${stack.apiUrl}/screenshots/${id}`)).json()) as ScreenshotStatus,
+      (s) => s.status !== 'queued',
+      30_000,
+    );
+    expect(status).toMatchObject({ id, status: 'done' });
+    const image = new Uint8Array(await (await fetch(status.imageUrl!)).arrayBuffer());
+    const png = decodePng(image);
+    expect([png.width, png.height]).toEqual([1280, 800]);
+    expect(near(png.at(640, 400), [0x00, 0xaa, 0x66])).toBe(true);
+    expect(pages.hits.get('/')).toBeGreaterThanOrEqual(1);
   }, 120_000);
 
   it('api + events/api-post-invalid.json answers a 400 JSON error', async () => {

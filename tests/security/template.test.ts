@@ -66,43 +66,101 @@ describe('each function role has only the actions it uses', () => {
       expect.soft(r.Properties.ManagedPolicyArns ?? [], name).toEqual([]);
   });
 
-  it('the API may send jobs and read/write status, nothing else on SQS/S3; the worker may not send', () => {
-    const actions = (role: string) =>
-      new Set(
-        allowStatements()
-          .filter((s) => s.role === role)
-          .flatMap((s) => [s.Action].flat()),
-      );
-    const api = actions('ApiRole');
-    expect([...api].filter((a) => a.startsWith('sqs:'))).toEqual(['sqs:SendMessage']);
-    expect([...api].filter((a) => a.startsWith('s3:')).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
-    const worker = actions('WorkerRole');
-    expect(worker.has('sqs:SendMessage')).toBe(false);
-    expect(worker.has('s3:DeleteObject')).toBe(false);
-    for (const fn of ['ApiLambdaFunction', 'WorkerLambdaFunction']) {
-      expect(template.Resources[fn].Properties.Role).toEqual({
-        'Fn::GetAtt': [fn === 'ApiLambdaFunction' ? 'ApiRole' : 'WorkerRole', 'Arn'],
-      });
+  // One resource of a statement, readable: `JobsQueue`, `ImagesBucket/status/*`, or the ARN pattern of an Fn::Sub.
+  const resourceName = (r: TemplateJson): string => {
+    if (typeof r === 'string') return r;
+    if (r['Fn::GetAtt']?.[1] === 'Arn') return r['Fn::GetAtt'][0];
+    if (r['Fn::Sub']) return r['Fn::Sub'];
+    const [sep, parts] = r['Fn::Join'] ?? [];
+    if (sep === '' && Array.isArray(parts)) return parts.map(resourceName).join('');
+    throw new Error(`a resource form this test does not know: ${JSON.stringify(r)}`);
+  };
+  /** role -> action -> the sorted resources it is allowed on, over all of the role's statements. */
+  const grants = (role: string): Record<string, string[]> => {
+    const out: Record<string, Set<string>> = {};
+    for (const s of allowStatements().filter((x) => x.role === role))
+      for (const action of [s.Action].flat()) {
+        const resources = out[action] ?? new Set<string>();
+        for (const r of [s.Resource].flat()) resources.add(resourceName(r));
+        out[action] = resources;
+      }
+    return Object.fromEntries(Object.entries(out).map(([a, rs]) => [a, [...rs].sort()]));
+  };
+  const sub = `arn:\${AWS::Partition}`;
+  const logs = (fn: string) => [`${sub}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/url2png-prod-${fn}:*`];
+  const receiptKey = [`${sub}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/url2png/prod/receipt-signing-key`];
+  const bucket = (...prefixes: string[]) => prefixes.map((p) => `ImagesBucket/${p}/*`).sort();
+  const consume = (queue: string) =>
+    Object.fromEntries(
+      ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'].map((a) => [a, [queue]]),
+    );
+
+  it('each role: exactly these actions on exactly these resources (the API and the redrive send, the worker may not)', () => {
+    expect(grants('ApiRole')).toEqual({
+      'logs:CreateLogStream': logs('api'),
+      'logs:PutLogEvents': logs('api'),
+      'sqs:SendMessage': ['JobsQueue'],
+      's3:PutObject': bucket('status', 'inputs', 'batches'),
+      's3:GetObject': bucket('status', 'images', 'cache', 'receipts', 'diffs', 'batches'),
+      'ssm:GetParameter': receiptKey,
+    });
+    expect(grants('WorkerRole')).toEqual({
+      'logs:CreateLogStream': logs('worker'),
+      'logs:PutLogEvents': logs('worker'),
+      ...consume('JobsQueue'),
+      's3:PutObject': bucket('status', 'images', 'cache', 'receipts', 'diffs', 'batches'),
+      's3:GetObject': bucket('status', 'images', 'cache', 'receipts', 'diffs', 'batches', 'inputs'),
+      'ssm:GetParameter': receiptKey,
+    });
+    expect(grants('RedriveRole')).toEqual({
+      'logs:CreateLogStream': logs('redrive'),
+      'logs:PutLogEvents': logs('redrive'),
+      ...consume('JobsDeadLetterQueue'),
+      'sqs:SendMessage': ['JobsQueue'],
+      's3:GetObject': bucket('status'),
+      's3:PutObject': bucket('status'),
+    });
+    expect(resourcesOfType(template, 'AWS::IAM::Role').map(([name]) => name)).toEqual(['ApiRole', 'WorkerRole', 'RedriveRole']);
+    for (const [fn, role] of [
+      ['ApiLambdaFunction', 'ApiRole'],
+      ['WorkerLambdaFunction', 'WorkerRole'],
+      ['RedriveLambdaFunction', 'RedriveRole'],
+    ]) {
+      expect(template.Resources[fn!].Properties.Role).toEqual({ 'Fn::GetAtt': [role, 'Arn'] });
     }
   });
 });
 
 describe('API Gateway: API key on POST, a throttled usage plan with a quota, narrow CORS', () => {
   const methods = () => resourcesOfType(template, 'AWS::ApiGateway::Method');
-  it('POST /screenshots requires an API key; GET does not', () => {
-    const post = methods().filter(([, m]) => m.Properties.HttpMethod === 'POST');
-    expect(post.length).toBeGreaterThan(0);
-    for (const [, m] of post) expect(m.Properties.ApiKeyRequired).toBe(true);
+  it('POST /screenshots and POST /batches require an API key; every GET does not', () => {
+    const byVerb = (verb: string) =>
+      Object.fromEntries(
+        methods()
+          .filter(([, m]) => m.Properties.HttpMethod === verb)
+          .map(([name, m]) => [name, { ApiKeyRequired: m.Properties.ApiKeyRequired, AuthorizationType: m.Properties.AuthorizationType }]),
+      );
+    const keyed = { ApiKeyRequired: true, AuthorizationType: 'NONE' };
+    expect(byVerb('POST')).toEqual({ ApiGatewayMethodScreenshotsPost: keyed, ApiGatewayMethodBatchesPost: keyed });
+    // The status, the batch, the receipt, the receipt key, the page and the OpenAPI document: open to anyone with the id.
+    const open = { ApiKeyRequired: false, AuthorizationType: 'NONE' };
+    expect(byVerb('GET')).toEqual({
+      ApiGatewayMethodScreenshotsIdVarGet: open,
+      ApiGatewayMethodBatchesIdVarGet: open,
+      ApiGatewayMethodScreenshotsIdVarReceiptGet: open,
+      ApiGatewayMethodReceiptDashkeyGet: open,
+      ApiGatewayMethodGet: open,
+      ApiGatewayMethodOpenapijsonGet: open,
+    });
     expect(only(resourcesOfType(template, 'AWS::ApiGateway::ApiKey')).Properties.Enabled).toBe(true);
     // The key's value is generated by AWS, never written in the template.
     expect(only(resourcesOfType(template, 'AWS::ApiGateway::ApiKey')).Properties.Value).toBeUndefined();
   });
   it('one usage plan, with rate and burst throttling and a quota, tied to the key and the stage', () => {
     const plan = only(resourcesOfType(template, 'AWS::ApiGateway::UsagePlan'));
-    expect(plan.Properties.Throttle.RateLimit).toBeGreaterThan(0);
-    expect(plan.Properties.Throttle.BurstLimit).toBeGreaterThanOrEqual(plan.Properties.Throttle.RateLimit);
-    expect(plan.Properties.Quota.Limit).toBeGreaterThan(0);
-    expect(['DAY', 'WEEK', 'MONTH']).toContain(plan.Properties.Quota.Period);
+    // The values serverless.yml custom.apiUsage sets and docs/security.md states: 5/s, burst 10, 2000 a day.
+    expect(plan.Properties.Throttle).toEqual({ RateLimit: 5, BurstLimit: 10 });
+    expect(plan.Properties.Quota).toEqual({ Limit: 2000, Period: 'DAY' });
     expect(plan.Properties.ApiStages).toEqual([{ ApiId: { Ref: 'ApiGatewayRestApi' }, Stage: 'prod' }]);
     const planKey = only(resourcesOfType(template, 'AWS::ApiGateway::UsagePlanKey'));
     expect(planKey.Properties.KeyType).toBe('API_KEY');

@@ -37,6 +37,9 @@ export interface WebhookSettings {
   totalMs?: number;
 }
 
+/** The retry schedule unless the settings say otherwise: 4 attempts, waiting 1 s, 2 s, then 4 s between them. */
+export const WEBHOOK_RETRY = { attempts: 4, backoffMs: 1000 } as const;
+
 /** An attempt with less time than this left is not started. */
 const MIN_ATTEMPT_MS = 250;
 
@@ -48,7 +51,7 @@ export async function deliverWebhook(
   payload: WebhookPayload | BatchWebhookPayload,
   s: WebhookSettings,
 ): Promise<DeliveryResult> {
-  const attempts = s.attempts ?? 4;
+  const attempts = s.attempts ?? WEBHOOK_RETRY.attempts;
   const body = JSON.stringify(payload);
   const deliveryId = randomUUID();
   let reason = 'not attempted';
@@ -56,7 +59,7 @@ export async function deliverWebhook(
   const left = () => endsAt - Date.now();
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (attempt > 1) {
-      const backoff = (s.backoffMs ?? 1000) * 2 ** (attempt - 2);
+      const backoff = (s.backoffMs ?? WEBHOOK_RETRY.backoffMs) * 2 ** (attempt - 2);
       if (left() - backoff < MIN_ATTEMPT_MS)
         return { delivered: false, attempts: attempt - 1, reason: `${reason}; no time left for another attempt` };
       await new Promise((r) => setTimeout(r, backoff));

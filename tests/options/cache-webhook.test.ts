@@ -9,7 +9,7 @@ import { EgressGuard } from '../../lib/egress.js';
 import { LIMITS, REQUEST_FIELDS, screenshotOptionsSchema, VIEWPORT } from '../../lib/request.js';
 import { EgressAllowList } from '../../lib/url-policy.js';
 import { webhookPayloadSchema } from '../../lib/status.js';
-import { deliverWebhook } from '../../lib/webhook.js';
+import { deliverWebhook, WEBHOOK_RETRY } from '../../lib/webhook.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
@@ -69,6 +69,13 @@ function verify(secret: string, call: Received, maxAgeS = 300): boolean {
 }
 
 const until = (check: () => boolean) => eventually(check, Boolean, 20_000);
+
+/** Every backoff of the stack's schedule together (1 + 2 + 4 s): a retry would have come within it. */
+const ALL_BACKOFFS_MS = Array.from({ length: WEBHOOK_RETRY.attempts - 1 }, (_, i) => WEBHOOK_RETRY.backoffMs * 2 ** i).reduce(
+  (a, b) => a + b,
+);
+/** Waits until `ms` after `at`, plus a margin for the retry's own connect and send. */
+const waitPast = (at: number, ms: number) => new Promise((r) => setTimeout(r, Math.max(0, at + ms + 500 - Date.now())));
 
 let pages: PageServer;
 let receiver: Receiver;
@@ -165,37 +172,47 @@ describe('cache', () => {
     const hit = await postScreenshot(stack.apiUrl, body);
     expect(hit.res.status).toBe(200);
     expect(hit.json).toMatchObject({ status: 'done', cached: true });
-    await new Promise((r) => setTimeout(r, 2000)); // longer than a webhook takes to arrive here
-    expect(receiver.calls.filter((c) => c.path === '/cache-hit')).toHaveLength(1);
+    const answeredAt = Date.now();
+    // A webhook for the hit would come at once (the job is already settled): 2 s is ample here,
+    // and the render's own call would have been retried by now too.
+    await waitPast(answeredAt, 1500);
+    expect(receiver.calls.filter((c) => c.path === '/cache-hit').map((c) => c.status)).toEqual([204]);
   });
 });
 
 describe('webhook', () => {
-  it('a done job: one correctly signed call with { id, status, imageUrl }', async () => {
-    const shot = await shoot(stack.apiUrl, { url: `${pages.origin}/hooked`, callbackUrl: receiver.url('/done') });
-    await until(() => receiver.calls.some((c) => c.path === '/done'));
-    await new Promise((r) => setTimeout(r, 1000)); // and no second call
-    const calls = receiver.calls.filter((c) => c.path === '/done');
-    expect(calls).toHaveLength(1);
-    expect(calls[0]!.headers['content-type']).toBe('application/json');
-    expect(verify(SECRET, calls[0]!)).toBe(true);
-    expect(verify('another-secret', calls[0]!)).toBe(false);
-    const payload = JSON.parse(calls[0]!.raw);
-    expect(payload).toEqual({ id: shot.status.id, status: 'done', imageUrl: expect.any(String) });
-    expect(webhookPayloadSchema.strict().parse(payload)).toEqual(payload);
-    expect(sniffFormat(new Uint8Array(await (await fetch(payload.imageUrl)).arrayBuffer()))).toBe('png');
-  });
-
-  it('a failed job: one signed call with { id, status: failed, error }', async () => {
-    const { json } = await postScreenshot(stack.apiUrl, {
+  // Posted together, so the two tests' waits for a (wrong) retry overlap instead of adding up.
+  const posted: Record<'done' | 'failed', Promise<{ res: Response; json: Record<string, unknown> }>> = {} as never;
+  beforeAll(() => {
+    posted.done = postScreenshot(stack.apiUrl, { url: `${pages.origin}/hooked`, callbackUrl: receiver.url('/done') });
+    posted.failed = postScreenshot(stack.apiUrl, {
       url: `${pages.origin}/hooked`,
       selector: '#nothing',
       callbackUrl: receiver.url('/failed'),
     });
+  });
+
+  it('a done job: one correctly signed call with { id, status, imageUrl }, and no other past every backoff', async () => {
+    const { json } = await posted.done;
+    await until(() => receiver.calls.some((c) => c.path === '/done'));
+    await waitPast(receiver.calls.find((c) => c.path === '/done')!.at, ALL_BACKOFFS_MS);
+    const calls = receiver.calls.filter((c) => c.path === '/done');
+    expect(calls.map((c) => c.status)).toEqual([204]);
+    expect(calls[0]!.headers['content-type']).toBe('application/json');
+    expect(verify(SECRET, calls[0]!)).toBe(true);
+    expect(verify('another-secret', calls[0]!)).toBe(false);
+    const payload = JSON.parse(calls[0]!.raw);
+    expect(payload).toEqual({ id: json.id, status: 'done', imageUrl: expect.any(String) });
+    expect(webhookPayloadSchema.strict().parse(payload)).toEqual(payload);
+    expect(sniffFormat(new Uint8Array(await (await fetch(payload.imageUrl)).arrayBuffer()))).toBe('png');
+  });
+
+  it('a failed job: one signed call with { id, status: failed, error }, and no other past every backoff', async () => {
+    const { json } = await posted.failed;
     await until(() => receiver.calls.some((c) => c.path === '/failed'));
-    await new Promise((r) => setTimeout(r, 1000));
+    await waitPast(receiver.calls.find((c) => c.path === '/failed')!.at, ALL_BACKOFFS_MS);
     const calls = receiver.calls.filter((c) => c.path === '/failed');
-    expect(calls).toHaveLength(1);
+    expect(calls.map((c) => c.status)).toEqual([204]);
     expect(verify(SECRET, calls[0]!)).toBe(true);
     expect(JSON.parse(calls[0]!.raw)).toEqual({
       id: json.id,
@@ -209,10 +226,10 @@ describe('webhook', () => {
     await until(() => receiver.calls.filter((c) => c.path === '/flaky').length >= 2);
     const calls = receiver.calls.filter((c) => c.path === '/flaky');
     expect(calls.map((c) => c.status)).toEqual([503, 204]);
-    // The first backoff is 1 s (lib/webhook.ts), the next would be 2 s: the retry waited the first.
+    // The retry waited the first backoff of the schedule (not none, not the second, twice as long).
     const gap = calls[1]!.at - calls[0]!.at;
-    expect(gap).toBeGreaterThanOrEqual(950);
-    expect(gap).toBeLessThan(2000);
+    expect(gap).toBeGreaterThanOrEqual(WEBHOOK_RETRY.backoffMs);
+    expect(gap).toBeLessThan(2 * WEBHOOK_RETRY.backoffMs);
     expect(calls.every((c) => verify(SECRET, c))).toBe(true);
     expect(calls[0]!.headers['x-url2png-delivery']).toBe(calls[1]!.headers['x-url2png-delivery']);
     expect(calls[0]!.raw).toBe(calls[1]!.raw);
@@ -220,7 +237,11 @@ describe('webhook', () => {
 
   it('egress policy: the name is resolved once, checked, and the call goes to that address', async () => {
     const payload = { id: '00000000-0000-4000-8000-000000000000', status: 'done' as const };
-    const resolvesToLoopback = async () => ['127.0.0.1'];
+    const lookups: string[] = [];
+    const resolvesToLoopback = async (host: string) => {
+      lookups.push(host);
+      return ['127.0.0.1'];
+    };
     // Not allow-listed: hooks.example.com resolves to loopback, so nothing is sent.
     const before = receiver.calls.length;
     const refused = await deliverWebhook(`http://hooks.example.com:${receiver.port}/policy`, payload, {
@@ -229,12 +250,15 @@ describe('webhook', () => {
     });
     expect(refused).toMatchObject({ delivered: false, reason: expect.stringMatching(/refused by the egress policy.*loopback/) });
     expect(receiver.calls.length).toBe(before);
+    expect(lookups).toEqual(['hooks.example.com']);
     // Allow-listed by name: delivered to the resolved address, with the name as Host.
     const sent = await deliverWebhook(`http://hooks.example.com:${receiver.port}/policy`, payload, {
       secret: SECRET,
       guard: new EgressGuard(new EgressAllowList([`hooks.example.com:${receiver.port}`]), resolvesToLoopback),
     });
     expect(sent).toMatchObject({ delivered: true, attempts: 1 });
+    // One lookup for the one attempt: the connection went to that answer, not to a second lookup.
+    expect(lookups).toEqual(['hooks.example.com', 'hooks.example.com']);
     const call = receiver.calls.at(-1)!;
     expect(call.headers.host).toBe(`hooks.example.com:${receiver.port}`);
     expect(verify(SECRET, call)).toBe(true);

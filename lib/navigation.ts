@@ -9,8 +9,12 @@ import { TransientFailure } from './failures.js';
 /**
  * A main frame that started no navigation for this long after its last one loaded has settled
  * (a tenth of the render deadline when that is shorter: tests run with deadlines of ~1 s).
+ * A page with nothing left that could move it (no request in flight, no timer of its own due within
+ * the window, no meta refresh) is settled much sooner, after MIN_QUIET_MS: most pages are at rest
+ * when they load, and waiting the whole window for them cost every job ~0.5 s.
  */
 const SETTLE_QUIET_MS = 500;
+const MIN_QUIET_MS = 50;
 export const quietWindowMs = (renderTimeoutMs: number): number => Math.min(SETTLE_QUIET_MS, Math.round(renderTimeoutMs / 10));
 /** A `<meta http-equiv="refresh">` due within this many seconds is waited for (longer ones are not). */
 const META_REFRESH_MAX_S = 3;
@@ -35,6 +39,8 @@ export interface PageWatch {
   readonly lastActivityAt: number;
   /** When the latest main-frame navigation started. */
   readonly navigationStartedAt: number;
+  /** Requests of any frame that have started and not yet finished or failed. */
+  readonly requestsInFlight: number;
   dispose(): void;
 }
 
@@ -55,6 +61,8 @@ export function watchPage(page: Page, loadEvent: 'load' | 'domcontentloaded'): P
     navigationStartedAt: Date.now(),
   };
   const touch = () => (state.lastActivityAt = Date.now());
+  const inFlight = new Set<unknown>();
+  const done = ((request: unknown) => inFlight.delete(request)) as never;
   let crash: (error: Error) => void = () => undefined;
   const crashed = new Promise<never>((_, reject) => (crash = reject));
   crashed.catch(() => undefined);
@@ -69,6 +77,7 @@ export function watchPage(page: Page, loadEvent: 'load' | 'domcontentloaded'): P
     [
       'request',
       ((request: { isNavigationRequest(): boolean; frame(): unknown; redirectChain(): unknown[] }) => {
+        inFlight.add(request);
         if (!request.isNavigationRequest() || !isMain(request.frame())) return;
         // Redirects are the same navigation: only a new one counts as a hop.
         if (request.redirectChain().length === 0) {
@@ -98,6 +107,7 @@ export function watchPage(page: Page, loadEvent: 'load' | 'domcontentloaded'): P
     [
       'requestfailed',
       ((request: { isNavigationRequest(): boolean; frame(): unknown; url(): string; failure(): { errorText: string } | null }) => {
+        inFlight.delete(request);
         if (!request.isNavigationRequest() || !isMain(request.frame())) return;
         // A document that arrived and then broke off (a truncated body) is shown as far as it came:
         // that is the page, not a failed navigation.
@@ -108,6 +118,7 @@ export function watchPage(page: Page, loadEvent: 'load' | 'domcontentloaded'): P
         touch();
       }) as never,
     ],
+    ['requestfinished', done],
     [
       loadEvent,
       (() => {
@@ -152,6 +163,9 @@ export function watchPage(page: Page, loadEvent: 'load' | 'domcontentloaded'): P
     },
     get navigationStartedAt() {
       return state.navigationStartedAt;
+    },
+    get requestsInFlight() {
+      return inFlight.size;
     },
     dispose() {
       for (const [event, fn] of listeners) page.off(event as never, fn as never);
@@ -211,11 +225,11 @@ export function throwIfFailed(watch: PageWatch): void {
 }
 
 /**
- * After a capture: has the page stayed put? Waits until the main frame has been quiet for
- * `quietMs` (plus a meta refresh due soon); true if nothing happened to it since `before` was
- * taken (the capture shows where the page ended), false if it navigated, changed its URL in place
- * (history.pushState) or finished loading meanwhile (settle and capture again).
- * Past settleBy, or after MAX_HOPS navigations, the page is taken where it is.
+ * Before a capture: does the page stay put? Waits until the main frame has been quiet for
+ * `quietMs` (plus a meta refresh due soon), or for MIN_QUIET_MS when nothing is left that could
+ * move it (see pendingMoves); true if nothing happened to it since `before` was taken, false if
+ * it navigated, changed its URL in place (history.pushState) or finished loading meanwhile
+ * (settle and check again). Past settleBy, or after MAX_HOPS navigations, the page is taken where it is.
  */
 export async function stayedPut(
   page: Page,
@@ -223,8 +237,17 @@ export async function stayedPut(
   before: { hops: number; activityAt: number },
   d: SettleDeadlines,
 ): Promise<boolean> {
-  const quietMs = d.quietMs + (await metaRefreshDelayMs(page));
-  while (Date.now() - watch.lastActivityAt < quietMs && Date.now() < d.settleBy && watch.hops === before.hops) await sleep(POLL_MS);
+  let quietMs = d.quietMs;
+  for (let first = true; Date.now() < d.settleBy && watch.hops === before.hops; first = false) {
+    const quietFor = Date.now() - watch.lastActivityAt;
+    if (quietFor >= quietMs) break;
+    if (first || quietFor >= MIN_QUIET_MS) {
+      const pending = await pendingMoves(page, d.quietMs);
+      quietMs = d.quietMs + pending.metaRefreshMs;
+      if (quietFor >= MIN_QUIET_MS && pending.known && !pending.soon && watch.requestsInFlight === 0) break;
+    }
+    await sleep(first ? Math.max(0, MIN_QUIET_MS - quietFor) : POLL_MS);
+  }
   const moved = watch.hops !== before.hops || watch.lastActivityAt !== before.activityAt;
   return !moved || watch.hops > MAX_HOPS || Date.now() >= d.settleBy;
 }
@@ -233,15 +256,76 @@ export async function stayedPut(
 const loadOverdue = (watch: PageWatch, d: SettleDeadlines) =>
   watch.committed && Date.now() >= Math.max(d.loadBy, watch.navigationStartedAt + d.loadMs);
 
-/** The delay of a meta refresh the page will soon follow (0 if none or if it is far off). */
-async function metaRefreshDelayMs(page: Page): Promise<number> {
+/**
+ * What could still move the main frame soon: a meta refresh due within META_REFRESH_MAX_S (its
+ * delay), and whether one of the page's own timers (timerProbe) is due within `horizonMs`.
+ * `known` is false where the probe is missing (a document it was not installed in): then only the
+ * whole quiet window says the page is at rest.
+ */
+async function pendingMoves(page: Page, horizonMs: number): Promise<{ metaRefreshMs: number; soon: boolean; known: boolean }> {
   // (An expression as a string: this project compiles without the DOM's types.)
-  const content = (await page
-    .evaluate(`(document.querySelector('meta[http-equiv="refresh" i]') || {}).content || ''`)
-    .catch(() => '')) as string;
-  const seconds = Number.parseFloat(/^\s*([\d.]+)/.exec(content)?.[1] ?? 'NaN');
-  return Number.isFinite(seconds) && seconds <= META_REFRESH_MAX_S ? seconds * 1000 : 0;
+  const [content, timers] = (await page
+    .evaluate(
+      `[(document.querySelector('meta[http-equiv="refresh" i]') || {}).content ?? null, ` +
+        `typeof globalThis[Symbol.for('${PROBE_KEY}')] === 'function' ? globalThis[Symbol.for('${PROBE_KEY}')](${horizonMs}) : -1]`,
+    )
+    .catch(() => [null, -1])) as [string | null, number];
+  const seconds = Number.parseFloat(/^\s*([\d.]+)/.exec(content ?? '')?.[1] ?? 'NaN');
+  const refresh = Number.isFinite(seconds) && seconds <= META_REFRESH_MAX_S;
+  return { metaRefreshMs: refresh ? seconds * 1000 : 0, soon: refresh || timers > 0, known: timers >= 0 };
 }
+
+const PROBE_KEY = 'url2png.timersDueWithin';
+
+/**
+ * Counts the page's own timers that are due soon, so a page at rest is known to be at rest: it
+ * wraps setTimeout/setInterval (and their clear functions) of every document the page opens, and
+ * answers "how many are due within `ms`". A timer is what most post-load redirects hang on
+ * (`setTimeout(() => location.href = ...)`). It changes nothing a page can rely on: the same ids,
+ * the same calls, the same `this`; the wrappers' names and toString read as the originals.
+ */
+export const timerProbe = `(() => {
+  const key = Symbol.for('${PROBE_KEY}');
+  if (globalThis[key]) return;
+  const due = new Map();
+  const now = () => performance.now();
+  const wrap = (original, repeat) => {
+    const wrapped = {
+      [original.name](handler, ms, ...args) {
+        const delay = Math.max(0, Number(ms) || 0);
+        let id;
+        const run = typeof handler === 'function'
+          ? function () { if (repeat) due.set(id, now() + delay); else due.delete(id); return handler.apply(this, arguments); }
+          : handler;
+        id = original.call(this, run, ms, ...args);
+        due.set(id, now() + delay);
+        return id;
+      },
+    }[original.name];
+    Object.defineProperty(wrapped, 'toString', { value: () => original.toString() });
+    return wrapped;
+  };
+  const unwrap = (original) => {
+    const wrapped = { [original.name](id) { due.delete(id); return original.call(this, id); } }[original.name];
+    Object.defineProperty(wrapped, 'toString', { value: () => original.toString() });
+    return wrapped;
+  };
+  globalThis.setTimeout = wrap(globalThis.setTimeout, false);
+  globalThis.setInterval = wrap(globalThis.setInterval, true);
+  globalThis.clearTimeout = unwrap(globalThis.clearTimeout);
+  globalThis.clearInterval = unwrap(globalThis.clearInterval);
+  Object.defineProperty(globalThis, key, {
+    value: (within) => {
+      const t = now();
+      let soon = 0;
+      for (const [id, at] of due) {
+        if (at < t - 250) due.delete(id); // a string handler that ran (it cannot be wrapped)
+        else if (at <= t + within) soon++;
+      }
+      return soon;
+    },
+  });
+})();`;
 
 /** Errors that mean the page navigated under a DevTools call (the call may simply be repeated). */
 export const NAVIGATED_AWAY =

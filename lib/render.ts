@@ -10,6 +10,7 @@ import {
   navigateAndLoad,
   quietWindowMs,
   stayedPut,
+  timerProbe,
   throwIfFailed,
   waitWhileNavigating,
   watchPage,
@@ -195,6 +196,8 @@ async function capture(
     await authoriseOrigin(page, o, url);
   }
 
+  // The page's timers are counted from its first script on, so that a page at rest is seen to be.
+  await (html === undefined ? page.evaluateOnNewDocument(timerProbe) : page.evaluate(timerProbe));
   await openDocument(page, { url, html }, o, watch, d);
   // Captured once at rest (the quiet window, lib/navigation.ts). One that navigated during the
   // capture is settled and captured again; one that never stops moving is taken where it is after
@@ -202,7 +205,7 @@ async function capture(
   for (let round = 1; ; round++) {
     // Shoot only a page at rest: Chromium can leave a capture of a page that is leaving (or about
     // to) unanswered until the render deadline, so no navigation may be in flight and nothing may
-    // have happened to the page for the quiet window (a meta refresh due soon included).
+    // have happened to the page for the quiet window (cut short when nothing is left to move it).
     await untilAtRest(page, watch, d);
     await refuseEgressAnswer(watch.lastDocument());
     refuseHttpError(o, watch.lastDocument());

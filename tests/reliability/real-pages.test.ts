@@ -46,6 +46,29 @@ beforeAll(async () => {
       '<h1>history</h1><script>addEventListener("load", () => setTimeout(() => { history.pushState({}, "", "/pushed"); document.body.style.background = "rgb(0,200,0)"; }, 300))</script>',
     ),
     '/redirect-chain': (_req, res) => res.writeHead(302, { location: '/href-after-load' }).end(),
+    // Pages that keep changing after load without a navigation or anything else the browser reports:
+    // a page at rest is captured soon after load, so these must be seen to be still moving.
+    '/repaint-by-timer': red(
+      '<script>addEventListener("load", () => setTimeout(() => { document.body.style.background = "rgb(0,200,0)"; }, 300))</script>',
+    ),
+    '/repaint-by-string-timer': red(
+      `<script>addEventListener("load", () => setTimeout("document.body.style.background = 'rgb(0,200,0)'", 300))</script>`,
+    ),
+    '/navigate-by-interval': red(
+      '<script>let ticks = 0; addEventListener("load", () => setInterval(() => { if (++ticks === 3) location.href = "/final"; }, 100))</script>',
+    ),
+    '/navigate-after-fetch': red(
+      '<script>addEventListener("load", () => fetch("/slow-answer").then((r) => r.text()).then(() => { location.href = "/final"; }))</script>',
+    ),
+    '/slow-answer': (_req, res) => void setTimeout(() => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'), 400),
+    // What the page sees of the timer functions is what it would see without the worker.
+    '/native-timers': red(
+      '<script>const id = setTimeout(() => { document.body.style.background = "rgb(0,0,255)"; }, 100); clearTimeout(id);' +
+        'const native = [setTimeout, setInterval, clearTimeout, clearInterval].every((f) => /\\[native code\\]/.test(String(f)));' +
+        'const names = [setTimeout.name, setInterval.name, clearTimeout.name, clearInterval.name].join();' +
+        'const iv = setInterval(() => {}, 50); clearInterval(iv);' +
+        'if (native && names === "setTimeout,setInterval,clearTimeout,clearInterval" && typeof id === "number" && typeof iv === "number") document.body.style.background = "rgb(0,200,0)";</script>',
+    ),
     '/dialogs': red(
       '<script>alert("a"); confirm("b"); prompt("c"); document.addEventListener("DOMContentLoaded", () => { document.body.style.background = "rgb(0,200,0)"; alert("again"); })</script><h1>dialogs</h1>',
     ),
@@ -118,6 +141,11 @@ describe('the image shows the page the browser ended on', () => {
     ['location.replace, then history.pushState and a repaint', '/replace-then-push'],
     ['a 302 to a page that then navigates by script', '/redirect-chain'],
     ['a beforeunload handler on the page that navigates away', '/beforeunload'],
+    ['a repaint from a timer due 300 ms after load', '/repaint-by-timer'],
+    ['a repaint from a string timer due 300 ms after load', '/repaint-by-string-timer'],
+    ['location.href from the third tick of a 100 ms interval', '/navigate-by-interval'],
+    ['location.href once a fetch started at load has answered (400 ms)', '/navigate-after-fetch'],
+    ['the timer functions the page sees still look and work as the native ones', '/native-timers'],
   ])('%s', async (_name, path) => {
     const started = Date.now();
     const image = await render(path);

@@ -288,7 +288,7 @@ export const timerProbe = `(() => {
   const key = Symbol.for('${PROBE_KEY}');
   if (globalThis[key]) return;
   const due = new Map();
-  const now = () => performance.now();
+  const now = Performance.prototype.now.bind(performance);
   const wrap = (original, repeat) => {
     const wrapped = {
       [original.name](handler, ms, ...args) {

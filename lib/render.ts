@@ -187,6 +187,9 @@ async function capture(
   seen: { truncated?: boolean },
 ): Promise<Uint8Array> {
   await page.setViewport(viewportFor(o));
+  // The page's timers are counted from its first script on, so that a page at rest is seen to be
+  // (before freezePage, which stops the clock the count is kept by).
+  await (html === undefined ? page.evaluateOnNewDocument(timerProbe) : page.evaluate(timerProbe));
   if (o.deterministic) await freezePage(page, clock);
   // A fresh headless page already prefers light and motion: only the fields set cost DevTools round trips.
   await emulateMedia(page, o);
@@ -196,8 +199,6 @@ async function capture(
     await authoriseOrigin(page, o, url);
   }
 
-  // The page's timers are counted from its first script on, so that a page at rest is seen to be.
-  await (html === undefined ? page.evaluateOnNewDocument(timerProbe) : page.evaluate(timerProbe));
   await openDocument(page, { url, html }, o, watch, d);
   // Captured once at rest (the quiet window, lib/navigation.ts). One that navigated during the
   // capture is settled and captured again; one that never stops moving is taken where it is after

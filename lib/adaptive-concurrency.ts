@@ -17,6 +17,8 @@ export interface ConcurrencyBounds {
 export interface LoadSample {
   /** Share of the CPU the function has that its process tree used since the last sample (0..1+). */
   cpuBusy: number;
+  /** The same share one sample earlier. */
+  cpuBusyBefore: number;
   /** Free memory, MB. */
   freeMb: number;
 }
@@ -24,14 +26,18 @@ export interface LoadSample {
 export interface ControllerTuning {
   /** Below this CPU share, with pages waiting for a slot, one more slot is opened. */
   raiseBelowCpu: number;
-  /** Above this share the CPU is the limit: the slots shrink by `decreaseFactor`. */
+  /** Above this share for two samples in a row the CPU is the limit: the slots shrink by `decreaseFactor`. */
   cutAboveCpu: number;
   decreaseFactor: number;
   /** Free memory below this cuts the slots too, whatever the CPU says. */
   minFreeMb: number;
 }
 
-const CONTROLLER: ControllerTuning = { raiseBelowCpu: 0.8, cutAboveCpu: 0.97, decreaseFactor: 0.75, minFreeMb: 256 };
+// Why these values: pages that wait on the network keep the CPU between bursts of work, so one
+// sample at 100 % says little (a render just ran); only a second one in a row cuts. A cut of a
+// quarter and growth by one near the top keep the sawtooth close to the limit, and growth by half
+// while the CPU is mostly idle reaches it within a few seconds of a burst (bench/run.ts measures it).
+const CONTROLLER: ControllerTuning = { raiseBelowCpu: 0.85, cutAboveCpu: 0.97, decreaseFactor: 0.75, minFreeMb: 256 };
 
 /** Resident memory a page costs at most in the measured runs (renderer + its share of the browser). */
 const MB_PER_PAGE = 90;
@@ -56,7 +62,8 @@ export function nextLimit(
   t: ControllerTuning = CONTROLLER,
 ): number {
   const clamp = (n: number) => Math.max(bounds.floor, Math.min(bounds.ceiling, n));
-  if (sample.freeMb < t.minFreeMb || sample.cpuBusy > t.cutAboveCpu) return clamp(Math.floor(limit * t.decreaseFactor));
+  const cpuIsTheLimit = Math.min(sample.cpuBusy, sample.cpuBusyBefore) > t.cutAboveCpu;
+  if (sample.freeMb < t.minFreeMb || cpuIsTheLimit) return clamp(Math.floor(limit * t.decreaseFactor));
   if (saturated && sample.cpuBusy < t.raiseBelowCpu) {
     // Far below the CPU limit (pages mostly wait on the network) grow by half, a slow start;
     // nearer to it, one slot at a time.
@@ -139,6 +146,7 @@ export class AdaptiveLimit {
     let lastCpu = cpuSeconds();
     let lastMachine = machineCpu();
     let lastAt = performance.now();
+    let cpuBusyBefore = 0;
     this.#timer = setInterval(() => {
       const cpu = cpuSeconds();
       const machine = machineCpu();
@@ -149,9 +157,11 @@ export class AdaptiveLimit {
       const machineBusy = (machine.busy - lastMachine.busy) / Math.max(1, machine.total - lastMachine.total);
       const cpuBusy = Math.max(treeBusy, machineBusy);
       [lastCpu, lastMachine, lastAt] = [cpu, machine, now];
+      const before = cpuBusyBefore;
+      cpuBusyBefore = cpuBusy;
       // Idle (nothing running, nothing waiting): keep the limit reached for the next burst.
       if (this.#active === 0 && this.#queue.length === 0) return;
-      this.#limit = nextLimit(this.#limit, { cpuBusy, freeMb: freeMb() }, this.#saturated, options);
+      this.#limit = nextLimit(this.#limit, { cpuBusy, cpuBusyBefore: before, freeMb: freeMb() }, this.#saturated, options);
       this.#peak = Math.max(this.#peak, this.#limit);
       this.#saturated = this.#queue.length > 0;
       this.#drain();

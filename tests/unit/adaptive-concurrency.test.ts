@@ -5,27 +5,31 @@ const bounds = { floor: 4, ceiling: 12 };
 
 describe('the AIMD step', () => {
   it('opens one more slot while pages wait and the CPU has room', () => {
-    expect(nextLimit(4, { cpuBusy: 0.5, freeMb: 4000 }, true, bounds)).toBe(5);
+    expect(nextLimit(4, { cpuBusy: 0.5, cpuBusyBefore: 0.5, freeMb: 4000 }, true, bounds)).toBe(5);
   });
   it('grows by half (a slow start) while the CPU is far from its limit', () => {
-    expect(nextLimit(4, { cpuBusy: 0.2, freeMb: 4000 }, true, bounds)).toBe(6);
-    expect(nextLimit(6, { cpuBusy: 0.2, freeMb: 4000 }, true, bounds)).toBe(9);
+    expect(nextLimit(4, { cpuBusy: 0.2, cpuBusyBefore: 0.2, freeMb: 4000 }, true, bounds)).toBe(6);
+    expect(nextLimit(6, { cpuBusy: 0.2, cpuBusyBefore: 0.2, freeMb: 4000 }, true, bounds)).toBe(9);
   });
   it('does not grow when nothing waited for a slot', () => {
-    expect(nextLimit(4, { cpuBusy: 0.1, freeMb: 4000 }, false, bounds)).toBe(4);
+    expect(nextLimit(4, { cpuBusy: 0.1, cpuBusyBefore: 0.1, freeMb: 4000 }, false, bounds)).toBe(4);
   });
   it('holds between the raise and cut thresholds', () => {
-    expect(nextLimit(7, { cpuBusy: 0.9, freeMb: 4000 }, true, bounds)).toBe(7);
+    expect(nextLimit(7, { cpuBusy: 0.9, cpuBusyBefore: 0.9, freeMb: 4000 }, true, bounds)).toBe(7);
   });
-  it('cuts by a quarter when the CPU is the limit, never below the floor', () => {
-    expect(nextLimit(12, { cpuBusy: 1.0, freeMb: 4000 }, true, bounds)).toBe(9);
-    expect(nextLimit(5, { cpuBusy: 1.0, freeMb: 4000 }, true, bounds)).toBe(4);
+  it('does not cut on one busy sample: a render just ran, the CPU may not be the limit', () => {
+    expect(nextLimit(12, { cpuBusy: 1.0, cpuBusyBefore: 0.6, freeMb: 4000 }, true, bounds)).toBe(12);
+    expect(nextLimit(12, { cpuBusy: 0.6, cpuBusyBefore: 1.0, freeMb: 4000 }, true, bounds)).toBe(12);
+  });
+  it('cuts by a quarter when the CPU is the limit (two samples in a row), never below the floor', () => {
+    expect(nextLimit(12, { cpuBusy: 1.0, cpuBusyBefore: 1.0, freeMb: 4000 }, true, bounds)).toBe(9);
+    expect(nextLimit(5, { cpuBusy: 1.0, cpuBusyBefore: 1.0, freeMb: 4000 }, true, bounds)).toBe(4);
   });
   it('cuts when free memory runs low, whatever the CPU', () => {
-    expect(nextLimit(8, { cpuBusy: 0.1, freeMb: 100 }, true, bounds)).toBe(6);
+    expect(nextLimit(8, { cpuBusy: 0.1, cpuBusyBefore: 0.1, freeMb: 100 }, true, bounds)).toBe(6);
   });
   it('never passes the ceiling', () => {
-    expect(nextLimit(12, { cpuBusy: 0.1, freeMb: 4000 }, true, bounds)).toBe(12);
+    expect(nextLimit(12, { cpuBusy: 0.1, cpuBusyBefore: 0.1, freeMb: 4000 }, true, bounds)).toBe(12);
   });
 });
 

@@ -19,7 +19,7 @@ export interface LocalStackOptions {
   port?: number;
   /** Emulator port; 0 picks a free one. */
   emulatorPort?: number;
-  /** Concurrent worker invocations (Lambda's maximumConcurrency, scaled to this machine). */
+  /** Concurrent worker invocations (default: enough batches to fill the render ceiling). */
   workerConcurrency?: number;
   log?: (line: string) => void;
   /** Keep queues, messages and objects here across restarts (`npm start`); in memory when unset. */
@@ -92,7 +92,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       region: LOCAL_REGION,
       batchSize: TUNING.batchSize,
       batchingWindowS: TUNING.maximumBatchingWindowSeconds,
-      concurrency: options.workerConcurrency ?? 2,
+      // One worker process takes every invocation here (on Lambda each has its own): enough of
+      // them in flight that the pages waiting on a slow batch's last job do not starve the
+      // render controller (lib/adaptive-concurrency.ts) below its ceiling.
+      concurrency: options.workerConcurrency ?? Math.ceil(config().renderConcurrencyCeiling / TUNING.batchSize) + 1,
       invoke: (event: SQSEvent) => fn.invoke(event),
       retryDelayS: (receiveCount) => {
         const cfg = config();

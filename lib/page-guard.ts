@@ -1,9 +1,12 @@
-// The page's share of the egress policy. The proxy sees every http(s)/ws(s) request; requests for
-// other schemes never reach it, so the page refuses them itself: a DevTools Fetch interception whose
-// patterns match only those schemes (http traffic is not intercepted, so it costs nothing per
-// request). It also remembers where the main frame last tried to go, so that a navigation the proxy
-// refused inside a CONNECT tunnel (Chrome only says ERR_TUNNEL_CONNECTION_FAILED) can be named.
-import type { CDPSession, Page } from 'puppeteer-core';
+// The browser's share of the egress policy. The proxy sees every http(s)/ws(s) request; requests
+// for other schemes never reach it, so the browser refuses them itself: a DevTools Fetch
+// interception whose patterns match only those schemes (http traffic is not intercepted, so it
+// costs nothing per request). It is enabled once per browser, on the browser target's own session,
+// and so covers every page, frame and worker of every context: one session per page cost each job
+// a DevTools attach and ~10 ms of CPU. Per page it remembers where the main frame last tried to
+// go, so that a navigation the proxy refused inside a CONNECT tunnel (Chrome only says
+// ERR_TUNNEL_CONNECTION_FAILED) can be named.
+import type { Browser, Page } from 'puppeteer-core';
 import type { EgressGuard } from './egress.js';
 import { PermanentFailure, TransientFailure } from './failures.js';
 
@@ -32,19 +35,39 @@ export interface PageGuard {
   readonly lastNavigation: string | undefined;
 }
 
+const REFUSED = new RegExp(`^(${REFUSED_SCHEMES.join('|')}):`, 'i');
+
+const guardedBrowsers = new WeakMap<Browser, Promise<void>>();
+
+/** Refuses the non-proxied schemes in every page of `browser`; set up once, on its first page. */
+function guardBrowser(browser: Browser): Promise<void> {
+  let guarded = guardedBrowsers.get(browser);
+  if (!guarded) {
+    guarded = (async () => {
+      const session = await browser.target().createCDPSession();
+      session.on('Fetch.requestPaused', (event: { requestId: string }) => {
+        session.send('Fetch.failRequest', { requestId: event.requestId, errorReason: 'BlockedByClient' }).catch(() => undefined);
+      });
+      await session.send('Fetch.enable', {
+        patterns: REFUSED_SCHEMES.map((scheme) => ({ urlPattern: `${scheme}:*`, requestStage: 'Request' as const })),
+      });
+    })();
+    guardedBrowsers.set(browser, guarded);
+    guarded.catch(() => guardedBrowsers.delete(browser)); // the next page tries again
+  }
+  return guarded;
+}
+
 export async function guardPage(page: Page): Promise<PageGuard> {
   const state: { refusedRequests: string[]; lastNavigation: string | undefined } = { refusedRequests: [], lastNavigation: undefined };
-  const session: CDPSession = await page.createCDPSession();
-  session.on('Fetch.requestPaused', (event: { requestId: string; request: { url: string } }) => {
-    state.refusedRequests.push(event.request.url);
-    session.send('Fetch.failRequest', { requestId: event.requestId, errorReason: 'BlockedByClient' }).catch(() => undefined);
-  });
-  await session.send('Fetch.enable', {
-    patterns: REFUSED_SCHEMES.map((scheme) => ({ urlPattern: `${scheme}:*`, requestStage: 'Request' as const })),
-  });
   page.on('request', (request) => {
     if (request.isNavigationRequest() && request.frame() === page.mainFrame()) state.lastNavigation = request.url();
   });
+  page.on('requestfailed', (request) => {
+    if (REFUSED.test(request.url()) && /BLOCKED_BY_CLIENT/.test(request.failure()?.errorText ?? ''))
+      state.refusedRequests.push(request.url());
+  });
+  await guardBrowser(page.browser());
   return state;
 }
 

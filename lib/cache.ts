@@ -82,6 +82,9 @@ function captureControl(o: ScreenshotOptions, htmlSha256: string | undefined): R
     scrollTo: o.scrollTo,
     disableAnimations: o.disableAnimations || undefined,
     failOnHttpError: o.failOnHttpError || undefined,
+    blockAds: o.blockAds || undefined,
+    blockTrackers: o.blockTrackers || undefined,
+    blockCookieBanners: o.blockCookieBanners || undefined,
   };
   return Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined));
 }

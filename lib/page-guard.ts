@@ -5,8 +5,12 @@
 // and so covers every page, frame and worker of every context: one session per page cost each job
 // a DevTools attach and ~10 ms of CPU. Per page it remembers where the main frame last tried to
 // go, so that a navigation the proxy refused inside a CONNECT tunnel (Chrome only says
-// ERR_TUNNEL_CONNECTION_FAILED) can be named.
-import type { Browser, Page } from 'puppeteer-core';
+// ERR_TUNNEL_CONNECTION_FAILED) can be named. A job that blocks ads or trackers (lib/blocking.ts)
+// gets a Fetch interception of its own page's http(s) requests, and those the lists name fail as
+// BlockedByClient: blocking only removes requests, everything else still goes through the proxy.
+// Jobs that block nothing have no such interception, so they pay nothing per request.
+import type { Browser, CDPSession, Page } from 'puppeteer-core';
+import type { RequestFacts } from './blocking.js';
 import type { EgressGuard } from './egress.js';
 import { PermanentFailure, TransientFailure } from './failures.js';
 
@@ -31,6 +35,8 @@ const REFUSED_SCHEMES = [
 export interface PageGuard {
   /** Requests of a refused scheme that the page tried (and that failed). */
   readonly refusedRequests: readonly string[];
+  /** Requests failed because blockAds or blockTrackers named them. */
+  readonly blockedRequests: readonly string[];
   /** The URL the main frame last tried to navigate to (redirects included). */
   readonly lastNavigation: string | undefined;
 }
@@ -58,8 +64,40 @@ function guardBrowser(browser: Browser): Promise<void> {
   return guarded;
 }
 
-export async function guardPage(page: Page): Promise<PageGuard> {
-  const state: { refusedRequests: string[]; lastNavigation: string | undefined } = { refusedRequests: [], lastNavigation: undefined };
+/** Decides whether a paused http(s) request is blocked (lib/blocking.ts): a truthy answer fails it. */
+export type RequestBlocker = (request: RequestFacts) => string | undefined;
+
+interface PausedRequest {
+  requestId: string;
+  request: { url: string };
+  resourceType: string;
+  frameId: string;
+}
+
+/** Pauses the page's http(s) requests and fails those `block` names; `blocked` collects their URLs. */
+async function blockRequests(page: Page, block: RequestBlocker, blocked: string[]): Promise<void> {
+  const session: CDPSession = await page.createCDPSession();
+  const mainFrameId = (await session.send('Page.getFrameTree')).frameTree.frame.id;
+  session.on('Fetch.requestPaused', (event: PausedRequest) => {
+    const { url } = event.request;
+    const reason = block({ url, resourceType: event.resourceType, pageUrl: page.url(), subFrame: event.frameId !== mainFrameId });
+    if (reason) blocked.push(url);
+    const answer = reason
+      ? session.send('Fetch.failRequest', { requestId: event.requestId, errorReason: 'BlockedByClient' })
+      : session.send('Fetch.continueRequest', { requestId: event.requestId });
+    answer.catch(() => undefined); // the page may be gone
+  });
+  await session.send('Fetch.enable', {
+    patterns: ['http:*', 'https:*'].map((urlPattern) => ({ urlPattern, requestStage: 'Request' as const })),
+  });
+}
+
+export async function guardPage(page: Page, block?: RequestBlocker): Promise<PageGuard> {
+  const state: { refusedRequests: string[]; blockedRequests: string[]; lastNavigation: string | undefined } = {
+    refusedRequests: [],
+    blockedRequests: [],
+    lastNavigation: undefined,
+  };
   page.on('request', (request) => {
     if (request.isNavigationRequest() && request.frame() === page.mainFrame()) state.lastNavigation = request.url();
   });
@@ -68,6 +106,7 @@ export async function guardPage(page: Page): Promise<PageGuard> {
       state.refusedRequests.push(request.url());
   });
   await guardBrowser(page.browser());
+  if (block) await blockRequests(page, block, state.blockedRequests);
   return state;
 }
 

@@ -5,6 +5,7 @@
 // caller named, checked by lib/request.ts); injected scripts run in the page's own world with the
 // page's own rights (no CSP bypass, no exposed functions, no user gesture).
 import type { CDPSession, CookieParam, ElementHandle, Page, Viewport } from 'puppeteer-core';
+import { type DomFacts, type Engines, hidingCss } from './blocking.js';
 import { devicePreset } from './devices.js';
 import { PermanentFailure } from './failures.js';
 import type { ScreenshotOptions } from './request.js';
@@ -140,6 +141,29 @@ export async function addStyles(page: Page, o: ScreenshotOptions): Promise<void>
         '*, *::before, *::after { transition: none !important; caret-color: transparent !important; scroll-behavior: auto !important; }',
     });
   }
+}
+
+/** The ids, classes and link targets of the document (generic cosmetic rules are indexed by them), bounded. */
+const DOM_FACTS = `(() => {
+  const ids = new Set(), classes = new Set(), hrefs = new Set();
+  for (const e of document.querySelectorAll('[id],[class],a[href]')) {
+    if (e.id) ids.add(e.id);
+    if (e.classList) for (const c of e.classList) classes.add(c);
+    if (e.tagName === 'A' && e.getAttribute('href')) hrefs.add(e.getAttribute('href'));
+    if (ids.size + classes.size + hrefs.size > ${20_000}) break;
+  }
+  return { ids: [...ids], classes: [...classes], hrefs: [...hrefs] };
+})()`;
+
+/**
+ * blockAds and blockCookieBanners, just before the capture: the lists' cosmetic rules for this page
+ * and the ad-slot selectors (lib/blocking.ts) hide what they name (display: none, no empty box).
+ */
+export async function hideBlockedContent(page: Page, o: ScreenshotOptions, engines: Engines | undefined): Promise<void> {
+  if (!engines || !(o.blockAds || o.blockCookieBanners)) return;
+  const dom = (await page.evaluate(DOM_FACTS)) as DomFacts;
+  const css = hidingCss(o, page.url(), dom, engines);
+  if (css) await page.addStyleTag({ content: css });
 }
 
 /**

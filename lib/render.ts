@@ -17,6 +17,8 @@ import {
   type PageWatch,
   type SettleDeadlines,
 } from './navigation.js';
+import { blockingEngines, blockingReason, blocksRequests, type Engines, type RequestFacts } from './blocking.js';
+import { answerConsentBanners } from './consent.js';
 import { explainNavigationFailure, guardPage } from './page-guard.js';
 import { printPdf } from './pdf.js';
 import type { CaptureFacts } from './receipt.js';
@@ -25,6 +27,7 @@ import {
   authoriseOrigin,
   clickElement,
   emulateIdentity,
+  hideBlockedContent,
   emulateMedia,
   forgetCookies,
   runScripts,
@@ -89,6 +92,8 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
   const options = screenshotOptionsSchema.parse(input.options) as ScreenshotOptions;
   const startedAt = new Date().toISOString();
   if (input.html === undefined) await refuseUnreachableTarget(input.url, deps.guard);
+  // The lists are parsed on the first job that blocks anything, never for the others.
+  const engines = options.blockAds || options.blockTrackers || options.blockCookieBanners ? blockingEngines() : undefined;
   const browser = await deps.browsers.get();
   // Single-process Chromium has no contexts, so no per-job proxy: its receipts name no addresses.
   const session = deps.proxy && !deps.browsers.singleProcess ? await deps.proxy.openSession() : undefined;
@@ -121,10 +126,18 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
       settleBy: started + Math.max(loadTimeoutMs, timeoutMs * 0.75),
       quietMs: quietWindowMs(timeoutMs),
     };
-    const work = guardPage(page).then((pageGuard) =>
-      capture(page, input, options, watch, { until, ...settle }, Date.parse(options.now ?? input.requestedAt ?? startedAt), seen).catch(
-        (error: unknown) => explainNavigationFailure(error, pageGuard, deps.guard),
-      ),
+    const block = engines && blocksRequests(options) ? (r: RequestFacts) => blockingReason(options, r, engines) : undefined;
+    const work = guardPage(page, block).then((pageGuard) =>
+      capture(
+        page,
+        input,
+        options,
+        watch,
+        { until, ...settle },
+        Date.parse(options.now ?? input.requestedAt ?? startedAt),
+        seen,
+        engines,
+      ).catch((error: unknown) => explainNavigationFailure(error, pageGuard, deps.guard)),
     );
     work.catch(() => undefined); // after a timeout its rejection (page closed under it) is expected
     const bytes = await Promise.race([work, timer.promise, watch.crashed]).finally(() => watch.dispose());
@@ -185,11 +198,13 @@ async function capture(
   d: SettleDeadlines & { until: number },
   clock: number,
   seen: { truncated?: boolean },
+  engines: Engines | undefined,
 ): Promise<Uint8Array> {
   await page.setViewport(viewportFor(o));
   // The page's timers are counted from its first script on, so that a page at rest is seen to be
   // (before freezePage, which stops the clock the count is kept by).
   await (html === undefined ? page.evaluateOnNewDocument(timerProbe) : page.evaluate(timerProbe));
+  const consent = o.blockCookieBanners ? await answerConsentBanners(page) : undefined;
   if (o.deterministic) await freezePage(page, clock);
   // A fresh headless page already prefers light and motion: only the fields set cost DevTools round trips.
   await emulateMedia(page, o);
@@ -200,6 +215,10 @@ async function capture(
   }
 
   await openDocument(page, { url, html }, o, watch, d);
+  // An html document is written into the page's about:blank, which is no new document: autoconsent starts in it now.
+  if (html !== undefined) await consent?.startInCurrentDocument();
+  // Rejecting may reload the page or change it: the quiet window below waits that out.
+  await consent?.settled(d.until - 1500);
   // Captured once at rest (the quiet window, lib/navigation.ts). One that navigated during the
   // capture is settled and captured again; one that never stops moving is taken where it is after
   // CAPTURE_ROUNDS.
@@ -214,7 +233,7 @@ async function capture(
     const before = { hops: watch.hops, activityAt: watch.lastActivityAt };
     let bytes: Uint8Array;
     try {
-      bytes = await shootUnlessNavigated(page, o, d.until, seen, watch, hopsBefore);
+      bytes = await shootUnlessNavigated(page, o, d.until, seen, watch, hopsBefore, engines);
     } catch (error) {
       // Only a navigation the page itself started is repeated; a crashed or closed browser
       // or page is what it is (transient, classified by lib/failures.ts).
@@ -243,9 +262,10 @@ async function shootUnlessNavigated(
   seen: { truncated?: boolean },
   watch: PageWatch,
   hopsBefore: number,
+  engines: Engines | undefined,
 ): Promise<Uint8Array> {
   let done = false;
-  const shot = prepareAndShoot(page, o, until, seen);
+  const shot = prepareAndShoot(page, o, until, seen, engines);
   const navigated = (async (): Promise<never> => {
     while (!done && watch.hops === hopsBefore) await sleep(NAVIGATION_POLL_MS);
     throw new Error('Not attached to an active page: it navigated during the capture');
@@ -319,7 +339,13 @@ async function refuseEgressAnswer(document: HTTPResponse | undefined): Promise<v
   throw new PermanentFailure(refusal === 'dns_not_found' ? 'dns_not_found' : 'url_refused', reason);
 }
 
-async function prepareAndShoot(page: Page, o: ScreenshotOptions, until: number, seen: { truncated?: boolean }): Promise<Uint8Array> {
+async function prepareAndShoot(
+  page: Page,
+  o: ScreenshotOptions,
+  until: number,
+  seen: { truncated?: boolean },
+  engines: Engines | undefined,
+): Promise<Uint8Array> {
   if (o.waitUntil === 'networkidle') {
     // 500 ms without requests, at most NETWORK_IDLE_MAX_MS: a page that never goes quiet
     // (analytics beacons, long polls) is captured anyway instead of failing.
@@ -330,6 +356,7 @@ async function prepareAndShoot(page: Page, o: ScreenshotOptions, until: number, 
   if (o.waitForSelector) {
     await waitVisible(page, o.waitForSelector, until);
   }
+  await hideBlockedContent(page, o, engines);
   await addStyles(page, o);
   if (o.hideSelectors.length) {
     // One rule per selector: a selector the browser cannot parse drops only its own rule.

@@ -366,6 +366,24 @@ const optionsShape = {
     .describe(
       "Make two captures of an unchanged page identical: the page's clock frozen at the job's requestedAt (or now), Math.random seeded, animations, transitions and caret off, scrollbars hidden, fonts and visible images loaded before the capture",
     ),
+  blockAds: z
+    .boolean({ error: 'blockAds must be true or false' })
+    .default(false)
+    .describe(
+      'Block requests to ad networks and hide the common ad slots (AdSense, Google Publisher Tag and the like), filled or empty. Off by default: a capture shows the page as a visitor sees it unless asked',
+    ),
+  blockTrackers: z
+    .boolean({ error: 'blockTrackers must be true or false' })
+    .default(false)
+    .describe(
+      'Block requests to analytics and tracking services, and the pixels and beacons of ad networks. Off by default: some pages need their analytics scripts to render',
+    ),
+  blockCookieBanners: z
+    .boolean({ error: 'blockCookieBanners must be true or false' })
+    .default(false)
+    .describe(
+      'Answer cookie consent banners with "reject" / "only necessary" (DuckDuckGo autoconsent rules) and hide the known consent managers that remain. Off by default: rejecting changes what the page shows',
+    ),
   now: z.iso
     .datetime({ offset: true, error: 'now must be an ISO 8601 date-time, e.g. "2030-01-01T00:00:00Z"' })
     .optional()

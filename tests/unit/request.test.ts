@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseScreenshotRequest } from '../../lib/request.js';
+import { cacheKey } from '../../lib/cache.js';
+import { parseScreenshotRequest, screenshotOptionsSchema } from '../../lib/request.js';
 import { EgressAllowList } from '../../lib/url-policy.js';
 
 const none = new EgressAllowList([]);
@@ -27,6 +28,9 @@ describe('screenshot request schema', () => {
         scripts: [],
         disableAnimations: false,
         failOnHttpError: false,
+        blockAds: false,
+        blockTrackers: false,
+        blockCookieBanners: false,
       },
     });
   });
@@ -157,6 +161,9 @@ describe('capture-control fields (identity, device, injection, interaction, clip
         [{ click: 5 }, /click must be a CSS selector string/],
         [{ scrollTo: 'x'.repeat(501) }, /scrollTo must be at most 500 characters/],
         [{ disableAnimations: 'true' }, /disableAnimations must be true or false/],
+        [{ blockAds: 'true' }, /blockAds must be true or false/],
+        [{ blockTrackers: 1 }, /blockTrackers must be true or false/],
+        [{ blockCookieBanners: null }, /blockCookieBanners must be true or false/],
         [{ failOnHttpError: 1 }, /failOnHttpError must be true or false/],
       ] satisfies [object, RegExp][]
     ).map(([fields, message]) => [message.source, fields, message] as const),
@@ -233,5 +240,14 @@ describe('capture-control fields (identity, device, injection, interaction, clip
     });
     expect(result.ok, JSON.stringify(result)).toBe(true);
     expect(parse({ html: '<h1>hello</h1>' }).ok).toBe(true);
+  });
+});
+
+describe('blocking fields in the cache key', () => {
+  it('leave the key of a request without them as it was, and give each flag its own key', () => {
+    const key = (o: Record<string, unknown>) => cacheKey('https://example.com/', screenshotOptionsSchema.parse(o));
+    expect(key({ blockAds: false, blockTrackers: false, blockCookieBanners: false })).toBe(key({}));
+    const keys = new Set([key({}), key({ blockAds: true }), key({ blockTrackers: true }), key({ blockCookieBanners: true })]);
+    expect(keys.size).toBe(4);
   });
 });

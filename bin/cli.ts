@@ -34,6 +34,9 @@ interface Options {
   width?: number;
   height?: number;
   fullPage?: boolean;
+  blockAds?: boolean;
+  blockTrackers?: boolean;
+  blockCookieBanners?: boolean;
   format?: 'png' | 'jpeg' | 'webp' | 'pdf';
   paper?: string;
   landscape?: boolean;
@@ -119,6 +122,9 @@ function program(): Command {
     .option('--width <px>', 'viewport width in CSS pixels (service default 1280)', wholeNumber)
     .option('--height <px>', 'viewport height in CSS pixels (service default 800)', wholeNumber)
     .option('--full-page', 'capture the whole scroll height, not just the viewport')
+    .option('--block-ads', 'no requests to ad networks, ad slots hidden (service default: off)')
+    .option('--block-trackers', 'no requests to analytics and tracking services (service default: off)')
+    .option('--block-cookie-banners', 'answer cookie consent banners with "reject" and hide what remains (service default: off)')
     .option(
       '--compare-to <id>',
       'compare with an earlier PNG screenshot: prints the changed pixels and saves the diff image beside the shot (<file>.diff.png)',
@@ -158,6 +164,7 @@ Examples:
   npx url2png https://example.com
   npx url2png https://example.com -o shot.webp --format webp --quality 80 --full-page
   npx url2png https://example.com -o page.pdf --format pdf --paper Letter --landscape
+  npx url2png https://news.example --block-ads --block-trackers --block-cookie-banners
   npx url2png https://example.com --device "iPhone 15" --header "X-Team: docs" --cookie session=abc123
   npx url2png --html-file invoice.html -O omitBackground=true -O locale=de-DE
   npx url2png --batch urls.txt --out-dir shots/ --width 1024 --full-page
@@ -231,6 +238,9 @@ function buildRequest(rawUrl: string | undefined, o: Options): Record<string, un
   if (o.width !== undefined) request.width = o.width;
   if (o.height !== undefined) request.height = o.height;
   if (o.fullPage) request.fullPage = true;
+  if (o.blockAds) request.blockAds = true;
+  if (o.blockTrackers) request.blockTrackers = true;
+  if (o.blockCookieBanners) request.blockCookieBanners = true;
   if (o.format !== undefined) request.format = o.format;
   if (o.quality !== undefined) request.quality = o.quality;
   if (o.compareTo !== undefined) request.compareTo = o.compareTo;

@@ -106,6 +106,9 @@ describe('the web page', () => {
       { id: 'format', label: 'Format' },
       { id: 'device', label: 'Device' },
       { id: 'fullPage', label: 'Whole page (scroll height)' },
+      { id: 'blockAds', label: 'Block ads' },
+      { id: 'blockTrackers', label: 'Block trackers' },
+      { id: 'blockCookieBanners', label: 'Reject cookie banners' },
       { id: 'apiKey', label: 'API key (deployed stages)' },
       { id: 'advanced', label: 'Extra fields (a JSON object, merged into the request)' },
     ]);

@@ -37,6 +37,11 @@ const widthInput = $('width', HTMLInputElement);
 const heightInput = $('height', HTMLInputElement);
 const formatSelect = $('format', HTMLSelectElement);
 const fullPageBox = $('fullPage', HTMLInputElement);
+/** Off by default, as in the API: a capture shows the page as a visitor sees it unless asked. */
+const blockingBoxes = /** @type {const} */ (['blockAds', 'blockTrackers', 'blockCookieBanners']).map((name) => ({
+  name,
+  box: $(name, HTMLInputElement),
+}));
 const deviceSelect = $('device', HTMLSelectElement);
 const advancedInput = $('advanced', HTMLTextAreaElement);
 const advancedBox = $('advanced-box', HTMLDetailsElement);
@@ -256,6 +261,7 @@ async function submit() {
     if (raw) body[name] = Number(raw);
   }
   if (fullPageBox.checked) body.fullPage = true;
+  for (const { name, box } of blockingBoxes) if (box.checked) body[name] = true;
   const format = formatSelect.value;
   if (format && format !== 'png') body.format = format; // png is the default: old services know no format
   const t0 = Date.now();

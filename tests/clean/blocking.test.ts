@@ -146,9 +146,9 @@ afterAll(async () => {
   if (scratchRoot) rmSync(scratchRoot, { recursive: true, force: true });
 });
 
-const render = async (path: string, options: ScreenshotOptionsInput) => {
+const render = async (path: string, options: ScreenshotOptionsInput, document?: string) => {
   const image = await renderScreenshot(
-    { url: `${pages.origin}${path}`, options: { width: 800, height: 600, ...options } },
+    { url: `${pages.origin}${path}`, html: document, options: { width: 800, height: 600, ...options } },
     { browsers: host, guard, proxy },
     { timeoutMs: 20_000, loadTimeoutMs: 8_000 },
   );
@@ -216,6 +216,24 @@ describe('blockCookieBanners', () => {
     expect(near(img.at(100, 50), CONTENT)).toBe(true);
     expect(choices).toContain(choice);
     expect(choices.filter((c) => c.endsWith(':accept'))).toEqual([]);
+  });
+
+  it('an html document: its ad requests are blocked and its OneTrust banner is answered "reject" too', async () => {
+    choices.length = 0;
+    const before = new Map(pages.hits);
+    // The base URL lets the consent manager's relative fetch reach the fixture server.
+    const document = html(
+      `${content}<ins class="adsbygoogle" style="display:block;width:300px;height:250px;background:rgb(200,200,200)"></ins>
+       <script async src="${at('pagead2.googlesyndication.com', '/pagead/js/adsbygoogle.js')}"></script>
+       <script async src="${at('cdn.cookielaw.org', '/scripttemplates/otSDKStub.js')}"></script>`,
+      `<base href="${pages.origin}/">`,
+    );
+    const img = await render('/', { blockAds: true, blockCookieBanners: true }, document);
+    expect(requested(before, '/pagead/js/adsbygoogle.js')).toEqual([]);
+    expect(shows(img, PLACEHOLDER)).toBe(false);
+    expect(shows(img, BANNER)).toBe(false);
+    expect(near(img.at(100, 50), CONTENT)).toBe(true);
+    expect(choices).toContain('onetrust:reject');
   });
 
   it("on: a banner with nothing to answer (Tealium) is hidden by the consent managers' cosmetic rules", async () => {

@@ -107,7 +107,9 @@ describe.each([
     }
     expect(pngSize((await render('/ok')).bytes)).toEqual({ width: 640, height: 480 });
     const kills = events.filter((e) => e === 'killed').length - killsBefore;
-    if (singleProcess) expect(kills).toBe(3);
+    // Single-process: one kill per hang. Multi-process: none, closing each job's context was enough
+    // (a kill here would take every other job's page down with the browser).
+    expect(kills).toBe(singleProcess ? 3 : 0);
     // Every kill was followed by exactly one relaunch, and nothing else relaunched.
     expect(host.launches - before).toBe(kills);
     // The spinning renderers did not pile up in the live browser.

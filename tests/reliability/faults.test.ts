@@ -23,7 +23,7 @@ import {
   type Harness,
   type Link,
 } from './harness.js';
-import { eventually, inGroup } from '../support/procs.js';
+import { eventually, inGroup, stillThere, treeOf } from '../support/procs.js';
 
 let pages: PageServer;
 let h: Harness;
@@ -162,6 +162,9 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
     await eventually(() => [...pages.hits.keys()].some((p) => p.startsWith('/slow-b')), Boolean, 20_000);
     const deadBrowser = workerBrowserPid(h.stack);
     expect(deadBrowser).toBeGreaterThan(1);
+    // Everything the worker started (its browser, the browser's helpers and renderers), by pid and start time.
+    const started = treeOf(h.stack.worker.pid!).filter((p) => p.pid !== h.stack.worker.pid);
+    expect(started.filter((p) => /chrom/i.test(p.cmdline) && p.cmdline.includes('--type=renderer')).length).toBeGreaterThanOrEqual(1);
     const killedAt = Date.now();
     h.stack.worker.kill('SIGKILL');
     const settled = await settleAll(apiUrl, jobs, 40_000);
@@ -169,8 +172,10 @@ describe('fault matrix (visibility 3 s, maxReceiveCount 3, render timeout 1.5 s)
     // A new worker process (a cold start) did the work, and not before the messages reappeared.
     expect(h.stack.worker.starts).toBe(startsBefore + 1);
     expect(Date.now() - killedAt).toBeGreaterThanOrEqual(2500);
-    // The dead worker's browser did not outlive it.
-    // (Its own process group, whoever adopted its processes: not "ppid 1", which a subreaper breaks.)
+    // The dead worker's browser did not outlive it: none of the exact processes it started is left,
+    // and nothing is in the browser's process group (whoever adopted them: not "ppid 1", which a
+    // subreaper breaks).
+    expect(stillThere(started)).toEqual([]);
     expect(inGroup(deadBrowser!)).toEqual([]);
   });
 

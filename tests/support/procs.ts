@@ -11,6 +11,8 @@ export interface Proc {
   cmdline: string;
   /** utime + stime + cutime + cstime in clock ticks: a reaped child's time is in its parent's. */
   cpuTicks: number;
+  /** When it started (clock ticks since boot): with the pid, names this process even after pid reuse. */
+  startTicks: number;
 }
 
 /** Clock ticks per second (USER_HZ) on Linux. */
@@ -27,7 +29,8 @@ export function processes(): Proc[] {
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
       const cpuTicks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-      out.push({ pid: Number(entry), ppid: Number(f[1]), pgid: Number(f[2]), state: f[0]!, comm, cmdline, cpuTicks });
+      const startTicks = Number(f[19]);
+      out.push({ pid: Number(entry), ppid: Number(f[1]), pgid: Number(f[2]), state: f[0]!, comm, cmdline, cpuTicks, startTicks });
     } catch {
       /* exited meanwhile */
     }
@@ -43,6 +46,12 @@ export function treeOf(root: number, all: Proc[] = processes()): Proc[] {
   for (let i = 0; i < tree.length; i++) tree.push(...(byParent.get(tree[i]!.pid) ?? []));
   return tree;
 }
+
+/** Those of `procs` that still exist (alive or zombie): the same pid started at the same time. */
+export const stillThere = (procs: Proc[]) => {
+  const now = processes();
+  return procs.filter((p) => now.some((q) => q.pid === p.pid && q.startTicks === p.startTicks));
+};
 
 /** Every process (alive or zombie) in a process group. */
 export const inGroup = (pgid: number) => processes().filter((p) => p.pgid === pgid);

@@ -3,7 +3,13 @@
 // the HTTP API, and the worker's EMF metrics and JSON logs as the process printed them.
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
 import type { ScreenshotStatus } from '../../lib/status.js';
@@ -95,12 +101,25 @@ export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<numb
   return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
 
-/** Bodies in a queue, peeked (visibility 0 so they stay available). */
+/**
+ * Every body in a queue, however many: each receive hides what it got (so the next one answers
+ * other messages) until a receive comes back empty, then all are made visible again, as they were.
+ */
 export async function peekBodies(sqs: SQSClient, queueUrl: string): Promise<string[]> {
-  const out = await sqs.send(
-    new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0, WaitTimeSeconds: 0 }),
-  );
-  return (out.Messages ?? []).map((m) => m.Body ?? '');
+  const seen = new Map<string, Message>();
+  for (;;) {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 60, WaitTimeSeconds: 0 }),
+    );
+    if (!out.Messages?.length) break;
+    for (const m of out.Messages) seen.set(m.MessageId!, m);
+  }
+  const messages = [...seen.values()];
+  for (let i = 0; i < messages.length; i += 10) {
+    const entries = messages.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
+    await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+  }
+  return messages.map((m) => m.Body ?? '');
 }
 
 /** The worker's EMF blobs: metric name -> values, with the dimensions each came with. */

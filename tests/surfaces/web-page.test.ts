@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { startTestStack } from '../support/stack.js';
+import { imageSize } from '../support/images.js';
 
 let pages: PageServer;
 let stack: LocalStack;
@@ -18,6 +19,7 @@ let consoleErrors: string[];
 beforeAll(async () => {
   pages = await servePages({
     '/hello': html('<h1 style="color:#fff;background:#06c;margin:0;padding:40px">Hello from the page test</h1>'),
+    '/second': html('<h1 style="color:#000;background:#fc0;margin:0;padding:40px">The second page</h1>'),
   });
   stack = await startTestStack({ allow: [pages.hostPort] });
   browser = await puppeteer.launch({ executablePath: process.env.CHROMIUM_PATH, headless: 'shell', args: ['--no-sandbox'] });
@@ -101,6 +103,8 @@ describe('the web page', () => {
     );
     expect(labelled).toEqual([
       { id: 'url', label: 'Page URL' },
+      { id: 'batchMode', label: 'Several URLs at once (a batch)' },
+      { id: 'urls', label: 'Page URLs, one per line (at most 50)' },
       { id: 'width', label: 'Width (px)' },
       { id: 'height', label: 'Height (px)' },
       { id: 'format', label: 'Format' },
@@ -110,6 +114,11 @@ describe('the web page', () => {
       { id: 'blockTrackers', label: 'Block trackers' },
       { id: 'blockCookieBanners', label: 'Reject cookie banners' },
       { id: 'apiKey', label: 'API key (deployed stages)' },
+      { id: 'pdfPaper', label: 'Paper' },
+      { id: 'pdfLandscape', label: 'Landscape' },
+      { id: 'pdfPrintBackground', label: 'Print backgrounds' },
+      { id: 'pdfMargin', label: 'Margin, all sides' },
+      { id: 'pdfPageRanges', label: 'Pages' },
       { id: 'advanced', label: 'Extra fields (a JSON object, merged into the request)' },
     ]);
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('url');
@@ -158,6 +167,115 @@ describe('the web page', () => {
     const image = await waitForImage();
     expect([image.width, image.height]).toEqual([640, 480]);
     expect(await page.$eval('#download', (a) => a.getAttribute('download'))).toMatch(/\.jpg$/);
+  });
+
+  it('format PDF: the PDF options appear, go into the request as its pdf field, and the result is a PDF to open or download', async () => {
+    expect(await hidden('#pdf-box')).toBe(true);
+    await page.select('#format', 'pdf');
+    expect(await hidden('#pdf-box')).toBe(false);
+    const sent: unknown[] = [];
+    page.on('request', (req) => {
+      if (req.method() === 'POST' && req.url().endsWith('/screenshots')) sent.push(JSON.parse(req.postData() ?? '{}'));
+    });
+    await page.select('#pdfPaper', 'Letter');
+    await page.click('#pdfLandscape');
+    await page.type('#pdfMargin', '10mm');
+    await page.type('#pdfPageRanges', '1');
+    await submitUrl(`${pages.origin}/hello`);
+    await page.waitForFunction(() => !document.querySelector<HTMLElement>('#result')!.hidden, { timeout: 30_000 });
+    const side = '10mm';
+    expect(sent).toEqual([
+      {
+        url: `${pages.origin}/hello`,
+        format: 'pdf',
+        pdf: {
+          paper: 'Letter',
+          landscape: true,
+          printBackground: true,
+          margin: { top: side, right: side, bottom: side, left: side },
+          pageRanges: '1',
+        },
+      },
+    ]);
+    expect(await text('#status')).toBe(`Done: ${pages.origin}/hello`);
+    expect(await hidden('#shot')).toBe(true); // a PDF is not shown as an image
+    const link = await page.$eval('#download', (a) => ({
+      href: (a as HTMLAnchorElement).href,
+      download: a.getAttribute('download'),
+      text: a.textContent,
+    }));
+    expect(link.download).toMatch(/^127\.0\.0\.1-[0-9a-f]{8}\.pdf$/);
+    expect(link.text).toBe('Download PDF');
+    expect(await page.$eval('#open', (a) => (a as HTMLAnchorElement).href)).toBe(link.href);
+    const res = await fetch(link.href);
+    expect(res.headers.get('content-type')).toBe('application/pdf');
+    const pdf = Buffer.from(await res.arrayBuffer()).toString('latin1');
+    expect(pdf.startsWith('%PDF-')).toBe(true);
+    // One page (pageRanges "1"), US Letter landscape: 11 x 8.5 in = 792 x 612 pt.
+    const boxes = [...pdf.matchAll(/\/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]/g)].map((m) => [
+      Math.round(Number(m[1])),
+      Math.round(Number(m[2])),
+    ]);
+    expect(boxes).toEqual([[792, 612]]);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('batch mode: several URLs, one per line, go to POST /batches with the options; the batch status and a link per job follow', async () => {
+    await page.click('#batchMode');
+    expect(await hidden('#single-box')).toBe(true);
+    expect(await hidden('#batch-box')).toBe(false);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('urls');
+    const sent: unknown[] = [];
+    page.on('request', (req) => {
+      if (req.method() === 'POST' && req.url().endsWith('/batches')) sent.push(JSON.parse(req.postData() ?? '{}'));
+    });
+    await page.type('#width', '640');
+    await page.type('#height', '480');
+    await page.type('#urls', `${pages.origin}/hello\n\n  ${pages.origin}/second  \n`);
+    await page.click('#batch-box button[type="submit"]');
+    await page.waitForFunction(() => /^Batch (done|partial)/.test(document.querySelector('#batch-status')!.textContent ?? ''), {
+      timeout: 30_000,
+    });
+    expect(sent).toEqual([
+      {
+        requests: [
+          { url: `${pages.origin}/hello`, width: 640, height: 480 },
+          { url: `${pages.origin}/second`, width: 640, height: 480 },
+        ],
+      },
+    ]);
+    expect(await text('#batch-status')).toBe('Batch done: 2 of 2 done, 0 failed, 0 waiting');
+    expect(await text('#status')).toBe('Done: all 2 screenshots');
+    const batchHref = await page.$eval('#batch-link', (a) => (a as HTMLAnchorElement).href);
+    expect(batchHref).toMatch(new RegExp(`^${stack.apiUrl}/batches/[0-9a-f-]{36}$`));
+    const jobs = await page.$$eval('#batch-jobs li', (items) =>
+      items.map((li) => ({
+        status: (li as HTMLElement).dataset.status,
+        url: li.querySelector('.url')?.textContent,
+        image: li.querySelector<HTMLAnchorElement>('a.open')?.href,
+        download: li.querySelector('a.download')?.getAttribute('download'),
+        statusUrl: li.querySelector<HTMLAnchorElement>('a.status-link')?.href,
+      })),
+    );
+    expect(jobs.map((j) => [j.status, j.url])).toEqual([
+      ['done', `${pages.origin}/hello`],
+      ['done', `${pages.origin}/second`],
+    ]);
+    const batch = (await (await fetch(batchHref)).json()) as { jobs: Array<{ id: string }> };
+    for (const [i, job] of jobs.entries()) {
+      expect(job.statusUrl).toBe(`${stack.apiUrl}/screenshots/${batch.jobs[i]!.id}`);
+      expect(job.download).toMatch(/^127\.0\.0\.1-[0-9a-f]{8}\.png$/);
+      const image = new Uint8Array(await (await fetch(job.image!)).arrayBuffer());
+      expect(imageSize(image)).toEqual({ width: 640, height: 480 });
+    }
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('batch mode with an empty list: says so and sends nothing', async () => {
+    await page.click('#batchMode');
+    await page.click('#batch-box button[type="submit"]');
+    expect(await text('#error')).toBe('Type the addresses of the pages, one per line');
+    expect(requested.some((u) => u.endsWith('/batches'))).toBe(false);
   });
 
   it('device picker (from GET /devices) and the advanced JSON box: both go into the request, the image is the device size', async () => {

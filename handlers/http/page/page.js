@@ -56,6 +56,34 @@ const openLink = $('open', HTMLAnchorElement);
 const list = $('history', HTMLOListElement);
 const historyCard = $('history-card', HTMLElement);
 const clearBtn = $('clear-history', HTMLButtonElement);
+
+// --- PDF options (format "pdf": the request's pdf field) ---
+const pdfBox = $('pdf-box', HTMLFieldSetElement);
+const pdfPaper = $('pdfPaper', HTMLSelectElement);
+const pdfLandscape = $('pdfLandscape', HTMLInputElement);
+const pdfPrintBackground = $('pdfPrintBackground', HTMLInputElement);
+const pdfMargin = $('pdfMargin', HTMLInputElement);
+const pdfPageRanges = $('pdfPageRanges', HTMLInputElement);
+const showPdfBox = () => {
+  pdfBox.hidden = formatSelect.value !== 'pdf';
+};
+formatSelect.addEventListener('change', showPdfBox);
+/** The request's pdf field as the box says; the API checks the margin and the page list. */
+function pdfOptions() {
+  /** @type {Record<string, unknown>} */
+  const pdf = { paper: pdfPaper.value, landscape: pdfLandscape.checked, printBackground: pdfPrintBackground.checked };
+  const margin = pdfMargin.value.trim();
+  if (margin) {
+    // A bare number is CSS pixels, as the API takes it; anything else goes as written ("10mm").
+    const side = /^\d+(\.\d+)?$/.test(margin) ? Number(margin) : margin;
+    pdf.margin = { top: side, right: side, bottom: side, left: side };
+  }
+  const ranges = pdfPageRanges.value.trim();
+  if (ranges) pdf.pageRanges = ranges;
+  return pdf;
+}
+// --- end of PDF options ---
+
 /** Each submission or lookup bumps this; a stale one sees a different number and stops. */
 let run = 0;
 /** @type {ReturnType<typeof setInterval> | undefined} */
@@ -129,6 +157,7 @@ function clearResult() {
 }
 /** @param {string | undefined} contentType */
 function extension(contentType) {
+  if (contentType === 'application/pdf') return 'pdf';
   return contentType === 'image/jpeg' ? 'jpg' : contentType === 'image/webp' ? 'webp' : 'png';
 }
 /** @param {Status} body */
@@ -143,6 +172,8 @@ function fileName(body) {
 }
 /** @param {Status & { imageUrl: string }} body @param {number} mine @param {number} t0 */
 function showImage(body, mine, t0) {
+  img.hidden = false;
+  download.textContent = 'Download image';
   img.alt = `Screenshot of ${body.url}`;
   img.onload = () => {
     if (mine !== run) return;
@@ -161,6 +192,18 @@ function showImage(body, mine, t0) {
   download.setAttribute('download', fileName(body));
   openLink.href = body.imageUrl;
   img.src = body.imageUrl;
+}
+/** A PDF is not an image: its links only. @param {Status & { imageUrl: string }} body @param {number} t0 */
+function showPdf(body, t0) {
+  stopTimer(t0);
+  setStatus(t0 ? `Done: ${body.url}` : `PDF of ${body.url}`, 'done');
+  img.hidden = true;
+  download.textContent = 'Download PDF';
+  download.href = body.imageUrl;
+  download.setAttribute('download', fileName(body));
+  openLink.href = body.imageUrl;
+  result.hidden = false;
+  result.setAttribute('aria-busy', 'false');
 }
 /**
  * The JSON body of a response, or {} when it has none.
@@ -195,6 +238,11 @@ async function follow(statusUrl, mine, t0) {
       return;
     }
     if (mine !== run) return;
+    if (body.status === 'done' && body.imageUrl && body.contentType === 'application/pdf') {
+      update(body.id, { status: 'done' });
+      showPdf({ ...body, imageUrl: body.imageUrl }, t0);
+      return;
+    }
     if (body.status === 'done' && body.imageUrl) {
       update(body.id, { status: 'done' });
       setStatus('Loading the image...');
@@ -220,10 +268,39 @@ async function follow(statusUrl, mine, t0) {
   }
 }
 
+/** Headers of a POST; deployed stages require an API key, kept for this tab only, never in localStorage. */
+function postHeaders() {
+  /** @type {Record<string, string>} */
+  const headers = { 'content-type': 'application/json', accept: 'application/json' };
+  const apiKey = apiKeyInput.value.trim();
+  if (apiKey) {
+    headers['x-api-key'] = apiKey;
+    try {
+      sessionStorage.setItem('url2png.apiKey', apiKey);
+    } catch {
+      /* storage off */
+    }
+  }
+  return headers;
+}
+
 async function submit() {
   const mine = ++run;
   clearResult();
-  const url = normalise(urlInput.value);
+  // Batch mode: one job per line of the list, the options below for all.
+  const urls = batchBox.checked ? batchUrls() : undefined;
+  if (urls && (urls.length === 0 || urls.length > MAX_BATCH)) {
+    setStatus('');
+    elapsedEl.textContent = '';
+    showError(
+      urls.length
+        ? `A batch takes at most ${MAX_BATCH} URLs (this list has ${urls.length}); split it`
+        : 'Type the addresses of the pages, one per line',
+    );
+    urlsInput.focus();
+    return;
+  }
+  const url = urls ? urls[0] || '' : normalise(urlInput.value);
   if (!url) {
     setStatus('');
     elapsedEl.textContent = '';
@@ -231,7 +308,7 @@ async function submit() {
     urlInput.focus();
     return;
   }
-  urlInput.value = url;
+  if (!urls) urlInput.value = url;
   /** @type {unknown} */
   let extra = {};
   const advanced = advancedInput.value.trim();
@@ -264,6 +341,12 @@ async function submit() {
   for (const { name, box } of blockingBoxes) if (box.checked) body[name] = true;
   const format = formatSelect.value;
   if (format && format !== 'png') body.format = format; // png is the default: old services know no format
+
+  if (format === 'pdf') body.pdf = pdfOptions(); // PDF options
+  if (urls) {
+    await submitBatch(urls, body, mine); // batch mode
+    return;
+  }
   const t0 = Date.now();
   startTimer(t0);
   setStatus(`Submitting ${url}`);
@@ -271,19 +354,7 @@ async function submit() {
   let res;
   let json;
   try {
-    /** @type {Record<string, string>} */
-    const headers = { 'content-type': 'application/json', accept: 'application/json' };
-    // Deployed stages require an API key on POST; kept for this tab only, never in localStorage.
-    const apiKey = apiKeyInput.value.trim();
-    if (apiKey) {
-      headers['x-api-key'] = apiKey;
-      try {
-        sessionStorage.setItem('url2png.apiKey', apiKey);
-      } catch {
-        /* storage off */
-      }
-    }
-    res = await fetch(`${api}/screenshots`, { method: 'POST', headers, body: JSON.stringify(body) });
+    res = await fetch(`${api}/screenshots`, { method: 'POST', headers: postHeaders(), body: JSON.stringify(body) });
     json = await readJson(res);
   } catch {
     if (mine !== run) return;
@@ -321,6 +392,162 @@ async function loadDevices() {
     /* no list: the picker offers the desktop only */
   }
 }
+
+// --- Batch mode (several URLs: POST /batches, then GET /batches/{id}) ---
+/**
+ * @typedef {{ id: string; status: string; url: string; statusUrl?: string; imageUrl?: string; contentType?: string;
+ *   error?: ApiProblem }} BatchJob
+ * @typedef {{ total: number; queued: number; done: number; failed: number }} BatchCounts
+ * @typedef {{ id?: string; status?: string; statusUrl?: string; counts?: BatchCounts; jobs?: BatchJob[];
+ *   error?: ApiProblem }} BatchBody
+ */
+const batchBox = $('batchMode', HTMLInputElement);
+const batchFields = $('batch-box', HTMLElement);
+const singleBox = $('single-box', HTMLElement);
+const urlsInput = $('urls', HTMLTextAreaElement);
+const batchCard = $('batch-card', HTMLElement);
+const batchStatus = $('batch-status', HTMLElement);
+const batchLink = $('batch-link', HTMLAnchorElement);
+const batchJobs = $('batch-jobs', HTMLOListElement);
+/** POST /batches takes at most this many requests. */
+const MAX_BATCH = 50;
+const showBatchMode = () => {
+  batchFields.hidden = !batchBox.checked;
+  singleBox.hidden = batchBox.checked;
+};
+batchBox.addEventListener('change', () => {
+  showBatchMode();
+  (batchBox.checked ? urlsInput : urlInput).focus();
+});
+const batchUrls = () => urlsInput.value.split('\n').map(normalise).filter(Boolean);
+
+/**
+ * The batch's state and one line per job: its URL, its status, and its image or its error.
+ * @param {BatchBody} batch @param {Map<string, string>} statusUrls job id -> its status URL
+ */
+function renderBatch(batch, statusUrls) {
+  const c = batch.counts;
+  batchStatus.textContent = c
+    ? `Batch ${batch.status}: ${c.done} of ${c.total} done, ${c.failed} failed, ${c.queued} waiting`
+    : `Batch ${batch.status}`;
+  batchStatus.className = batch.status === 'done' ? 'done' : batch.status === 'partial' ? 'failed' : '';
+  batchJobs.replaceChildren(
+    ...(batch.jobs || []).map((job) => {
+      const li = document.createElement('li');
+      li.dataset.status = job.status;
+      const url = document.createElement('span');
+      url.className = 'url';
+      url.textContent = job.url;
+      const meta = document.createElement('span');
+      meta.className = `meta ${job.status}`;
+      meta.textContent = ` ${job.status}`;
+      li.append(url, meta);
+      if (job.status === 'done' && job.imageUrl) {
+        const open = document.createElement('a');
+        open.className = 'open';
+        open.href = job.imageUrl;
+        open.target = '_blank';
+        open.rel = 'noopener noreferrer';
+        open.textContent = job.contentType === 'application/pdf' ? 'Open PDF' : 'Open image';
+        const save = document.createElement('a');
+        save.className = 'download';
+        save.href = job.imageUrl;
+        save.setAttribute('download', fileName(job));
+        save.textContent = 'Download';
+        li.append(' ', open, ' ', save);
+      }
+      if (job.status === 'failed') {
+        const why = document.createElement('span');
+        why.className = 'why';
+        why.textContent = `: ${job.error?.message || 'failed'}`;
+        li.append(why);
+      }
+      const statusUrl = statusUrls.get(job.id);
+      if (statusUrl) {
+        const status = document.createElement('a');
+        status.className = 'status-link';
+        status.href = statusUrl;
+        status.target = '_blank';
+        status.rel = 'noopener noreferrer';
+        status.textContent = 'Status';
+        li.append(' ', status);
+      }
+      return li;
+    }),
+  );
+}
+
+/** @param {string[]} urls @param {Record<string, unknown>} options every field but url @param {number} mine */
+async function submitBatch(urls, options, mine) {
+  batchCard.hidden = true;
+  batchJobs.replaceChildren();
+  const t0 = Date.now();
+  startTimer(t0);
+  setStatus(`Submitting ${urls.length} URLs`);
+  let res;
+  /** @type {BatchBody} */
+  let json;
+  try {
+    const requests = urls.map((url) => ({ ...options, url }));
+    res = await fetch(`${api}/batches`, { method: 'POST', headers: postHeaders(), body: JSON.stringify({ requests }) });
+    json = /** @type {BatchBody} */ (await readJson(res));
+  } catch {
+    if (mine !== run) return;
+    stopTimer(t0);
+    setStatus('Failed', 'failed');
+    showError('The service did not answer; check that it is running.');
+    return;
+  }
+  if (mine !== run) return;
+  if (!res.ok || !json.id || !json.statusUrl) {
+    stopTimer(t0);
+    setStatus('Refused', 'failed');
+    showError(json.error?.message || `the service answered ${res.status}`);
+    urlsInput.focus();
+    return;
+  }
+  const statusUrls = new Map((json.jobs || []).map((j) => [j.id, j.statusUrl || '']));
+  batchLink.href = json.statusUrl;
+  renderBatch({ status: 'queued', jobs: (json.jobs || []).map((j) => ({ ...j, status: 'queued' })) }, statusUrls);
+  batchCard.hidden = false;
+  setStatus(`Queued: ${urls.length} URLs`);
+  let wait = 250;
+  for (;;) {
+    await sleep(wait);
+    wait = Math.min(wait * 1.5, 1000);
+    if (mine !== run) return;
+    let body;
+    try {
+      const r = await fetch(json.statusUrl, { headers: { accept: 'application/json' }, cache: 'no-store' });
+      body = /** @type {BatchBody} */ (await readJson(r));
+      if (!r.ok) throw new Error(body.error?.message || `the service answered ${r.status}`);
+    } catch (e) {
+      if (mine !== run) return;
+      stopTimer(t0);
+      setStatus('Failed', 'failed');
+      showError((e instanceof Error && e.message) || 'the service did not answer');
+      return;
+    }
+    if (mine !== run) return;
+    renderBatch(body, statusUrls);
+    if (body.status !== 'queued') {
+      stopTimer(t0);
+      const c = body.counts;
+      setStatus(
+        body.status === 'done' ? `Done: all ${c?.total} screenshots` : `Partly done: ${c?.failed} of ${c?.total} failed`,
+        body.status === 'done' ? 'done' : 'failed',
+      );
+      return;
+    }
+    if (Date.now() - t0 > TIMEOUT_MS) {
+      stopTimer(t0);
+      setStatus('Still waiting', 'failed');
+      showError(`No result after ${seconds(TIMEOUT_MS)}; open the batch status link to follow it.`);
+      return;
+    }
+  }
+}
+// --- end of batch mode ---
 
 function renderHistory() {
   const items = readHistory();
@@ -374,6 +601,8 @@ try {
 }
 renderHistory();
 loadDevices();
+showPdfBox(); // the browser may restore a form as it was left
+showBatchMode();
 if (preset) {
   urlInput.value = preset;
   if (params.get('run') === '1') submit();

@@ -122,8 +122,10 @@ describe('POST /batches', () => {
       60_000,
     );
     expect(settled).toMatchObject({ status: 'done', counts: { total: 2, done: 2, failed: 0, queued: 0 } });
-    expect((await api('/batches/3f0c1d2e-0000-4000-8000-000000000000')).res.status).toBe(404);
-    expect((await api('/batches/nope')).res.status).toBe(400);
+    const unknown = await api('/batches/3f0c1d2e-0000-4000-8000-000000000000');
+    expect([unknown.res.status, unknown.json.error?.code]).toEqual([404, 'not_found']);
+    const malformed = await api('/batches/nope');
+    expect([malformed.res.status, malformed.json.error?.code]).toEqual([400, 'invalid_id']);
   });
 
   it.each([

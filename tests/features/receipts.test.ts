@@ -133,7 +133,9 @@ describe('a done job has a signed receipt', () => {
   });
 
   it('answers 400 for a malformed id, 404 for an unknown one and 409 while the job is not done', async () => {
-    expect((await fetch(`${stack.apiUrl}/screenshots/nope/receipt`)).status).toBe(400);
+    const malformed = await fetch(`${stack.apiUrl}/screenshots/nope/receipt`);
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as ErrorBody).error.code).toBe('invalid_id');
     const unknown = await fetch(`${stack.apiUrl}/screenshots/00000000-0000-4000-8000-000000000000/receipt`);
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('not_found');

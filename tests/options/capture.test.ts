@@ -227,7 +227,8 @@ describe('capture fields, verified on the returned image', () => {
   });
 
   it('images carry a long Cache-Control (they never change for a job id)', async () => {
-    expect((await job('viewport', {})).cacheControl).toMatch(/max-age=\d+/);
+    // A year, private (presigned URLs only), immutable: an image key is never written twice.
+    expect((await job('viewport', {})).cacheControl).toBe('private, max-age=31536000, immutable');
   });
 });
 

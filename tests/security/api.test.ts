@@ -38,13 +38,13 @@ async function send(method: string, path: string, body?: string, headers: Record
 
 const post = (body: unknown) => send('POST', '/screenshots', JSON.stringify(body));
 
-/** A 4xx in the contract's shape whose message says something. */
-function expectClientError(r: Awaited<ReturnType<typeof send>>, status: number, code?: string) {
+/** A 4xx in the contract's shape, with exactly this status and code, whose message says something. */
+function expectClientError(r: Awaited<ReturnType<typeof send>>, status: number, code: string) {
   expect(r.status).toBe(status);
   expect(r.type).toMatch(/^application\/json/);
   expect(r.json?.error?.message).toEqual(expect.any(String));
   expect(r.json!.error!.message.length).toBeGreaterThan(15);
-  if (code) expect(r.json!.error!.code).toBe(code);
+  expect(r.json!.error!.code).toBe(code);
 }
 
 // Every one of these is a loopback, private, link-local, metadata, CGNAT, reserved or multicast
@@ -160,7 +160,7 @@ describe('malformed requests are 4xx JSON errors', () => {
   });
   it('invalid JSON -> 400 invalid_json', async () => {
     for (const body of ['{', '{"url":', 'nul', '{"url":"x"}}', '\u0000']) {
-      expectClientError(await send('POST', '/screenshots', body), 400);
+      expectClientError(await send('POST', '/screenshots', body), 400, 'invalid_json');
     }
   });
   it('not an object -> 400', async () => {
@@ -201,10 +201,10 @@ describe('malformed requests are 4xx JSON errors', () => {
   });
   it('unknown routes -> 404, wrong methods -> 405, bad ids -> 400, all JSON', async () => {
     expectClientError(await send('GET', '/nope'), 404, 'not_found');
-    expectClientError(await send('GET', '/screenshots/../../etc/passwd'), 404);
+    expectClientError(await send('GET', '/screenshots/../../etc/passwd'), 404, 'not_found');
     expectClientError(await send('DELETE', '/screenshots'), 405, 'method_not_allowed');
     expectClientError(await send('PUT', '/screenshots/6f1c2d3e-4b5a-4c6d-8e7f-901234567890', '{}'), 405, 'method_not_allowed');
-    expectClientError(await send('GET', '/screenshots/%00%ff'), 400);
+    expectClientError(await send('GET', '/screenshots/%00%ff'), 400, 'invalid_id');
   });
   it('POST without or with a wrong API key -> 403 JSON (URL2PNG_API_KEY set); GET needs none', async () => {
     const missing = await fetch(`${stack.apiUrl}/screenshots`, {
@@ -213,10 +213,11 @@ describe('malformed requests are 4xx JSON errors', () => {
       body: '{"url":"https://example.com/"}',
     });
     expect(missing.status).toBe(403);
-    expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/x-api-key/);
+    expect(((await missing.json()) as ErrorBody).error).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/x-api-key/) });
     expectClientError(await send('POST', '/screenshots', '{"url":"https://example.com/"}', { 'x-api-key': 'wrong' }), 403, 'forbidden');
+    // Without a key: answered (404 not_found for an id nobody posted), not refused (403 forbidden).
     const get = await fetch(`${stack.apiUrl}/screenshots/6f1c2d3e-4b5a-4c6d-8e7f-901234567890`);
-    expect(get.status).toBe(404);
+    expect([get.status, ((await get.json()) as ErrorBody).error.code]).toEqual([404, 'not_found']);
   });
 });
 

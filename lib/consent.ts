@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { Page } from 'puppeteer-core';
 import { packageFile } from './blocking.js';
+import { UNPROBED_KEY } from './navigation.js';
 
 const AUTOCONSENT = '@duckduckgo/autoconsent';
 
@@ -42,6 +43,10 @@ function consentScript(): string {
   // given from here on the next task, once its receiver exists. Every message is also reported.
   script = `(() => {
   if (window !== window.top) return;
+  // autoconsent's retries and waits are no timers of the page's: they must not keep the page from counting as at rest.
+  const unprobed = globalThis[Symbol.for('${UNPROBED_KEY}')] || globalThis;
+  const setTimeout = unprobed.setTimeout.bind(globalThis), clearTimeout = unprobed.clearTimeout.bind(globalThis);
+  const setInterval = unprobed.setInterval.bind(globalThis), clearInterval = unprobed.clearInterval.bind(globalThis);
   const init = { type: 'initResp', config: ${JSON.stringify(CONFIG)}, rules: { compact: ${rules} } };
   const report = (message) => { try { window.${REPORT_BINDING}({ type: String(message.type), cmp: message.cmp, result: message.result, lifecycle: message.state && message.state.lifecycle, mainFrame: message.mainFrame }); } catch {} };
   window.autoconsentSendMessage = (message) => {
@@ -78,7 +83,7 @@ export interface ConsentWatch {
 }
 
 /** How long after it starts in a document autoconsent may take to recognise a consent manager before the page counts as having none. */
-const DETECT_MS = 1500;
+const DETECT_MS = 1000;
 /** How long a recognised consent manager may take to show its popup. */
 const POPUP_MS = 2500;
 /** The longest an opt-out may run (OneTrust's settings path waits about 5 s in all). */

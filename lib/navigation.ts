@@ -276,6 +276,8 @@ async function pendingMoves(page: Page, horizonMs: number): Promise<{ metaRefres
 }
 
 const PROBE_KEY = 'url2png.timersDueWithin';
+/** Where timerProbe leaves the page's timer functions as they were before it wrapped them. */
+export const UNPROBED_KEY = 'url2png.unprobedTimers';
 
 /**
  * Counts the page's own timers that are due soon, so a page at rest is known to be at rest: it
@@ -310,6 +312,9 @@ export const timerProbe = `(() => {
     Object.defineProperty(wrapped, 'toString', { value: () => original.toString() });
     return wrapped;
   };
+  // The service's own page scripts (lib/consent.ts) schedule with the originals: their timers are not the page's.
+  const { setTimeout, setInterval, clearTimeout, clearInterval } = globalThis;
+  Object.defineProperty(globalThis, Symbol.for('${UNPROBED_KEY}'), { value: { setTimeout, setInterval, clearTimeout, clearInterval } });
   globalThis.setTimeout = wrap(globalThis.setTimeout, false);
   globalThis.setInterval = wrap(globalThis.setInterval, true);
   globalThis.clearTimeout = unwrap(globalThis.clearTimeout);

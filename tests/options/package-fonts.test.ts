@@ -87,6 +87,20 @@ describe('fonts in the Lambda package', () => {
     expect(api.some((e) => e.name.includes('sharp'))).toBe(false);
   });
 
+  it('the worker zip carries the blocking lists lib/blocking.ts and lib/consent.ts read at run time, byte for byte; the API zip none', () => {
+    const lists = [
+      'node_modules/@ghostery/trackerdb/dist/trackerdb.txt',
+      'node_modules/@duckduckgo/autoconsent/dist/autoconsent.playwright.js',
+      'node_modules/@duckduckgo/autoconsent/rules/compact-rules.json',
+    ];
+    for (const list of lists) {
+      const entry = worker.find((e) => e.name === list);
+      expect(entry, list).toBeDefined();
+      expect(entry!.read().equals(readFileSync(join(ROOT, list))), list).toBe(true);
+    }
+    expect(api.filter((e) => /@ghostery|@duckduckgo/.test(e.name))).toEqual([]);
+  });
+
   it("stays under Lambda's 250 MB unzipped limit (sizes reported)", () => {
     const unzipped = (entries: ZipEntry[]) => entries.reduce((n, e) => n + e.size, 0);
     const fontEntries = worker.filter((e) => FONT.test(e.name));

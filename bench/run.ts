@@ -14,6 +14,7 @@ import { BENCH_PAGE, launchBenchBrowser, networkBoundRoutes, renderIsolated } fr
 import { processes, TICKS_PER_SECOND, treeOf } from '../tests/support/procs.js';
 import { packageService } from '../tests/support/serverless.js';
 import { sampleMemory } from './proc-memory.js';
+import { type BlockingBench, blockingBench, blockingRows } from './blocking.js';
 
 const args = new Set(process.argv.slice(2));
 /** The sample event and the unzipped bundles (~130 MB each): gone when the bench ends. */
@@ -64,6 +65,7 @@ interface BenchResult {
   ratios: { pipelineOverFloor: number; pipelineOverChapter: number; floorOverChapter: number };
   bundles: { apiZipKb: number; workerZipKb: number };
   coldStart: { api: ColdStart; worker: ColdStart };
+  blocking: BlockingBench;
 }
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
@@ -192,6 +194,13 @@ async function pipelineBurst(stack: LocalStack, url: string, n: number): Promise
 
 async function main() {
   const executablePath = await resolveExecutable(process.env.CHROMIUM_PATH || undefined);
+  // BENCH_ONLY=blocking: only the blocking row (bench/blocking.ts).
+  if (process.env.BENCH_ONLY === 'blocking') {
+    const blocking = await blockingBench(executablePath, log);
+    if (asJson) console.log(JSON.stringify({ blocking }, null, 2));
+    else printRows(blockingRows(blocking));
+    return;
+  }
   const pages = await servePages({
     '/page': BENCH_PAGE,
     ...Object.assign({}, ...NETWORK_LATENCIES_MS.map((ms) => networkBoundRoutes(ms, `/net${ms}`))),
@@ -250,6 +259,9 @@ async function main() {
     }
   }
 
+  log('blocking off vs on (bench/blocking.ts)...');
+  const blocking = await blockingBench(executablePath, log);
+
   log('packaging (serverless package) for bundle sizes and cold starts...');
   const pkg = await packageService('prod');
   const cold = {
@@ -280,6 +292,7 @@ async function main() {
     },
     bundles: { apiZipKb: Math.round(pkg.artifacts['api.zip']! / 1024), workerZipKb: Math.round(pkg.artifacts['worker.zip']! / 1024) },
     coldStart: cold,
+    blocking,
   };
   if (asJson) {
     console.log(JSON.stringify(result, null, 2));
@@ -413,9 +426,14 @@ function printTable(r: BenchResult) {
     // The pipeline renders with the floor's browser and a queue, a store and an API besides, on the
     // same cores: pipeline / chapter cannot exceed this on the machine that ran it.
     ["ceiling for that ratio: floor / chapter's model", `${r.ratios.floorOverChapter}`],
+    ...blockingRows(r.blocking),
   ];
-  const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`url2png benchmark (${r.machine.cores} cores)`);
+  printRows(rows);
+}
+
+function printRows(rows: Array<[string, string]>) {
+  const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
 }
 

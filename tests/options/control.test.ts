@@ -131,6 +131,9 @@ describe('every new field answers 400 naming it for an invalid value (through th
         [{ scrollTo: 7 }, /scrollTo must be a CSS selector string/],
         [{ disableAnimations: 'yes' }, /disableAnimations must be true or false/],
         [{ failOnHttpError: 'yes' }, /failOnHttpError must be true or false/],
+        [{ blockAds: 'yes' }, /blockAds must be true or false/],
+        [{ blockTrackers: 1 }, /blockTrackers must be true or false/],
+        [{ blockCookieBanners: null }, /blockCookieBanners must be true or false/],
         [{ html: '<p>x</p>' }, /send exactly one of url and html/],
       ] as const satisfies [object, RegExp][]
     ).map(([fields, message]) => [message.source, fields, message] as const),

@@ -7,6 +7,7 @@
 // floor is mostly the price of a fresh isolated page (see docs/benchmarks.md).
 import type { Browser, CDPSession } from 'puppeteer-core';
 import { resolveExecutable } from '../lib/browser.js';
+import { guardPage } from '../lib/page-guard.js';
 import { servePages } from '../tests/support/pages.js';
 import { TICKS_PER_SECOND, treeOf } from '../tests/support/procs.js';
 import { BENCH_PAGE, capturePage, inIsolatedPage, launchBenchBrowser, renderIsolated } from './page.js';
@@ -66,6 +67,24 @@ const STEPS: Step[] = [
     job: (b) => inIsolatedPage(b, async (p) => void (await p.goto(url, { waitUntil: 'load' }))),
   },
   { name: '+ screenshot: one job as the worker renders it', job: (b) => renderIsolated(b, url) },
+  {
+    name: '  + scheme guard, as it was: a DevTools session and Fetch.enable per page',
+    job: (b) =>
+      inIsolatedPage(b, async (p) => {
+        const session = await p.createCDPSession();
+        await session.send('Fetch.enable', { patterns: [{ urlPattern: 'file:*', requestStage: 'Request' }] });
+        await capturePage(p, url);
+        await session.detach();
+      }),
+  },
+  {
+    name: '  + scheme guard, as it is: guardPage (one interception per browser)',
+    job: (b) =>
+      inIsolatedPage(b, async (p) => {
+        await guardPage(p);
+        await capturePage(p, url);
+      }),
+  },
   {
     name: 'not isolated: one page per slot, reused (for comparison)',
     slot: async (b, take) => {

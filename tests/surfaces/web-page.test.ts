@@ -271,6 +271,31 @@ describe('the web page', () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  it('batch mode: a list the API refuses shows its message (naming the line); a batch with a failing job ends partial, that job with its error', async () => {
+    await page.click('#batchMode');
+    await page.type('#urls', `${pages.origin}/hello\nftp://x\n`);
+    await page.click('#batch-box button[type="submit"]');
+    await page.waitForFunction(() => !document.querySelector<HTMLElement>('#error')!.hidden);
+    expect(await text('#status')).toBe('Refused');
+    expect(await text('#error')).toMatch(/^requests\[1\]\.url scheme "ftp" is not allowed; use http or https/);
+    expect(await hidden('#batch-card')).toBe(true);
+
+    await page.$eval('#urls', (el) => ((el as HTMLTextAreaElement).value = ''));
+    await page.type('#urls', `${pages.origin}/hello\nhttp://no-such-host.invalid/`);
+    await page.click('#batch-box button[type="submit"]');
+    await page.waitForFunction(() => /^Batch (done|partial)/.test(document.querySelector('#batch-status')!.textContent ?? ''), {
+      timeout: 30_000,
+    });
+    expect(await text('#batch-status')).toBe('Batch partial: 1 of 2 done, 1 failed, 0 waiting');
+    expect(await text('#status')).toBe('Partly done: 1 of 2 failed');
+    const lines = await page.$$eval('#batch-jobs li', (items) =>
+      items.map((li) => [(li as HTMLElement).dataset.status, !!li.querySelector('a.open'), li.querySelector('.why')?.textContent ?? '']),
+    );
+    expect(lines[0]).toEqual(['done', true, '']);
+    expect(lines[1]).toEqual(['failed', false, expect.stringMatching(/^: .*no-such-host\.invalid/)]);
+    expect(await hidden('#error')).toBe(true);
+  });
+
   it('batch mode with an empty list: says so and sends nothing', async () => {
     await page.click('#batchMode');
     await page.click('#batch-box button[type="submit"]');

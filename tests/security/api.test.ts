@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { startTestStack } from '../support/stack.js';
-import type { ErrorBody } from '../../lib/problem.js';
+import { errorBodySchema, type ErrorBody } from '../../lib/problem.js';
 
 const KEY = 'test-key-0123456789abcdef';
 let stack: LocalStack;
@@ -303,9 +303,10 @@ describe('generated input never yields a 5xx', () => {
         expect(res.status).toBeLessThan(500);
         if (res.status >= 400 && method !== 'HEAD') {
           expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-          const parsed = JSON.parse(text) as ErrorBody;
-          expect(parsed.error.code).toEqual(expect.any(String));
-          expect(parsed.error.message).toEqual(expect.any(String));
+          // Exactly { error: { code, message } }: a snake_case code and a message that says something.
+          const parsed = errorBodySchema.strict().parse(JSON.parse(text));
+          expect(parsed.error.code).toMatch(/^[a-z]+(_[a-z]+)*$/);
+          expect(parsed.error.message.length).toBeGreaterThan(15);
         }
       }),
       { numRuns: 300 },

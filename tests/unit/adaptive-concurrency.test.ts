@@ -4,32 +4,33 @@ import { AdaptiveLimit, ceilingForMemory, nextLimit, processTreeCpuSeconds } fro
 const bounds = { floor: 4, ceiling: 12 };
 
 describe('the AIMD step', () => {
-  it('opens one more slot while pages wait and the CPU has room', () => {
-    expect(nextLimit(4, { cpuBusy: 0.5, cpuBusyBefore: 0.5, freeMb: 4000 }, true, bounds)).toBe(5);
+  it('opens one more slot while pages wait and the CPU is near the target', () => {
+    expect(nextLimit(4, { cpuBusy: 0.8, freeMb: 4000 }, true, bounds)).toBe(5);
+    expect(nextLimit(10, { cpuBusy: 0.84, freeMb: 4000 }, true, { floor: 4, ceiling: 16 })).toBe(11);
   });
-  it('grows by half (a slow start) while the CPU is far from its limit', () => {
-    expect(nextLimit(4, { cpuBusy: 0.2, cpuBusyBefore: 0.2, freeMb: 4000 }, true, bounds)).toBe(6);
-    expect(nextLimit(6, { cpuBusy: 0.2, cpuBusyBefore: 0.2, freeMb: 4000 }, true, bounds)).toBe(9);
+  it('grows in proportion to the CPU left (pages that wait use it in proportion), at most by half', () => {
+    expect(nextLimit(6, { cpuBusy: 0.6, freeMb: 4000 }, true, bounds)).toBe(9); // 6 x 0.9 / 0.6
+    expect(nextLimit(7, { cpuBusy: 0.7, freeMb: 4000 }, true, bounds)).toBe(9); // 7 x 0.9 / 0.7 = 9
+    expect(nextLimit(4, { cpuBusy: 0.2, freeMb: 4000 }, true, bounds)).toBe(6); // capped at half again
+    expect(nextLimit(6, { cpuBusy: 0.2, freeMb: 4000 }, true, bounds)).toBe(9);
   });
   it('does not grow when nothing waited for a slot', () => {
-    expect(nextLimit(4, { cpuBusy: 0.1, cpuBusyBefore: 0.1, freeMb: 4000 }, false, bounds)).toBe(4);
+    expect(nextLimit(4, { cpuBusy: 0.1, freeMb: 4000 }, false, bounds)).toBe(4);
   });
   it('holds between the raise and cut thresholds', () => {
-    expect(nextLimit(7, { cpuBusy: 0.9, cpuBusyBefore: 0.9, freeMb: 4000 }, true, bounds)).toBe(7);
+    expect(nextLimit(7, { cpuBusy: 0.9, freeMb: 4000 }, true, bounds)).toBe(7);
   });
-  it('does not cut on one busy sample: a render just ran, the CPU may not be the limit', () => {
-    expect(nextLimit(12, { cpuBusy: 1.0, cpuBusyBefore: 0.6, freeMb: 4000 }, true, bounds)).toBe(12);
-    expect(nextLimit(12, { cpuBusy: 0.6, cpuBusyBefore: 1.0, freeMb: 4000 }, true, bounds)).toBe(12);
-  });
-  it('cuts by a quarter when the CPU is the limit (two samples in a row), never below the floor', () => {
-    expect(nextLimit(12, { cpuBusy: 1.0, cpuBusyBefore: 1.0, freeMb: 4000 }, true, bounds)).toBe(9);
-    expect(nextLimit(5, { cpuBusy: 1.0, cpuBusyBefore: 1.0, freeMb: 4000 }, true, bounds)).toBe(4);
+  it('sheds pages when the CPU is the limit, in proportion (a full CPU: a tenth per step), never below the floor', () => {
+    expect(nextLimit(12, { cpuBusy: 1.0, freeMb: 4000 }, true, bounds)).toBe(10); // 12 x 0.9 = 10.8
+    expect(nextLimit(9, { cpuBusy: 0.99, freeMb: 4000 }, true, bounds)).toBe(8);
+    expect(nextLimit(12, { cpuBusy: 1.6, freeMb: 4000 }, true, bounds)).toBe(9); // at most a quarter
+    expect(nextLimit(5, { cpuBusy: 1.0, freeMb: 4000 }, true, bounds)).toBe(4);
   });
   it('cuts when free memory runs low, whatever the CPU', () => {
-    expect(nextLimit(8, { cpuBusy: 0.1, cpuBusyBefore: 0.1, freeMb: 100 }, true, bounds)).toBe(6);
+    expect(nextLimit(8, { cpuBusy: 0.1, freeMb: 100 }, true, bounds)).toBe(6);
   });
   it('never passes the ceiling', () => {
-    expect(nextLimit(12, { cpuBusy: 0.1, cpuBusyBefore: 0.1, freeMb: 4000 }, true, bounds)).toBe(12);
+    expect(nextLimit(12, { cpuBusy: 0.1, freeMb: 4000 }, true, bounds)).toBe(12);
   });
 });
 
@@ -76,6 +77,23 @@ describe('AdaptiveLimit', () => {
     busy = 1.5;
     await Promise.all(Array.from({ length: 30 }, job));
     expect(limit.limit).toBe(2);
+  });
+
+  it('decides on the mean of a window, not on one sample: pages rendering in waves (100 % then 30 %) still get more slots', async () => {
+    // Each sample alternates between a wave of renders (the CPU full) and a wave of waiting.
+    let cpu = 0;
+    let samples = 0;
+    limit = new AdaptiveLimit({
+      floor: 2,
+      ceiling: 8,
+      vcpus: 1,
+      everyMs: 20,
+      cpuSeconds: () => (cpu += samples++ % 2 === 0 ? 0.02 : 0.006), // 100 % | 30 % of 20 ms
+      freeMb: () => 4000,
+    });
+    await Promise.all(Array.from({ length: 80 }, () => limit!.run(() => sleep(40))));
+    expect(limit.peak).toBeGreaterThan(2);
+    expect(limit.limit).toBeGreaterThanOrEqual(limit.peak - 1); // grew and stayed, no cut to the floor
   });
 
   it('counts what else keeps the machine busy (locally the emulator and the API): no growth while the cores are full', async () => {

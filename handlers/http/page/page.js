@@ -284,6 +284,37 @@ function postHeaders() {
   return headers;
 }
 
+/**
+ * POSTs `body` to the API; its accepted answer (an id and a status URL), or undefined once the
+ * failure is shown, or when a newer submit took over.
+ * @param {string} path @param {unknown} body @param {number} mine @param {number} t0
+ * @param {HTMLElement} focusOnRefusal where the user fixes what was refused
+ * @returns {Promise<unknown>}
+ */
+async function postAccepted(path, body, mine, t0, focusOnRefusal) {
+  let res;
+  let json;
+  try {
+    res = await fetch(`${api}${path}`, { method: 'POST', headers: postHeaders(), body: JSON.stringify(body) });
+    json = await readJson(res);
+  } catch {
+    if (mine !== run) return undefined;
+    stopTimer(t0);
+    setStatus('Failed', 'failed');
+    showError('The service did not answer; check that it is running.');
+    return undefined;
+  }
+  if (mine !== run) return undefined;
+  if (!res.ok || !json.id || !json.statusUrl) {
+    stopTimer(t0);
+    setStatus('Refused', 'failed');
+    showError(json.error?.message || `the service answered ${res.status}`);
+    focusOnRefusal.focus();
+    return undefined;
+  }
+  return json;
+}
+
 async function submit() {
   const mine = ++run;
   clearResult();
@@ -351,26 +382,10 @@ async function submit() {
   startTimer(t0);
   setStatus(`Submitting ${url}`);
   result.setAttribute('aria-busy', 'true');
-  let res;
-  let json;
-  try {
-    res = await fetch(`${api}/screenshots`, { method: 'POST', headers: postHeaders(), body: JSON.stringify(body) });
-    json = await readJson(res);
-  } catch {
-    if (mine !== run) return;
-    stopTimer(t0);
-    setStatus('Failed', 'failed');
-    showError('The service did not answer; check that it is running.');
-    return;
-  }
-  if (mine !== run) return;
-  if (!res.ok || !json.id || !json.statusUrl) {
-    stopTimer(t0);
-    setStatus('Refused', 'failed');
-    showError(json.error?.message || `the service answered ${res.status}`);
-    urlInput.focus();
-    return;
-  }
+  const json = /** @type {(Partial<Status> & { id: string; statusUrl: string }) | undefined} */ (
+    await postAccepted('/screenshots', body, mine, t0, urlInput)
+  );
+  if (!json) return;
   remember({ id: json.id, url: json.url || url, statusUrl: json.statusUrl, at: new Date().toISOString(), status: 'queued' });
   await follow(json.statusUrl, mine, t0);
 }
@@ -484,28 +499,11 @@ async function submitBatch(urls, options, mine) {
   const t0 = Date.now();
   startTimer(t0);
   setStatus(`Submitting ${urls.length} URLs`);
-  let res;
-  /** @type {BatchBody} */
-  let json;
-  try {
-    const requests = urls.map((url) => ({ ...options, url }));
-    res = await fetch(`${api}/batches`, { method: 'POST', headers: postHeaders(), body: JSON.stringify({ requests }) });
-    json = /** @type {BatchBody} */ (await readJson(res));
-  } catch {
-    if (mine !== run) return;
-    stopTimer(t0);
-    setStatus('Failed', 'failed');
-    showError('The service did not answer; check that it is running.');
-    return;
-  }
-  if (mine !== run) return;
-  if (!res.ok || !json.id || !json.statusUrl) {
-    stopTimer(t0);
-    setStatus('Refused', 'failed');
-    showError(json.error?.message || `the service answered ${res.status}`);
-    urlsInput.focus();
-    return;
-  }
+  const requests = urls.map((url) => ({ ...options, url }));
+  const json = /** @type {(BatchBody & { id: string; statusUrl: string }) | undefined} */ (
+    await postAccepted('/batches', { requests }, mine, t0, urlsInput)
+  );
+  if (!json) return;
   const statusUrls = new Map((json.jobs || []).map((j) => [j.id, j.statusUrl || '']));
   batchLink.href = json.statusUrl;
   renderBatch({ status: 'queued', jobs: (json.jobs || []).map((j) => ({ ...j, status: 'queued' })) }, statusUrls);

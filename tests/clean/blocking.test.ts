@@ -1,19 +1,8 @@
-// blockAds, blockTrackers and blockCookieBanners on fixture pages that imitate real ones: an AdSense
-// slot and a Google Publisher Tag slot filled by scripts from the real ad hostnames, Google Analytics
-// and Facebook pixels, and the markup and scripts of OneTrust, Cookiebot and Quantcast. The real
-// hostnames resolve to the fixture server through the egress guard's resolver, in this test only;
-// every request still goes through the real egress proxy, rendered by the worker's own render path
-// in a real Chromium.
-import { mkdtempSync, rmSync } from 'node:fs';
 import type http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserHost } from '../../lib/browser.js';
-import { EgressGuard, startEgressProxy, type EgressProxy } from '../../lib/egress.js';
+import { startRenderHarness, type RenderHarness } from '../support/render-harness.js';
 import { renderScreenshot } from '../../lib/render.js';
 import type { ScreenshotOptionsInput } from '../../lib/request.js';
-import { EgressAllowList } from '../../lib/url-policy.js';
 import { decodePng, near, type Pixels } from '../support/images.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 
@@ -35,10 +24,7 @@ const CONTENT: [number, number, number] = [0, 160, 0];
 const PLACEHOLDER: [number, number, number] = [200, 200, 200];
 
 let pages: PageServer;
-let guard: EgressGuard;
-let proxy: EgressProxy;
-let host: BrowserHost;
-let scratchRoot: string;
+let harness: RenderHarness;
 /** What each consent manager fixture told the server the visitor chose. */
 const choices: string[] = [];
 
@@ -133,23 +119,18 @@ beforeAll(async () => {
     '/quantcast': page(`<script src="${at('cmp.inmobi.com', '/choice/cmp2.js')}"></script>`),
   });
   const resolver = async (name: string) => ((HOSTS as readonly string[]).includes(name) ? ['127.0.0.1'] : []);
-  guard = new EgressGuard(new EgressAllowList([pages.hostPort, ...HOSTS.map((h) => `${h}:${pages.port}`)]), resolver);
-  proxy = await startEgressProxy(guard);
-  scratchRoot = mkdtempSync(join(tmpdir(), 'url2png-blocking-'));
-  host = new BrowserHost({ executablePath: process.env.CHROMIUM_PATH, singleProcess: false, proxy, scratchRoot });
+  harness = await startRenderHarness([pages.hostPort, ...HOSTS.map((h) => `${h}:${pages.port}`)], 'blocking', resolver);
 });
 
 afterAll(async () => {
-  await host?.close();
-  await proxy?.close();
+  await harness?.close();
   await pages?.close();
-  if (scratchRoot) rmSync(scratchRoot, { recursive: true, force: true });
 });
 
 const render = async (path: string, options: ScreenshotOptionsInput, document?: string) => {
   const image = await renderScreenshot(
     { url: `${pages.origin}${path}`, html: document, options: { width: 800, height: 600, ...options } },
-    { browsers: host, guard, proxy },
+    { browsers: harness.host, guard: harness.guard, proxy: harness.proxy },
     { timeoutMs: 20_000, loadTimeoutMs: 8_000 },
   );
   return decodePng(image.bytes);

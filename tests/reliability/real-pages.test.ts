@@ -3,17 +3,13 @@
 // on, dialogs never block, a page whose `load` never fires is captured at the load deadline, a
 // redirect to a refused address is refused for good, a page cannot fake the proxy's refusal, every
 // capture mode keeps to the pixel budget, and a page that crashes its renderer fails alone.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserHost } from '../../lib/browser.js';
-import { EgressGuard, startEgressProxy, type EgressProxy } from '../../lib/egress.js';
 import { classifyFailure } from '../../lib/failures.js';
+import { startRenderHarness, type RenderHarness } from '../support/render-harness.js';
 import { renderScreenshot } from '../../lib/render.js';
 import { LIMITS, type ScreenshotOptionsInput } from '../../lib/request.js';
-import { EgressAllowList } from '../../lib/url-policy.js';
 import { decodePng, imageSize, near } from '../support/images.js';
 import { hangingPage, html, neverLoadingPage, servePages, type PageServer } from '../support/pages.js';
 import { processes } from '../support/procs.js';
@@ -24,10 +20,7 @@ const final = html('<h1>final</h1>', '<style>body{background:rgb(0,200,0)}</styl
 const red = (body: string, head = '') => html(body, `<style>body{${RED}}</style>${head}`);
 
 let pages: PageServer;
-let guard: EgressGuard;
-let proxy: EgressProxy;
-let host: BrowserHost;
-let scratchRoot: string;
+let harness: RenderHarness;
 
 const TIMEOUT_MS = 8000;
 const LOAD_TIMEOUT_MS = 1500;
@@ -102,17 +95,12 @@ beforeAll(async () => {
     '/env': final,
   };
   pages = await servePages(routes);
-  guard = new EgressGuard(new EgressAllowList([pages.hostPort]));
-  proxy = await startEgressProxy(guard);
-  scratchRoot = mkdtempSync(join(tmpdir(), 'url2png-real-pages-'));
-  host = new BrowserHost({ executablePath: process.env.CHROMIUM_PATH, singleProcess: false, proxy, scratchRoot });
+  harness = await startRenderHarness([pages.hostPort], 'real-pages');
 });
 
 afterAll(async () => {
-  await host?.close();
-  await proxy?.close();
+  await harness?.close();
   await pages?.close();
-  if (scratchRoot) rmSync(scratchRoot, { recursive: true, force: true });
 });
 
 const render = (
@@ -120,7 +108,12 @@ const render = (
   options: ScreenshotOptionsInput = { width: 400, height: 300 },
   timeoutMs = TIMEOUT_MS,
   loadTimeoutMs = LOAD_TIMEOUT_MS,
-) => renderScreenshot({ url: `${pages.origin}${path}`, options }, { browsers: host, guard }, { timeoutMs, loadTimeoutMs });
+) =>
+  renderScreenshot(
+    { url: `${pages.origin}${path}`, options },
+    { browsers: harness.host, guard: harness.guard },
+    { timeoutMs, loadTimeoutMs },
+  );
 const failureOf = async (path: string, options?: ScreenshotOptionsInput, timeoutMs?: number) =>
   classifyFailure(
     await render(path, options, timeoutMs).then(
@@ -229,9 +222,11 @@ describe('the browser environment', () => {
   it('Chromium runs without AWS credentials, the webhook secret or any URL2PNG_* variable', async () => {
     process.env.URL2PNG_WEBHOOK_SECRET = 'not-for-the-browser';
     process.env.AWS_SECRET_ACCESS_KEY = 'not-for-the-browser-either';
-    await host.close();
+    await harness.host.close();
     await render('/env');
-    const browser = processes().filter((p) => p.ppid === process.pid && /chrom/i.test(p.cmdline) && p.cmdline.includes(scratchRoot));
+    const browser = processes().filter(
+      (p) => p.ppid === process.pid && /chrom/i.test(p.cmdline) && p.cmdline.includes(harness.scratchRoot),
+    );
     expect(browser.length).toBeGreaterThan(0);
     const environ = readFileSync(`/proc/${browser[0]!.pid}/environ`, 'utf8').split('\0');
     expect(environ.filter((e) => /^(AWS_|URL2PNG_)/.test(e))).toEqual([]);

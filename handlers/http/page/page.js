@@ -220,24 +220,34 @@ async function readJson(res) {
 /** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * GETs a status record (a job's or a batch's); undefined once the failure is shown, or when a
+ * newer submit took over.
+ * @param {string} statusUrl @param {number} mine @param {number} t0
+ * @returns {Promise<unknown>}
+ */
+async function fetchStatus(statusUrl, mine, t0) {
+  try {
+    const res = await fetch(statusUrl, { headers: { accept: 'application/json' }, cache: 'no-store' });
+    const body = await readJson(res);
+    if (!res.ok) throw new Error(body.error?.message || `the service answered ${res.status}`);
+    return mine === run ? body : undefined;
+  } catch (e) {
+    if (mine !== run) return undefined;
+    stopTimer(t0);
+    setStatus('Failed', 'failed');
+    showError((e instanceof Error && e.message) || 'the service did not answer');
+    return undefined;
+  }
+}
+
 /** @param {string} statusUrl @param {number} mine @param {number} t0 */
 async function follow(statusUrl, mine, t0) {
   let wait = 250;
   for (;;) {
     if (mine !== run) return;
-    let body;
-    try {
-      const res = await fetch(statusUrl, { headers: { accept: 'application/json' }, cache: 'no-store' });
-      body = /** @type {Status} */ (await readJson(res));
-      if (!res.ok) throw new Error(body.error?.message || `the service answered ${res.status}`);
-    } catch (e) {
-      if (mine !== run) return;
-      stopTimer(t0);
-      setStatus('Failed', 'failed');
-      showError((e instanceof Error && e.message) || 'the service did not answer');
-      return;
-    }
-    if (mine !== run) return;
+    const body = /** @type {Status | undefined} */ (await fetchStatus(statusUrl, mine, t0));
+    if (!body) return;
     if (body.status === 'done' && body.imageUrl && body.contentType === 'application/pdf') {
       update(body.id, { status: 'done' });
       showPdf({ ...body, imageUrl: body.imageUrl }, t0);
@@ -514,19 +524,8 @@ async function submitBatch(urls, options, mine) {
     await sleep(wait);
     wait = Math.min(wait * 1.5, 1000);
     if (mine !== run) return;
-    let body;
-    try {
-      const r = await fetch(json.statusUrl, { headers: { accept: 'application/json' }, cache: 'no-store' });
-      body = /** @type {BatchBody} */ (await readJson(r));
-      if (!r.ok) throw new Error(body.error?.message || `the service answered ${r.status}`);
-    } catch (e) {
-      if (mine !== run) return;
-      stopTimer(t0);
-      setStatus('Failed', 'failed');
-      showError((e instanceof Error && e.message) || 'the service did not answer');
-      return;
-    }
-    if (mine !== run) return;
+    const body = /** @type {BatchBody | undefined} */ (await fetchStatus(json.statusUrl, mine, t0));
+    if (!body) return;
     renderBatch(body, statusUrls);
     if (body.status !== 'queued') {
       stopTimer(t0);

@@ -1,20 +1,9 @@
-// The blocking row of `npm run bench` (alone: BENCH_ONLY=blocking npm run bench): blockAds and
-// blockTrackers off vs on, in the same run, on a page heavy with ad and tracker requests whose
-// every response waits 100-300 ms, and what blocking costs on a page with none. Each job runs the
-// worker's render path (renderScreenshot: real Chromium, the egress proxy, the page guard) from
-// start to image; "bytes" is what the fixture server sent for the job. The ad and tracker hosts
-// resolve to the fixture server through the egress guard's resolver, in this benchmark only.
-import { mkdtempSync, rmSync } from 'node:fs';
 import type http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { blockingEngines } from '../lib/blocking.js';
-import { BrowserHost } from '../lib/browser.js';
-import { EgressGuard, startEgressProxy } from '../lib/egress.js';
 import { renderScreenshot } from '../lib/render.js';
 import type { ScreenshotOptionsInput } from '../lib/request.js';
-import { EgressAllowList } from '../lib/url-policy.js';
 import { html, servePages } from '../tests/support/pages.js';
+import { startRenderHarness } from '../tests/support/render-harness.js';
 
 /** Real ad and tracker endpoints, as a news page loads them (each also fetches a creative or pixel). */
 const AD_HOSTS = [
@@ -96,12 +85,12 @@ export async function blockingBench(executablePath: string, log: (line: string) 
   routes['/no-ads'] = html(`<h1>News</h1>${own}`);
 
   const names = [...AD_HOSTS, ...TRACKER_HOSTS];
-  const guard = new EgressGuard(new EgressAllowList([pages.hostPort, ...names.map((h) => `${h}:${pages.port}`)]), async (name) =>
-    names.includes(name) ? ['127.0.0.1'] : [],
+  const { guard, proxy, host, close } = await startRenderHarness(
+    [pages.hostPort, ...names.map((h) => `${h}:${pages.port}`)],
+    'bench-blocking',
+    async (name) => (names.includes(name) ? ['127.0.0.1'] : []),
+    executablePath,
   );
-  const proxy = await startEgressProxy(guard);
-  const scratchRoot = mkdtempSync(join(tmpdir(), 'url2png-bench-blocking-'));
-  const host = new BrowserHost({ executablePath, singleProcess: false, proxy, scratchRoot });
   const job = async (path: string, options: ScreenshotOptionsInput) => {
     const [sentBefore, requestsBefore] = [sent, requests];
     const t = performance.now();
@@ -146,10 +135,8 @@ export async function blockingBench(executablePath: string, log: (line: string) 
       engineLoad,
     };
   } finally {
-    await host.close();
-    await proxy.close();
+    await close();
     await pages.close();
-    rmSync(scratchRoot, { recursive: true, force: true });
   }
 }
 

@@ -45,6 +45,16 @@ function baseUrl(event: Event): string {
   return `${proto}://${host}${prefix}`;
 }
 
+/** Webhooks are signed with the deployment's secret: without one, a callbackUrl cannot be honoured. */
+function refuseCallbackWithoutSecret(callbackUrl: string | undefined): void {
+  if (!callbackUrl || config().webhookSecret) return;
+  throw new ApiError(
+    400,
+    'callbacks_disabled',
+    'this deployment has no webhook secret (URL2PNG_WEBHOOK_SECRET), so callbackUrl is not available; poll statusUrl instead',
+  );
+}
+
 const postScreenshot = middy<Event, APIGatewayProxyResult>()
   .use(bodyLimit(MAX_BODY_BYTES))
   .use(httpJsonBodyParser())
@@ -52,13 +62,7 @@ const postScreenshot = middy<Event, APIGatewayProxyResult>()
     const { api, allow } = getDeps();
     const parsed = parseScreenshotRequest(event.body as unknown, allow);
     if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
-    if (parsed.request.callbackUrl && !config().webhookSecret) {
-      throw new ApiError(
-        400,
-        'callbacks_disabled',
-        'this deployment has no webhook secret (URL2PNG_WEBHOOK_SECRET), so callbackUrl is not available; poll statusUrl instead',
-      );
-    }
+    refuseCallbackWithoutSecret(parsed.request.callbackUrl);
     const compareProblem = await refuseCompareTo(parsed.request, api);
     if (compareProblem) throw new ApiError(400, 'compare_unavailable', compareProblem);
     const cached = await findCachedScreenshot(parsed.request, api);
@@ -128,14 +132,7 @@ const postBatch = middy<Event, APIGatewayProxyResult>()
     const { api, allow } = getDeps();
     const parsed = parseBatchRequest(event.body as unknown, allow);
     if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
-    const anyCallback = parsed.batch.callbackUrl ?? parsed.batch.requests.find((r) => r.callbackUrl)?.callbackUrl;
-    if (anyCallback && !config().webhookSecret) {
-      throw new ApiError(
-        400,
-        'callbacks_disabled',
-        'this deployment has no webhook secret (URL2PNG_WEBHOOK_SECRET), so callbackUrl is not available; poll statusUrl instead',
-      );
-    }
+    refuseCallbackWithoutSecret(parsed.batch.callbackUrl ?? parsed.batch.requests.find((r) => r.callbackUrl)?.callbackUrl);
     const batch = await submitBatch(parsed.batch, api);
     const base = baseUrl(event);
     const statusUrl = `${base}/batches/${batch.id}`;

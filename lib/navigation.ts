@@ -291,8 +291,10 @@ export const timerProbe = `(() => {
   if (globalThis[key]) return;
   const due = new Map();
   const now = Performance.prototype.now.bind(performance);
-  const wrap = (original, repeat) => {
-    const wrapped = {
+  // The page sees what it would see without the probe: the original's name and source text.
+  const likeOriginal = (wrapped, original) => Object.defineProperty(wrapped, 'toString', { value: () => original.toString() });
+  const wrapSet = (original, repeat) =>
+    likeOriginal({
       [original.name](handler, ms, ...args) {
         const delay = Math.max(0, Number(ms) || 0);
         let id;
@@ -303,22 +305,16 @@ export const timerProbe = `(() => {
         due.set(id, now() + delay);
         return id;
       },
-    }[original.name];
-    Object.defineProperty(wrapped, 'toString', { value: () => original.toString() });
-    return wrapped;
-  };
-  const unwrap = (original) => {
-    const wrapped = { [original.name](id) { due.delete(id); return original.call(this, id); } }[original.name];
-    Object.defineProperty(wrapped, 'toString', { value: () => original.toString() });
-    return wrapped;
-  };
+    }[original.name], original);
+  const wrapClear = (original) =>
+    likeOriginal({ [original.name](id) { due.delete(id); return original.call(this, id); } }[original.name], original);
   // The service's own page scripts (lib/consent.ts) schedule with the originals: their timers are not the page's.
   const { setTimeout, setInterval, clearTimeout, clearInterval } = globalThis;
   Object.defineProperty(globalThis, Symbol.for('${UNPROBED_KEY}'), { value: { setTimeout, setInterval, clearTimeout, clearInterval } });
-  globalThis.setTimeout = wrap(globalThis.setTimeout, false);
-  globalThis.setInterval = wrap(globalThis.setInterval, true);
-  globalThis.clearTimeout = unwrap(globalThis.clearTimeout);
-  globalThis.clearInterval = unwrap(globalThis.clearInterval);
+  globalThis.setTimeout = wrapSet(setTimeout, false);
+  globalThis.setInterval = wrapSet(setInterval, true);
+  globalThis.clearTimeout = wrapClear(clearTimeout);
+  globalThis.clearInterval = wrapClear(clearInterval);
   Object.defineProperty(globalThis, key, {
     value: (within) => {
       const t = now();

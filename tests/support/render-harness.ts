@@ -17,11 +17,16 @@ export interface RenderHarness {
   close(): Promise<void>;
 }
 
-export async function startRenderHarness(allow: string[], name: string, resolver?: Resolver): Promise<RenderHarness> {
+export async function startRenderHarness(
+  allow: string[],
+  name: string,
+  resolver?: Resolver,
+  executablePath = process.env.CHROMIUM_PATH,
+): Promise<RenderHarness> {
   const guard = new EgressGuard(new EgressAllowList(allow), resolver);
   const proxy = await startEgressProxy(guard);
   const scratchRoot = mkdtempSync(join(tmpdir(), `url2png-${name}-`));
-  const host = new BrowserHost({ executablePath: process.env.CHROMIUM_PATH, singleProcess: false, proxy, scratchRoot });
+  const host = new BrowserHost({ executablePath, singleProcess: false, proxy, scratchRoot });
   return {
     guard,
     proxy,

@@ -1,6 +1,7 @@
 // url2png --batch urls.txt --out-dir shots/: one URL per line (blank lines and # comments skipped),
 // the command's options applied to every one. Submitted as batches of up to 50 (POST /batches),
 // followed until each batch settles, every done image saved into the directory.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
 import {
@@ -62,8 +63,6 @@ export async function readUrlList(file: string): Promise<string[]> {
   if (urls.length === 0) throw new CliError(EXIT.usage, `--batch: ${file} lists no URLs (one per line)`, 'usage');
   return urls;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runBatch(endpoint: string, urls: string[], run: BatchRun): Promise<BatchOutcome> {
   const t0 = Date.now();

@@ -1,5 +1,6 @@
 // The HTTP side of the command-line client: submit a request, follow its status URL, download the
 // image. Plain fetch against the API in README.md (GET /openapi.json); nothing here knows about the terminal.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DiffSummary, ScreenshotStatus } from '../lib/status.js';
 
 /** Exit codes of `url2png`, documented in the README. */
@@ -168,8 +169,6 @@ export async function readStatus<T = ScreenshotStatus>(statusUrl: string, option
   if (!res.ok) throw apiError(res, body, statusUrl);
   return body as unknown as T;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Polls until the job is done or failed, reporting each answer; throws a timeout CliError when it

@@ -19,6 +19,7 @@
 // A worker that settles a job and dies before the check leaves the batch to the next settle of
 // any of its jobs, including the redelivery of that same job (lib/settle.ts answers already_done
 // and calls the batch check again).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -202,7 +203,7 @@ export async function onBatchJobSettled(batchId: string, deps: BatchSettleDeps):
     if (status === 412 || status === 409) return false; // another worker claimed it first
     throw error;
   }
-  await new Promise((r) => setTimeout(r, deps.claimSettleMs ?? 1000));
+  await sleep(deps.claimSettleMs ?? 1000);
   const marker = await readJson<{ token: string }>(deps.s3, deps.bucket, markerKey(batchId));
   if (marker?.token !== token) return false;
   await deps.deliver(record.callbackUrl, { batchId, status: batch.status, counts: batch.counts, jobs: batch.jobs });

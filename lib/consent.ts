@@ -6,6 +6,7 @@
 // (isMainWorld: its rule snippets are evaluated in place, nothing is evaluated on its behalf from
 // Node), and reports its progress through one exposed function that only records state. The
 // second half, hiding the consent managers that remain, is lib/blocking.ts's cosmetic rules.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import type { Page } from 'puppeteer-core';
 import { packageFile } from './blocking.js';
@@ -140,7 +141,7 @@ export async function answerConsentBanners(page: Page): Promise<ConsentWatch> {
             ? now - d.detectedAt < POPUP_MS
             : now - d.startedAt < DETECT_MS;
         if (d.finished || !waiting || now >= until) return { ...d.outcome };
-        await new Promise((r) => setTimeout(r, POLL_MS));
+        await sleep(POLL_MS);
       }
     },
   };

@@ -9,6 +9,7 @@
 // server-side randomness and times), crypto.getRandomValues/randomUUID (left alone: pages use them
 // for security), timers (setTimeout/setInterval still fire in real time, so a page that counts
 // frames or ticks can differ), video and canvas noise the GPU adds, and network timing.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'puppeteer-core';
 
 /** The Math.random seed (mulberry32): every document starts the same sequence. */
@@ -72,5 +73,5 @@ export async function stillForCapture(page: Page, wholePage: boolean, ms: number
     await Promise.all([...document.images].filter(visible).map((img) => loaded(img).then(() => img.decode()).catch(() => undefined)));
     await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
   })()`);
-  await Promise.race([settle.catch(() => undefined), new Promise((r) => setTimeout(r, Math.max(1, ms)))]);
+  await Promise.race([settle.catch(() => undefined), sleep(Math.max(1, ms))]);
 }

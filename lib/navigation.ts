@@ -3,6 +3,7 @@
 // finishes so `load` never fires, an `alert()` that blocks the parser. This file watches the main
 // frame of one page and waits until it has settled (bounded by deadlines), so the capture shows
 // the page the browser ended on and never races a navigation.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { HTTPResponse, Page } from 'puppeteer-core';
 import { TransientFailure } from './failures.js';
 
@@ -331,5 +332,3 @@ export const timerProbe = `(() => {
 /** Errors that mean the page navigated under a DevTools call (the call may simply be repeated). */
 export const NAVIGATED_AWAY =
   /Not attached to an active page|Execution context was destroyed|Cannot find context with specified id|Inspected target navigated/i;
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,5 +1,6 @@
 // One job -> image bytes, inside a deadline. A straight flow: check the target, open an isolated
 // page, size it, navigate and let it settle (lib/navigation.ts), capture, close.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, BrowserContext, HTTPResponse, Page } from 'puppeteer-core';
 import type { BrowserHost } from './browser.js';
 import { egressRefusal, type EgressGuard, type EgressProxy, type EgressSession } from './egress.js';
@@ -406,7 +407,6 @@ async function prepareAndShoot(
 /** Full-page scroll cap and the bound on networkidle (see README, "fullPage" and "waitUntil"). */
 const NETWORK_IDLE_MAX_MS = 10_000;
 const left = (until: number) => Math.max(0, until - Date.now());
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function waitVisible(page: Page, selector: string, until: number): Promise<void> {
   try {

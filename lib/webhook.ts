@@ -6,6 +6,7 @@
 //   x-url2png-timestamp: <unix seconds>
 //   x-url2png-signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
 // Recompute over the raw body, compare in constant time, reject timestamps older than 5 minutes.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
@@ -62,7 +63,7 @@ export async function deliverWebhook(
       const backoff = (s.backoffMs ?? WEBHOOK_RETRY.backoffMs) * 2 ** (attempt - 2);
       if (left() - backoff < MIN_ATTEMPT_MS)
         return { delivered: false, attempts: attempt - 1, reason: `${reason}; no time left for another attempt` };
-      await new Promise((r) => setTimeout(r, backoff));
+      await sleep(backoff);
     }
     if (left() < MIN_ATTEMPT_MS) return { delivered: false, attempts: attempt - 1, reason: `${reason}; no time left for an attempt` };
     const url = new URL(callbackUrl);

@@ -5,6 +5,7 @@
 // knows which messages that process held and brings them back after the short retry backoff
 // instead of the visibility timeout. The emulator's redrive policy moves what keeps failing to
 // the DLQ, as SQS does.
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
@@ -114,7 +115,7 @@ export function startEventSourceMapping(options: MappingOptions): EventSourceMap
       } catch (error) {
         if (abort.signal.aborted) return;
         options.onError?.(error);
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(500);
         continue;
       }
       if (messages.length === 0) continue;

@@ -79,20 +79,27 @@ describe('AdaptiveLimit', () => {
     expect(limit.limit).toBe(2);
   });
 
-  it('decides on the mean of a window, not on one sample: pages rendering in waves (100 % then 30 %) still get more slots', async () => {
-    // Each sample alternates between a wave of renders (the CPU full) and a wave of waiting.
+  it('decides on the mean of a window, not on one sample: pages rendering in waves (100 %, 100 %, 30 %) still get more slots', async () => {
+    // A CPU clock that runs full for two samples, then at 30 % for one, whatever the timers' delays:
+    // one sample at a time, most steps would see a full CPU and cut; the mean (77 %) says grow.
     let cpu = 0;
     let samples = 0;
+    let last = performance.now();
     limit = new AdaptiveLimit({
       floor: 2,
       ceiling: 8,
       vcpus: 1,
       everyMs: 20,
-      cpuSeconds: () => (cpu += samples++ % 2 === 0 ? 0.02 : 0.006), // 100 % | 30 % of 20 ms
+      cpuSeconds: () => {
+        const now = performance.now();
+        cpu += ((samples++ % 3 === 2 ? 0.3 : 1) * (now - last)) / 1000;
+        last = now;
+        return cpu;
+      },
       freeMb: () => 4000,
     });
     await Promise.all(Array.from({ length: 80 }, () => limit!.run(() => sleep(40))));
-    expect(limit.peak).toBeGreaterThan(2);
+    expect(limit.peak).toBe(8); // to the ceiling: a 77 % mean is below the raise threshold
     expect(limit.limit).toBeGreaterThanOrEqual(limit.peak - 1); // grew and stayed, no cut to the floor
   });
 

@@ -47,7 +47,8 @@ async function start() {
   child.stdout.on('data', (d: Buffer) => (out += d));
   child.stderr.on('data', (d: Buffer) => (out += d));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = await eventually(() => /url2png listening on (http:\/\/\S+)/.exec(out)?.[1], Boolean, 45_000);
+  // On a timeout the service's own output says why it did not start.
+  const url = await eventually(() => /url2png listening on (http:\/\/\S+)/.exec(out)?.[1], Boolean, 45_000).catch(() => undefined);
   expect(url, out).toBeDefined();
   return { child, exited, url: url!, output: () => out };
 }

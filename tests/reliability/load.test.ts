@@ -143,7 +143,12 @@ describe(`load: a burst of ${GOOD} good + ${FLAKY} flaky + ${HANGING} hanging + 
       expect(twoOutcomes).toEqual([]);
       // The hopeless ones were retried up to maxReceiveCount and sit in the DLQ (for the redrive).
       for (let i = 0; i < HANGING; i++) expect(pages.hits.get(`/hang/${i}`)).toBe(3);
-      for (let i = 0; i < FLAKY; i++) expect(pages.hits.get(`/flaky/${i}`)).toBe(2);
+      // A flaky job hangs once and is drawn the second time: two visits, or three when the browser
+      // was killed under its second visit (that attempt is retried as browser_crashed). More than
+      // that, or more third visits than crash retries, means a job that was drawn went round again.
+      const flakyHits = Array.from({ length: FLAKY }, (_, i) => pages.hits.get(`/flaky/${i}`) ?? 0);
+      for (const n of flakyHits) expect([2, 3]).toContain(n);
+      expect(flakyHits.filter((n) => n === 3).length).toBeLessThanOrEqual(summary.browserCrashRetries);
       // (Done jobs may also be there, redelivered past maxReceiveCount on a busy machine: the
       // redrive drops those as alreadyDone.)
       expect(summary.dlqDepth).toBeGreaterThanOrEqual(HANGING);

@@ -208,43 +208,44 @@ async function main() {
   const url = `${pages.origin}/page`;
   const netUrl = (ms: number) => `${pages.origin}/net${ms}/page`;
 
-  log('floor: warm browser, 2/3/4 pages at once...');
-  const floors: Record<string, number> = {};
-  for (const c of [2, 3, 4]) floors[c] = await floor(executablePath, url, c, 60);
-  const floorBest = Math.max(...Object.values(floors));
-  const warmMs = await warmRenderMs(executablePath, url);
-  log('chapter model: launch, render, close...');
-  const chapter = await chapterModel(executablePath, url);
-  const netFloors: Record<number, Record<string, number>> = {};
-  for (const ms of NETWORK_LATENCIES_MS) {
-    log(`floor, network-bound page (6 sub-resources x ${ms} ms): ${NETWORK_FLOOR_PAGES.join('/')} pages at once...`);
-    netFloors[ms] = {};
-    for (const c of NETWORK_FLOOR_PAGES) netFloors[ms][c] = round(await floor(executablePath, netUrl(ms), c, NETWORK_JOBS), 2);
-  }
-
-  log(`pipeline: local stack, ${N} jobs at once...`);
+  // Each pipeline burst runs right after the floors it is compared with, and the single jobs right
+  // after the warm render: this machine's speed drifts by up to 15 % over minutes, and measured
+  // minutes apart a ratio showed the drift as much as the pipeline.
   process.env.URL2PNG_EGRESS_ALLOW = pages.hostPort;
   process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
   const stack = await startLocalStack({ port: 0, emulatorPort: 0 });
   for (const u of await Promise.all(Array.from({ length: 6 }, () => post(stack.apiUrl, url)))) {
     while ((await status(u)).status === 'queued') await new Promise((r) => setTimeout(r, 20));
   }
+
+  log('chapter model: launch, render, close...');
+  const chapter = await chapterModel(executablePath, url);
+  log('floor: warm browser, 2/3/4 pages at once...');
+  const floors: Record<string, number> = {};
+  for (const c of [2, 3, 4]) floors[c] = await floor(executablePath, url, c, 60);
+  const floorBest = Math.max(...Object.values(floors));
+  log(`pipeline: local stack, ${N} jobs at once...`);
   const simple = await pipelineBurst(stack, url, N);
+
   const networkBound: NetworkBound[] = [];
   for (const ms of NETWORK_LATENCIES_MS) {
+    log(`floor, network-bound page (6 sub-resources x ${ms} ms): ${NETWORK_FLOOR_PAGES.join('/')} pages at once...`);
+    const netFloor: Record<string, number> = {};
+    for (const c of NETWORK_FLOOR_PAGES) netFloor[c] = round(await floor(executablePath, netUrl(ms), c, NETWORK_JOBS), 2);
     log(`pipeline: network-bound page (${ms} ms), ${NETWORK_JOBS} jobs at once...`);
     const burst = await pipelineBurst(stack, netUrl(ms), NETWORK_JOBS);
-    const best = Math.max(...Object.values(netFloors[ms]!));
+    const best = Math.max(...Object.values(netFloor));
     networkBound.push({
       latencyMs: ms,
-      floor: netFloors[ms]!,
+      floor: netFloor,
       best,
       pipeline: burst,
       pipelineOverFloor: round(burst.screenshotsPerSecond / best, 2),
     });
   }
 
-  log('pipeline: single jobs at low load...');
+  log('one warm render, then single jobs through the pipeline at low load...');
+  const warmMs = await warmRenderMs(executablePath, url);
   const latencies: number[] = [];
   for (let i = 0; i < 20; i++) {
     const t = Date.now();

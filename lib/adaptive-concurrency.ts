@@ -34,11 +34,12 @@ export interface ControllerTuning {
   minFreeMb: number;
 }
 
-// Why these values: steps in proportion to the CPU (growth by at most half, cuts by at most a
-// quarter) reach the count that keeps it ~90 % busy within a few steps of a burst and stay near
-// it; between 85 and 97 % the count holds (bench/run.ts measures where it settles). The window is
-// why it does not swing: see AdaptiveLimit.
-const CONTROLLER: ControllerTuning = { raiseBelowCpu: 0.85, targetCpu: 0.9, cutAboveCpu: 0.97, decreaseFactor: 0.75, minFreeMb: 256 };
+// Why these values: a page more than the CPU needs costs little (the bench's floor on the 1.5 s
+// page: 3.02 / 3.11 / 2.84 screenshots/s at 8 / 12 / 16 pages), a page too few leaves the CPU idle
+// while they all wait. So the count grows while the CPU is under 93 % busy (to what would keep it
+// 96 % busy) and only a full CPU (over 98.5 % on a 3 s mean) sheds pages, a few per step
+// (docs/tuning.md has the measurements).
+const CONTROLLER: ControllerTuning = { raiseBelowCpu: 0.93, targetCpu: 0.96, cutAboveCpu: 0.985, decreaseFactor: 0.75, minFreeMb: 256 };
 
 /** Resident memory a page costs at most in the measured runs (renderer + its share of the browser). */
 const MB_PER_PAGE = 90;
@@ -65,7 +66,7 @@ export function nextLimit(
   const clamp = (n: number) => Math.max(bounds.floor, Math.min(bounds.ceiling, n));
   if (sample.freeMb < t.minFreeMb) return clamp(Math.floor(limit * t.decreaseFactor));
   // Over the target the other way round: the count that would use `targetCpu`. A CPU that is full
-  // reads 100 % however many pages wait for it, so this sheds a tenth per step until it is not.
+  // reads 100 % however many pages wait for it, so this sheds 4 % per step (at least one page) until it is not.
   if (sample.cpuBusy > t.cutAboveCpu) return clamp(Math.floor(limit * Math.max(t.decreaseFactor, t.targetCpu / sample.cpuBusy)));
   if (saturated && sample.cpuBusy < t.raiseBelowCpu) {
     // Pages that mostly wait on the network use the CPU in proportion to their number: the count

@@ -6,11 +6,11 @@ const bounds = { floor: 4, ceiling: 12 };
 describe('the AIMD step', () => {
   it('opens one more slot while pages wait and the CPU is near the target', () => {
     expect(nextLimit(4, { cpuBusy: 0.8, freeMb: 4000 }, true, bounds)).toBe(5);
-    expect(nextLimit(10, { cpuBusy: 0.84, freeMb: 4000 }, true, { floor: 4, ceiling: 16 })).toBe(11);
+    expect(nextLimit(10, { cpuBusy: 0.9, freeMb: 4000 }, true, { floor: 4, ceiling: 16 })).toBe(11);
   });
   it('grows in proportion to the CPU left (pages that wait use it in proportion), at most by half', () => {
-    expect(nextLimit(6, { cpuBusy: 0.6, freeMb: 4000 }, true, bounds)).toBe(9); // 6 x 0.9 / 0.6
-    expect(nextLimit(7, { cpuBusy: 0.7, freeMb: 4000 }, true, bounds)).toBe(9); // 7 x 0.9 / 0.7 = 9
+    expect(nextLimit(6, { cpuBusy: 0.6, freeMb: 4000 }, true, bounds)).toBe(9); // 6 x 0.96 / 0.6 = 9.6, at most half again
+    expect(nextLimit(8, { cpuBusy: 0.8, freeMb: 4000 }, true, { floor: 4, ceiling: 16 })).toBe(10); // 8 x 0.96 / 0.8 = 9.6
     expect(nextLimit(4, { cpuBusy: 0.2, freeMb: 4000 }, true, bounds)).toBe(6); // capped at half again
     expect(nextLimit(6, { cpuBusy: 0.2, freeMb: 4000 }, true, bounds)).toBe(9);
   });
@@ -18,10 +18,11 @@ describe('the AIMD step', () => {
     expect(nextLimit(4, { cpuBusy: 0.1, freeMb: 4000 }, false, bounds)).toBe(4);
   });
   it('holds between the raise and cut thresholds', () => {
-    expect(nextLimit(7, { cpuBusy: 0.9, freeMb: 4000 }, true, bounds)).toBe(7);
+    expect(nextLimit(7, { cpuBusy: 0.95, freeMb: 4000 }, true, bounds)).toBe(7);
+    expect(nextLimit(7, { cpuBusy: 0.98, freeMb: 4000 }, true, bounds)).toBe(7);
   });
-  it('sheds pages when the CPU is the limit, in proportion (a full CPU: a tenth per step), never below the floor', () => {
-    expect(nextLimit(12, { cpuBusy: 1.0, freeMb: 4000 }, true, bounds)).toBe(10); // 12 x 0.9 = 10.8
+  it('sheds pages when the CPU is the limit, in proportion (a full CPU: 4 % per step, at least one page), never below the floor', () => {
+    expect(nextLimit(12, { cpuBusy: 1.0, freeMb: 4000 }, true, bounds)).toBe(11); // 12 x 0.96 = 11.5
     expect(nextLimit(9, { cpuBusy: 0.99, freeMb: 4000 }, true, bounds)).toBe(8);
     expect(nextLimit(12, { cpuBusy: 1.6, freeMb: 4000 }, true, bounds)).toBe(9); // at most a quarter
     expect(nextLimit(5, { cpuBusy: 1.0, freeMb: 4000 }, true, bounds)).toBe(4);

@@ -92,10 +92,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       region: LOCAL_REGION,
       batchSize: TUNING.batchSize,
       batchingWindowS: TUNING.maximumBatchingWindowSeconds,
-      // One worker process takes every invocation here (on Lambda each has its own): enough of
-      // them in flight that the pages waiting on a slow batch's last job do not starve the
-      // render controller (lib/adaptive-concurrency.ts) below its ceiling.
-      concurrency: options.workerConcurrency ?? Math.ceil(config().renderConcurrencyCeiling / TUNING.batchSize) + 1,
+      // One worker process takes every invocation here (on Lambda each has its own): enough
+      // records in hand that the pages waiting on a slow batch's last job do not starve the
+      // render controller (lib/adaptive-concurrency.ts) below its ceiling, and as many
+      // invocations as it has pages, so the small batches that start a burst fill it at once.
+      ...(options.workerConcurrency
+        ? { concurrency: options.workerConcurrency }
+        : {
+            concurrency: config().renderConcurrencyCeiling,
+            maxRecordsInFlight: (Math.ceil(config().renderConcurrencyCeiling / TUNING.batchSize) + 1) * TUNING.batchSize,
+          }),
       invoke: (event: SQSEvent) => fn.invoke(event),
       retryDelayS: (receiveCount) => {
         const cfg = config();

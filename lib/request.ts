@@ -91,6 +91,9 @@ const bounded = (name: string, b: { min: number; max: number; default: number },
     .default(b.default);
 };
 
+/** An option that is off unless the client sets it to true. */
+const flag = (name: string) => z.boolean({ error: `${name} must be true or false` }).default(false);
+
 const selector = (name: string) =>
   z
     .string({ error: `${name} must be a CSS selector string, e.g. "#main"` })
@@ -139,12 +142,9 @@ const optionsShape = {
   deviceScaleFactor: bounded('deviceScaleFactor', LIMITS.deviceScaleFactor, false).describe(
     'Pixel density: the image is width x deviceScaleFactor pixels wide',
   ),
-  fullPage: z
-    .boolean({ error: 'fullPage must be true or false' })
-    .default(false)
-    .describe(
-      `Capture the whole scroll height instead of the viewport. The page is scrolled to the bottom first so lazy content loads; pages taller than one capture are captured in slices and stitched. The image is cut (and the status says truncated: true) past ${LIMITS.fullPageMaxHeight} image pixels tall or ${LIMITS.fullPageMaxMegapixels} megapixels in all (width x height x deviceScaleFactor squared), and for webp past 16383 pixels`,
-    ),
+  fullPage: flag('fullPage').describe(
+    `Capture the whole scroll height instead of the viewport. The page is scrolled to the bottom first so lazy content loads; pages taller than one capture are captured in slices and stitched. The image is cut (and the status says truncated: true) past ${LIMITS.fullPageMaxHeight} image pixels tall or ${LIMITS.fullPageMaxMegapixels} megapixels in all (width x height x deviceScaleFactor squared), and for webp past 16383 pixels`,
+  ),
   format: oneOf('format', FORMATS, 'png').describe('Image format; "pdf" prints the page to a PDF (see pdf)'),
   pdf: pdfOptionsSchema.optional(),
   quality: z
@@ -165,7 +165,7 @@ const optionsShape = {
   delay: bounded('delay', LIMITS.delay).describe('Extra wait in ms after the page has loaded'),
   waitForSelector: selector('waitForSelector').optional().describe('Wait until an element matching this selector is visible'),
   selector: selector('selector').optional().describe('Capture only the box of the first element matching this selector'),
-  darkMode: z.boolean({ error: 'darkMode must be true or false' }).default(false).describe('Render with prefers-color-scheme: dark'),
+  darkMode: flag('darkMode').describe('Render with prefers-color-scheme: dark'),
   hideSelectors: z
     .array(selector('hideSelectors[]'), { error: 'hideSelectors must be an array of CSS selector strings' })
     .max(LIMITS.hideSelectors, { error: `hideSelectors must have at most ${LIMITS.hideSelectors} selectors` })
@@ -330,26 +330,19 @@ const optionsShape = {
     )
     .optional()
     .describe('Capture this rectangle of the page (CSS px from the top left of the document); not with selector or fullPage'),
-  omitBackground: z
-    .boolean({ error: 'omitBackground must be true or false' })
-    .default(false)
-    .describe('Transparent background where the page paints none (png and webp)'),
+  omitBackground: flag('omitBackground').describe('Transparent background where the page paints none (png and webp)'),
   styles: injections('styles', 'CSS').describe('CSS added to the page before the capture'),
   scripts: injections('scripts', 'JavaScript').describe(
     'JavaScript run in the page after load and before the capture, one after the other; a promise as the value is awaited; an exception fails the job script_error',
   ),
   click: selector('click').optional().describe('Click the first element matching this selector before the capture (after the waits)'),
   scrollTo: selector('scrollTo').optional().describe('Scroll the first element matching this selector into view before the capture'),
-  disableAnimations: z
-    .boolean({ error: 'disableAnimations must be true or false' })
-    .default(false)
-    .describe('CSS animations and transitions off (finished where they end), and prefers-reduced-motion: reduce'),
-  failOnHttpError: z
-    .boolean({ error: 'failOnHttpError must be true or false' })
-    .default(false)
-    .describe(
-      "Fail the job http_error when the page's own response is 400 or above (4xx final, 5xx retried); by default error pages are captured",
-    ),
+  disableAnimations: flag('disableAnimations').describe(
+    'CSS animations and transitions off (finished where they end), and prefers-reduced-motion: reduce',
+  ),
+  failOnHttpError: flag('failOnHttpError').describe(
+    "Fail the job http_error when the page's own response is 400 or above (4xx final, 5xx retried); by default error pages are captured",
+  ),
   compareTo: z
     .string({ error: 'compareTo must be the id of an earlier screenshot (a UUID)' })
     .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, {
@@ -360,30 +353,18 @@ const optionsShape = {
     .describe(
       'Id of an earlier done PNG screenshot: the new image is compared with it pixel by pixel, and the done status gets diff { changedPixels, changedRatio, width, height, diffImageUrl }. PNG only',
     ),
-  deterministic: z
-    .boolean({ error: 'deterministic must be true or false' })
-    .default(false)
-    .describe(
-      "Make two captures of an unchanged page identical: the page's clock frozen at the job's requestedAt (or now), Math.random seeded, animations, transitions and caret off, scrollbars hidden, fonts and visible images loaded before the capture",
-    ),
-  blockAds: z
-    .boolean({ error: 'blockAds must be true or false' })
-    .default(false)
-    .describe(
-      'Block requests to ad networks and hide the common ad slots (AdSense, Google Publisher Tag and the like), filled or empty. Off by default: a capture shows the page as a visitor sees it unless asked',
-    ),
-  blockTrackers: z
-    .boolean({ error: 'blockTrackers must be true or false' })
-    .default(false)
-    .describe(
-      'Block requests to analytics and tracking services, and the pixels and beacons of ad networks. Off by default: some pages need their analytics scripts to render',
-    ),
-  blockCookieBanners: z
-    .boolean({ error: 'blockCookieBanners must be true or false' })
-    .default(false)
-    .describe(
-      'Answer cookie consent banners with "reject" / "only necessary" (DuckDuckGo autoconsent rules) and hide the known consent managers that remain. Off by default: rejecting changes what the page shows',
-    ),
+  deterministic: flag('deterministic').describe(
+    "Make two captures of an unchanged page identical: the page's clock frozen at the job's requestedAt (or now), Math.random seeded, animations, transitions and caret off, scrollbars hidden, fonts and visible images loaded before the capture",
+  ),
+  blockAds: flag('blockAds').describe(
+    'Block requests to ad networks and hide the common ad slots (AdSense, Google Publisher Tag and the like), filled or empty. Off by default: a capture shows the page as a visitor sees it unless asked',
+  ),
+  blockTrackers: flag('blockTrackers').describe(
+    'Block requests to analytics and tracking services, and the pixels and beacons of ad networks. Off by default: some pages need their analytics scripts to render',
+  ),
+  blockCookieBanners: flag('blockCookieBanners').describe(
+    'Answer cookie consent banners with "reject" / "only necessary" (DuckDuckGo autoconsent rules) and hide the known consent managers that remain. Off by default: rejecting changes what the page shows',
+  ),
   now: z.iso
     .datetime({ offset: true, error: 'now must be an ISO 8601 date-time, e.g. "2030-01-01T00:00:00Z"' })
     .optional()

@@ -4,10 +4,9 @@
 // (@ghostery/adblocker). The engines are parsed once per process, lazily, the first time a job
 // asks for blocking: jobs that do not block never load them. docs/blocking.md says what each
 // flag covers and how the lists are updated.
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { FiltersEngine, Request, type RequestType } from '@ghostery/adblocker';
+import { packageFile } from './package-file.js';
 
 export interface BlockingChoice {
   blockAds: boolean;
@@ -75,17 +74,6 @@ export interface Engines {
   heapMb: number;
 }
 
-const requireHere = createRequire(import.meta.url);
-/** The service's root: <root>/lib from tsx, <root>/handlers from the bundle (/var/task on Lambda). */
-const ROOT = resolve(import.meta.dirname, '..');
-
-/** A file of an npm package: under the root's node_modules (what the Lambda package carries), else wherever Node finds it. */
-export function packageFile(pkg: string, file: string): string {
-  const underRoot = join(ROOT, 'node_modules', pkg, file);
-  if (existsSync(underRoot)) return underRoot;
-  return join(dirname(requireHere.resolve(`${pkg}/package.json`)), file);
-}
-
 /** Splits trackerdb.txt (a `! trackerdb_id:… trackerdb_category:… trackerdb_filter` comment above each rule) by list. */
 function splitTrackerDb(text: string): Record<ListName, string[]> {
   const lists: Record<ListName, string[]> = { ads: [], analytics: [], consent: [] };
@@ -150,7 +138,8 @@ export function blockingReason(o: BlockingChoice, r: RequestFacts, engines: Engi
   if (o.blockAds && engines.ads.match(request).match) return 'blockAds';
   if (o.blockTrackers) {
     if (engines.analytics.match(request).match) return 'blockTrackers';
-    if (PIXEL_TYPES.has(type) && engines.ads.match(request).match) return 'blockTrackers';
+    // (With blockAds on, the ads list has already said no.)
+    if (!o.blockAds && PIXEL_TYPES.has(type) && engines.ads.match(request).match) return 'blockTrackers';
   }
   return undefined;
 }

@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import type { Page } from 'puppeteer-core';
-import { packageFile } from './blocking.js';
+import { packageFile } from './package-file.js';
 import { UNPROBED_KEY } from './navigation.js';
 
 const AUTOCONSENT = '@duckduckgo/autoconsent';
@@ -49,7 +49,7 @@ function consentScript(): string {
   const setTimeout = unprobed.setTimeout.bind(globalThis), clearTimeout = unprobed.clearTimeout.bind(globalThis);
   const setInterval = unprobed.setInterval.bind(globalThis), clearInterval = unprobed.clearInterval.bind(globalThis);
   const init = { type: 'initResp', config: ${JSON.stringify(CONFIG)}, rules: { compact: ${rules} } };
-  const report = (message) => { try { window.${REPORT_BINDING}({ type: String(message.type), cmp: message.cmp, result: message.result, lifecycle: message.state && message.state.lifecycle, mainFrame: message.mainFrame }); } catch {} };
+  const report = (message) => { try { window.${REPORT_BINDING}({ type: String(message.type), lifecycle: message.state && message.state.lifecycle }); } catch {} };
   window.autoconsentSendMessage = (message) => {
     if (!message || typeof message !== 'object') return;
     report(message);
@@ -62,25 +62,14 @@ ${bundle}
 
 interface ConsentMessage {
   type: string;
-  cmp?: string;
-  result?: boolean;
   lifecycle?: string;
-}
-
-/** What autoconsent did in the page's current document. */
-interface ConsentOutcome {
-  /** The consent manager it recognised, if any. */
-  cmp?: string;
-  /** It found a popup open, and the opt-out's result (undefined while it runs or when none was found). */
-  popup: boolean;
-  optedOut?: boolean;
 }
 
 export interface ConsentWatch {
   /** Runs autoconsent in the document the page holds now (one written with setContent). */
   startInCurrentDocument(): Promise<void>;
   /** Waits (at most until `until`, epoch ms) for autoconsent to answer the banner or to find none. */
-  settled(until: number): Promise<ConsentOutcome>;
+  settled(until: number): Promise<void>;
 }
 
 /** How long after it starts in a document autoconsent may take to recognise a consent manager before the page counts as having none. */
@@ -96,7 +85,7 @@ const FINISHED = new Set(['nothingDetected', 'optOutSucceeded', 'optOutFailed', 
 export async function answerConsentBanners(page: Page): Promise<ConsentWatch> {
   let doc = fresh();
   function fresh() {
-    return { startedAt: Date.now(), detectedAt: 0, popupAt: 0, finished: false, outcome: { popup: false } as ConsentOutcome };
+    return { startedAt: Date.now(), detectedAt: 0, popupAt: 0, finished: false };
   }
   await page.exposeFunction(REPORT_BINDING, (message: ConsentMessage) => {
     if (!message || typeof message !== 'object') return;
@@ -106,17 +95,11 @@ export async function answerConsentBanners(page: Page): Promise<ConsentWatch> {
         break;
       case 'cmpDetected':
         doc.detectedAt ||= Date.now();
-        doc.outcome.cmp ??= String(message.cmp);
         break;
       case 'popupFound':
         doc.popupAt ||= Date.now();
-        doc.outcome.popup = true;
-        doc.outcome.cmp = String(message.cmp);
         break;
       case 'optOutResult':
-        doc.outcome.optedOut = message.result === true;
-        doc.finished = true;
-        break;
       case 'autoconsentDone':
       case 'autoconsentError':
         doc.finished = true;
@@ -140,7 +123,7 @@ export async function answerConsentBanners(page: Page): Promise<ConsentWatch> {
           : d.detectedAt
             ? now - d.detectedAt < POPUP_MS
             : now - d.startedAt < DETECT_MS;
-        if (d.finished || !waiting || now >= until) return { ...d.outcome };
+        if (d.finished || !waiting || now >= until) return;
         await sleep(POLL_MS);
       }
     },

@@ -5,14 +5,10 @@
 // these files' directories, under node_modules both locally and on Lambda (serverless.yml packages
 // the same directories into the worker), and maps the families pages ask for onto them. It does
 // not read the machine's own fontconfig, so an image looks the same on every machine and on AWS.
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-
-/** The service's root: <root>/lib from tsx, <root>/handlers from the bundle (/var/task on Lambda). */
-const ROOT = resolve(import.meta.dirname, '..');
-const requireHere = createRequire(import.meta.url);
+import { join, resolve } from 'node:path';
+import { packageFile } from './package-file.js';
 
 /** Package -> the weight directories used (Regular and Bold; italics for the Latin families). */
 const PACKAGES: Record<string, string[]> = {
@@ -28,21 +24,6 @@ const PACKAGES: Record<string, string[]> = {
 
 /** The directories of font files, relative to the service root (what the worker's package carries). */
 export const FONT_DIRS: string[] = Object.entries(PACKAGES).flatMap(([pkg, weights]) => weights.map((w) => join('node_modules', pkg, w)));
-
-/**
- * Where a font directory is: under the root (the repository; /var/task on Lambda), else wherever
- * Node finds the package (`serverless invoke local` runs the bundle from .esbuild/.build).
- */
-function locate(fontDir: string, root: string): string {
-  const underRoot = join(root, fontDir);
-  if (existsSync(underRoot)) return underRoot;
-  const [, scope, name, ...rest] = fontDir.split('/');
-  try {
-    return join(dirname(requireHere.resolve(`${scope}/${name}/package.json`)), ...rest);
-  } catch {
-    return underRoot;
-  }
-}
 
 /** Families a page may name, and the font that stands in for each (as Debian's metric aliases do). */
 const ALIASES: Record<string, string[]> = {
@@ -67,8 +48,9 @@ const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
  * The fonts.conf: the npm font directories, Lambda's font directories (a layer's /opt/fonts, and
  * /tmp/fonts where sparticuz puts Open Sans) and the aliases; no system configuration.
  */
-export function fontConfig(root = ROOT): string {
-  const dirs = [...FONT_DIRS.map((d) => locate(d, root)), '/var/task/fonts', '/opt/fonts', join(tmpdir(), 'fonts')];
+export function fontConfig(root?: string): string {
+  const npmDirs = Object.entries(PACKAGES).flatMap(([pkg, weights]) => weights.map((w) => packageFile(pkg, w, root)));
+  const dirs = [...npmDirs, '/var/task/fonts', '/opt/fonts', join(tmpdir(), 'fonts')];
   const aliases = Object.entries(ALIASES).map(
     ([family, prefer]) =>
       `  <alias binding="same"><family>${xml(family)}</family><prefer>${prefer.map((p) => `<family>${xml(p)}</family>`).join('')}</prefer></alias>`,

@@ -35,8 +35,6 @@ const REFUSED_SCHEMES = [
 export interface PageGuard {
   /** Requests of a refused scheme that the page tried (and that failed). */
   readonly refusedRequests: readonly string[];
-  /** Requests failed because blockAds or blockTrackers named them. */
-  readonly blockedRequests: readonly string[];
   /** The URL the main frame last tried to navigate to (redirects included). */
   readonly lastNavigation: string | undefined;
 }
@@ -74,14 +72,13 @@ interface PausedRequest {
   frameId: string;
 }
 
-/** Pauses the page's http(s) requests and fails those `block` names; `blocked` collects their URLs. */
-async function blockRequests(page: Page, block: RequestBlocker, blocked: string[]): Promise<void> {
+/** Pauses the page's http(s) requests and fails those `block` names. */
+async function blockRequests(page: Page, block: RequestBlocker): Promise<void> {
   const session: CDPSession = await page.createCDPSession();
   const mainFrameId = (await session.send('Page.getFrameTree')).frameTree.frame.id;
   session.on('Fetch.requestPaused', (event: PausedRequest) => {
     const { url } = event.request;
     const reason = block({ url, resourceType: event.resourceType, pageUrl: page.url(), subFrame: event.frameId !== mainFrameId });
-    if (reason) blocked.push(url);
     const answer = reason
       ? session.send('Fetch.failRequest', { requestId: event.requestId, errorReason: 'BlockedByClient' })
       : session.send('Fetch.continueRequest', { requestId: event.requestId });
@@ -93,9 +90,8 @@ async function blockRequests(page: Page, block: RequestBlocker, blocked: string[
 }
 
 export async function guardPage(page: Page, block?: RequestBlocker): Promise<PageGuard> {
-  const state: { refusedRequests: string[]; blockedRequests: string[]; lastNavigation: string | undefined } = {
+  const state: { refusedRequests: string[]; lastNavigation: string | undefined } = {
     refusedRequests: [],
-    blockedRequests: [],
     lastNavigation: undefined,
   };
   page.on('request', (request) => {
@@ -106,7 +102,7 @@ export async function guardPage(page: Page, block?: RequestBlocker): Promise<Pag
       state.refusedRequests.push(request.url());
   });
   await guardBrowser(page.browser());
-  if (block) await blockRequests(page, block, state.blockedRequests);
+  if (block) await blockRequests(page, block);
   return state;
 }
 

@@ -1,8 +1,7 @@
-import type http from 'node:http';
 import { blockingEngines } from '../lib/blocking.js';
 import { renderScreenshot } from '../lib/render.js';
 import type { ScreenshotOptionsInput } from '../lib/request.js';
-import { html, servePages } from '../tests/support/pages.js';
+import { html, type PageHandler, servePages } from '../tests/support/pages.js';
 import { startRenderHarness } from '../tests/support/render-harness.js';
 
 /** Real ad and tracker endpoints, as a news page loads them (each also fetches a creative or pixel). */
@@ -48,17 +47,19 @@ export async function blockingBench(executablePath: string, log: (line: string) 
   const script = 'void 0;'.padEnd(40 * 1024, ' '); // a tag library's size
   let sent = 0;
   let requests = 0;
-  const delayed = (type: string, body: Buffer | string) => (req: http.IncomingMessage, res: http.ServerResponse) => {
-    setTimeout(
-      () => {
-        requests++;
-        sent += Buffer.byteLength(body);
-        res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
-      },
-      latencyFor(req.url ?? ''),
-    );
-  };
-  const routes: Record<string, string | ((req: http.IncomingMessage, res: http.ServerResponse) => void)> = {};
+  const delayed =
+    (type: string, body: Buffer | string): PageHandler =>
+    (req, res) => {
+      setTimeout(
+        () => {
+          requests++;
+          sent += Buffer.byteLength(body);
+          res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+        },
+        latencyFor(req.url ?? ''),
+      );
+    };
+  const routes: Record<string, string | PageHandler> = {};
   const pages = await servePages(routes);
   const at = (host: string, path: string) => `http://${host}:${pages.port}${path}`;
   const own = Array.from({ length: 4 }, (_, i) => `<img src="/photo${i}.jpg" width="300" height="200">`).join('');

@@ -1,7 +1,7 @@
 // Memory of a process tree (this process, its worker child, every Chromium process), as PSS so
 // that pages shared between Chromium's processes are not counted once per process.
 import { readFileSync } from 'node:fs';
-import { treeOf } from '../tests/support/procs.js';
+import { type Proc, treeOf } from '../tests/support/procs.js';
 
 function pssKb(pid: number): number {
   try {
@@ -12,11 +12,11 @@ function pssKb(pid: number): number {
   }
 }
 
-/** PSS in MB of the tree under `root`: total and the Chromium part. */
-function treeMemoryMb(root = process.pid): { totalMb: number; browserMb: number } {
+/** PSS in MB of these processes (a tree): total and the Chromium part. */
+function treeMemoryMb(tree: Proc[]): { totalMb: number; browserMb: number } {
   let total = 0;
   let browser = 0;
-  for (const p of treeOf(root)) {
+  for (const p of tree) {
     const kb = pssKb(p.pid);
     total += kb;
     if (/chrom|headless/i.test(p.comm)) browser += kb;
@@ -43,10 +43,11 @@ export function sampleMemory(everyMs = 200, root = () => process.pid) {
   const peak = { totalMb: 0, browserMb: 0 };
   let highestRssKb = 0;
   const take = (always: boolean) => {
-    const rss = treeOf(root()).reduce((sum, p) => sum + rssKb(p.pid), 0);
+    const tree = treeOf(root());
+    const rss = tree.reduce((sum, p) => sum + rssKb(p.pid), 0);
     if (!always && rss <= highestRssKb * 1.02) return; // within 2 % of a peak already read
     highestRssKb = Math.max(highestRssKb, rss);
-    const now = treeMemoryMb(root());
+    const now = treeMemoryMb(tree);
     peak.totalMb = Math.max(peak.totalMb, now.totalMb);
     peak.browserMb = Math.max(peak.browserMb, now.browserMb);
   };

@@ -21,7 +21,8 @@ const alive = (pid: number) => {
   // A service killed with its process group lingers as a zombie until init reaps it (up to a few
   // seconds on a busy machine, measured here): signal 0 still reaches it, but it holds nothing.
   try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat[stat.lastIndexOf(')') + 2]; // after the name, which may itself hold ") "
     return state !== 'Z' && state !== 'X';
   } catch {
     return !existsSync('/proc/self/stat'); // gone meanwhile on Linux; no /proc elsewhere: signal 0 said yes

@@ -82,6 +82,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       apiKey: process.env.URL2PNG_API_KEY || undefined,
     });
     const workerTimeoutMs = TUNING.workerTimeoutSeconds * 1000;
+    const ceiling = config().renderConcurrencyCeiling;
     // The worker runs in a process of its own, as Lambda runs it apart from SQS.
     worker = startLocalWorker({ timeoutMs: workerTimeoutMs, memoryMb: TUNING.workerMemoryMb, log: options.log, env: options.workerEnv });
     const fn = worker;
@@ -96,12 +97,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // records in hand that the pages waiting on a slow batch's last job do not starve the
       // render controller (lib/adaptive-concurrency.ts) below its ceiling, and as many
       // invocations as it has pages, so the small batches that start a burst fill it at once.
-      ...(options.workerConcurrency
-        ? { concurrency: options.workerConcurrency }
-        : {
-            concurrency: config().renderConcurrencyCeiling,
-            maxRecordsInFlight: (Math.ceil(config().renderConcurrencyCeiling / TUNING.batchSize) + 1) * TUNING.batchSize,
-          }),
+      concurrency: options.workerConcurrency ?? ceiling,
+      maxRecordsInFlight: options.workerConcurrency ? undefined : (Math.ceil(ceiling / TUNING.batchSize) + 1) * TUNING.batchSize,
       invoke: (event: SQSEvent) => fn.invoke(event),
       retryDelayS: (receiveCount) => {
         const cfg = config();

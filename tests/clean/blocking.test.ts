@@ -1,10 +1,9 @@
-import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRenderHarness, type RenderHarness } from '../support/render-harness.js';
 import { renderScreenshot } from '../../lib/render.js';
 import type { ScreenshotOptionsInput } from '../../lib/request.js';
 import { decodePng, near, type Pixels } from '../support/images.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, type PageHandler, servePages, type PageServer } from '../support/pages.js';
 
 /** The real names the fixtures load from; the test's resolver sends each to 127.0.0.1. */
 const HOSTS = [
@@ -28,9 +27,11 @@ let harness: RenderHarness;
 /** What each consent manager fixture told the server the visitor chose. */
 const choices: string[] = [];
 
-const js = (body: string) => (_req: http.IncomingMessage, res: http.ServerResponse) =>
-  res.writeHead(200, { 'content-type': 'text/javascript' }).end(body);
-const pixel = (_req: http.IncomingMessage, res: http.ServerResponse) =>
+const js =
+  (body: string): PageHandler =>
+  (_req, res) =>
+    res.writeHead(200, { 'content-type': 'text/javascript' }).end(body);
+const pixel: PageHandler = (_req, res) =>
   res.writeHead(200, { 'content-type': 'image/gif' }).end(Buffer.from('R0lGODlhAQABAAAAACw=', 'base64'));
 /** The page's own content: a green band 100 px tall at the top, then white. */
 const content = '<div id="content" style="height:100px;background:rgb(0,160,0)">Today\'s news</div>';
@@ -42,7 +43,7 @@ const banner = (id: string, buttons: string) =>
   `<div id="${id}" style="position:fixed;left:0;right:0;bottom:0;height:180px;background:rgb(0,0,255);color:#fff;z-index:9">We value your privacy ${buttons}</div>`;
 
 beforeAll(async () => {
-  const routes: Record<string, string | ((req: http.IncomingMessage, res: http.ServerResponse) => void)> = {
+  const routes: Record<string, string | PageHandler> = {
     '/consent': (req, res) => {
       const q = new URL(req.url ?? '/', 'http://x').searchParams;
       choices.push(`${q.get('cmp')}:${q.get('choice')}`);
@@ -97,7 +98,6 @@ beforeAll(async () => {
         document.getElementById('qc-cmp2-container').style.display = 'none';
         ${record('quantcast', 'reject')};
       };`),
-    '/plain': html(content, '<link rel="stylesheet" href="/site.css">'),
   };
   pages = await servePages(routes);
   const page = (body: string, head = '') => html(content + body, `<link rel="stylesheet" href="/site.css">${head}`);

@@ -1,11 +1,13 @@
 // The local event source mapping against the emulator's SQS over HTTP, with a function of the
 // test's own that holds the records it is given until the test lets them go.
-import { GetQueueAttributesCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulator, type Emulator } from '../../local/emulator.js';
 import { startEventSourceMapping, type EventSourceMapping } from '../../local/event-source-mapping.js';
 import { eventually } from '../support/procs.js';
+import { queueDepth } from '../reliability/harness.js';
 
 let emulator: Emulator;
 let sqs: SQSClient;
@@ -23,16 +25,6 @@ afterAll(async () => {
   await mapping?.stop();
   await emulator?.stop();
 });
-
-const depth = async () => {
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: emulator.queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return Number(Attributes?.ApproximateNumberOfMessages) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible);
-};
 
 describe('event source mapping: records in hand, not batches, bound the work', () => {
   it('the short batches that start a burst leave their room to the other pollers; records held never pass the bound; all are deleted once done', async () => {
@@ -84,7 +76,7 @@ describe('event source mapping: records in hand, not batches, bound the work', (
       (n) => n === 12,
       5000,
     );
-    await new Promise((r) => setTimeout(r, 300)); // long enough for a poller to overreach, if one would
+    await sleep(300); // long enough for a poller to overreach, if one would
     expect(mostHeld).toBe(12);
 
     // Let every invocation go as it comes: everything is received, done and deleted, still never
@@ -93,7 +85,11 @@ describe('event source mapping: records in hand, not batches, bound the work', (
       for (const h of held.splice(0)) h.done({ batchItemFailures: [] });
     }, 20);
     try {
-      await eventually(depth, (n) => n === 0, 10_000);
+      await eventually(
+        () => queueDepth(sqs, emulator.queueUrl),
+        (n) => n === 0,
+        10_000,
+      );
     } finally {
       clearInterval(release);
     }

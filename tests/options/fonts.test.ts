@@ -9,7 +9,7 @@ import { startTestStack } from '../support/stack.js';
 import { imageSize } from '../support/images.js';
 import { CELL, CELLS, expectGlyphPixels, GLYPH_PAGE } from './fonts.js';
 import { shoot } from './shoot.js';
-import { processes } from '../support/procs.js';
+import { workerBrowserPid } from '../reliability/harness.js';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -38,11 +38,9 @@ describe('fonts in the local worker', () => {
 
   it("the fontconfig of the browser that took the shot is the npm fonts only: the machine's fonts (Debian packages or none) play no part", () => {
     // The worker process's Chromium (the browser itself, not a helper), and the environment it runs with.
-    const browser = processes().find(
-      (p) => p.ppid === stack.worker.pid && p.pid === p.pgid && /chrom/i.test(p.cmdline) && !p.cmdline.includes('--type='),
-    );
+    const browser = workerBrowserPid(stack);
     expect(browser, 'the worker has a browser').toBeDefined();
-    const environ = readFileSync(`/proc/${browser!.pid}/environ`, 'utf8').split('\0');
+    const environ = readFileSync(`/proc/${browser!}/environ`, 'utf8').split('\0');
     const fontconfig = environ.find((v) => v.startsWith('FONTCONFIG_PATH='))?.slice('FONTCONFIG_PATH='.length);
     expect(fontconfig, 'FONTCONFIG_PATH of the worker browser').toBeDefined();
     const conf = readFileSync(join(fontconfig!, 'fonts.conf'), 'utf8');

@@ -380,21 +380,20 @@ describe('non-http(s) schemes are refused in the page itself (DevTools Fetch int
   // Navigations the browser itself starts (as the worker's page.goto does) are not held to a web
   // page's rules: Chromium opens a local file unless the guard fails it. With the guard switched
   // off, every one of these loads.
-  const targets: Array<[string, () => string]> = [
-    ['file:///etc/passwd', () => 'file:///etc/passwd'],
-    ['file: directory listing', () => 'file:///'],
-    ["the browser's own environment, file:///proc/self/environ", () => 'file:///proc/self/environ'],
+  const targets: Array<[string, string]> = [
+    ['file:///etc/passwd', 'file:///etc/passwd'],
+    ['file: directory listing', 'file:///'],
+    ["the browser's own environment, file:///proc/self/environ", 'file:///proc/self/environ'],
   ];
   // (chrome:// pages do not exist in the headless shell: ERR_INVALID_URL without the guard too;
   // view-source: loads its inner http URL, which goes through the proxy like any other.)
-  it.each(targets)('a guarded page cannot open %s, and the interception saw it', async (_name, target) => {
+  it.each(targets)('a guarded page cannot open %s, and the interception saw it', async (_name, url) => {
     const { guardPage } = await import('../../lib/page-guard.js');
     const browser = await runtime.browsers.get();
     const context = await browser.createBrowserContext();
     try {
       const page = await context.newPage();
       const guard = await guardPage(page);
-      const url = target();
       await expect(page.goto(url)).rejects.toThrow(`net::ERR_BLOCKED_BY_CLIENT at ${url}`);
       expect(guard.refusedRequests).toEqual([url]);
       // http traffic is not intercepted: the allow-listed page still loads through the proxy.

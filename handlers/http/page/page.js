@@ -188,10 +188,14 @@ function showImage(body, mine, t0) {
     setStatus('Failed', 'failed');
     showError('The image could not be loaded; its link may have expired. Take the shot again.');
   };
+  setLinks(body);
+  img.src = body.imageUrl;
+}
+/** The download and open links of a stored image or PDF. @param {Status & { imageUrl: string }} body */
+function setLinks(body) {
   download.href = body.imageUrl;
   download.setAttribute('download', fileName(body));
   openLink.href = body.imageUrl;
-  img.src = body.imageUrl;
 }
 /** A PDF is not an image: its links only. @param {Status & { imageUrl: string }} body @param {number} t0 */
 function showPdf(body, t0) {
@@ -199,9 +203,7 @@ function showPdf(body, t0) {
   setStatus(t0 ? `Done: ${body.url}` : `PDF of ${body.url}`, 'done');
   img.hidden = true;
   download.textContent = 'Download PDF';
-  download.href = body.imageUrl;
-  download.setAttribute('download', fileName(body));
-  openLink.href = body.imageUrl;
+  setLinks(body);
   result.hidden = false;
   result.setAttribute('aria-busy', 'false');
 }
@@ -248,15 +250,15 @@ async function follow(statusUrl, mine, t0) {
     if (mine !== run) return;
     const body = /** @type {Status | undefined} */ (await fetchStatus(statusUrl, mine, t0));
     if (!body) return;
-    if (body.status === 'done' && body.imageUrl && body.contentType === 'application/pdf') {
-      update(body.id, { status: 'done' });
-      showPdf({ ...body, imageUrl: body.imageUrl }, t0);
-      return;
-    }
     if (body.status === 'done' && body.imageUrl) {
       update(body.id, { status: 'done' });
-      setStatus('Loading the image...');
-      showImage({ ...body, imageUrl: body.imageUrl }, mine, t0);
+      const stored = { ...body, imageUrl: body.imageUrl };
+      if (body.contentType === 'application/pdf') {
+        showPdf(stored, t0);
+      } else {
+        setStatus('Loading the image...');
+        showImage(stored, mine, t0);
+      }
       return;
     }
     if (body.status === 'failed') {

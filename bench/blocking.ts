@@ -1,6 +1,6 @@
-import { blockingEngines } from '../lib/blocking.js';
-import { renderScreenshot } from '../lib/render.js';
-import type { ScreenshotOptionsInput } from '../lib/request.js';
+import { blockingEngines } from '../lib/capture/blocking.js';
+import { renderScreenshot } from '../lib/capture/render.js';
+import type { ScreenshotOptionsInput } from '../lib/contract/request.js';
 import { html, type PageHandler, servePages } from '../tests/support/pages.js';
 import { startRenderHarness } from '../tests/support/render-harness.js';
 

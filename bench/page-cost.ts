@@ -6,8 +6,8 @@
 // It explains the ceiling `npm run bench` runs into: the pipeline cannot beat the floor, and the
 // floor is mostly the price of a fresh isolated page (see docs/benchmarks.md).
 import type { Browser, CDPSession } from 'puppeteer-core';
-import { resolveExecutable } from '../lib/browser.js';
-import { guardPage } from '../lib/page-guard.js';
+import { resolveExecutable } from '../lib/capture/browser.js';
+import { guardPage } from '../lib/capture/page-guard.js';
 import { servePages } from '../tests/support/pages.js';
 import { TICKS_PER_SECOND, treeOf } from '../tests/support/procs.js';
 import { BENCH_PAGE, capturePage, inIsolatedPage, launchBenchBrowser, renderIsolated } from './page.js';

@@ -2,7 +2,7 @@
 // worker's lifecycle for one job, so that the floor and the chapter's model differ from the
 // pipeline only by what the pipeline adds (queue, store, API, egress proxy).
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { chromiumArgs } from '../lib/browser.js';
+import { chromiumArgs } from '../lib/capture/browser.js';
 import { html } from '../tests/support/pages.js';
 
 /** Text, a heading and a gradient at 1280x800. */

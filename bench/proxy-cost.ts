@@ -4,9 +4,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import puppeteer, { type Browser } from 'puppeteer-core';
-import { chromiumArgs, resolveExecutable } from '../lib/browser.js';
-import { EgressGuard, startEgressProxy } from '../lib/egress.js';
-import { EgressAllowList } from '../lib/url-policy.js';
+import { chromiumArgs, resolveExecutable } from '../lib/capture/browser.js';
+import { EgressGuard, startEgressProxy } from '../lib/egress/egress.js';
+import { EgressAllowList } from '../lib/egress/url-policy.js';
 
 const rounds = Number(process.argv[2] ?? 30);
 

@@ -15,7 +15,7 @@ import {
   Unreachable,
   type ClientOptions,
 } from './client.js';
-import type { ScreenshotStatus } from '../lib/status.js';
+import type { ScreenshotStatus } from '../lib/contract/status.js';
 
 /** The service's limit per POST /batches. */
 const BATCH_SIZE = 50;

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import ora, { type Ora } from 'ora';
-import type { Problem } from '../lib/problem.js';
-import type { DiffSummary, ScreenshotStatus } from '../lib/status.js';
+import type { Problem } from '../lib/contract/problem.js';
+import type { DiffSummary, ScreenshotStatus } from '../lib/contract/status.js';
 import type { LocalStack } from '../local/stack.js';
 import {
   CliError,

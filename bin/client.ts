@@ -1,7 +1,7 @@
 // The HTTP side of the command-line client: submit a request, follow its status URL, download the
 // image. Plain fetch against the API in README.md (GET /openapi.json); nothing here knows about the terminal.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DiffSummary, ScreenshotStatus } from '../lib/status.js';
+import type { DiffSummary, ScreenshotStatus } from '../lib/contract/status.js';
 
 /** Exit codes of `url2png`, documented in the README. */
 export const EXIT = {

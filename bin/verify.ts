@@ -4,8 +4,8 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError } from 'commander';
-import { keyIdOf } from '../lib/receipt-key.js';
-import { verifyReceipt, type Check, type Receipt } from '../lib/receipt.js';
+import { keyIdOf } from '../lib/receipts/receipt-key.js';
+import { verifyReceipt, type Check, type Receipt } from '../lib/receipts/receipt.js';
 import { connectionErrorCode, EXIT } from './client.js';
 
 interface VerifyOptions {

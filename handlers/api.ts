@@ -6,15 +6,22 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpRouterHandler, { type Route } from '@middy/http-router';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { config } from '../lib/config.js';
-import { deviceList } from '../lib/devices.js';
-import { isJobId } from '../lib/job.js';
-import { parseBatchRequest, readBatch, submitBatch } from '../lib/batches.js';
-import { parseScreenshotRequest } from '../lib/request.js';
-import { openApiDocument } from '../lib/openapi.js';
-import { publicPart } from '../lib/receipt-key.js';
-import { createApiDeps, findCachedScreenshot, readReceipt, refuseCompareTo, readScreenshot, submitScreenshot } from '../lib/screenshots.js';
-import { EgressAllowList } from '../lib/url-policy.js';
+import { config } from '../lib/contract/config.js';
+import { deviceList } from '../lib/contract/devices.js';
+import { isJobId } from '../lib/contract/job.js';
+import { parseBatchRequest, readBatch, submitBatch } from '../lib/api/batches.js';
+import { parseScreenshotRequest } from '../lib/contract/request.js';
+import { openApiDocument } from '../lib/contract/openapi.js';
+import { publicPart } from '../lib/receipts/receipt-key.js';
+import {
+  createApiDeps,
+  findCachedScreenshot,
+  readReceipt,
+  refuseCompareTo,
+  readScreenshot,
+  submitScreenshot,
+} from '../lib/api/screenshots.js';
+import { EgressAllowList } from '../lib/egress/url-policy.js';
 import { bodyLimit } from './http/body-limit.js';
 import { ApiError, jsonErrors, jsonResponse } from './http/json.js';
 import { webPageResponse } from './http/page.js';
@@ -170,7 +177,7 @@ const routes: Route<Event, APIGatewayProxyResult>[] = [
     path: '/devices',
     handler: async () => jsonResponse(200, { devices: deviceList() }, { 'cache-control': 'public, max-age=3600' }),
   },
-  // Generated from lib/request.ts, the schema that validates POST /screenshots.
+  // Generated from lib/contract/request.ts, the schema that validates POST /screenshots.
   {
     method: 'GET',
     path: '/openapi.json',

@@ -1,5 +1,5 @@
 // Redrive Lambda: DLQ -> jobs queue (bounded), run by EventBridge when the DLQ-depth alarm changes
-// state and on a schedule. The logic and its SDK clients live in lib/redrive.ts; this adapter
+// state and on a schedule. The logic and its SDK clients live in lib/worker/redrive.ts; this adapter
 // logs the report (EMF metrics: JobsRedriven, JobsRedriveExhausted).
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -7,9 +7,9 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
-import { config } from '../lib/config.js';
-import { createRedriveClients, redriveDeadLetters, type RedriveReport } from '../lib/redrive.js';
-import { TUNING } from '../lib/tuning.js';
+import { config } from '../lib/contract/config.js';
+import { createRedriveClients, redriveDeadLetters, type RedriveReport } from '../lib/worker/redrive.js';
+import { TUNING } from '../lib/contract/tuning.js';
 
 const logger = new Logger({ serviceName: 'url2png-redrive' });
 const metrics = new Metrics({ namespace: 'url2png', serviceName: 'url2png-redrive' });

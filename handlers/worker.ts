@@ -8,9 +8,9 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { config } from '../lib/config.js';
-import { salvageJobId } from '../lib/job.js';
-import { createWorkerRuntime, type WorkerRuntime } from '../lib/worker-runtime.js';
+import { config } from '../lib/contract/config.js';
+import { salvageJobId } from '../lib/contract/job.js';
+import { createWorkerRuntime, type WorkerRuntime } from '../lib/worker/worker-runtime.js';
 
 const logger = new Logger({ serviceName: 'url2png-worker' });
 export const metrics = new Metrics({ namespace: 'url2png', serviceName: 'url2png-worker' });
@@ -76,9 +76,9 @@ async function lambdaHandler(event: SQSEvent, context: Context): Promise<SQSBatc
       });
     } catch (error) {
       const { code = 'internal_error', message, lastTry: last = false } = error as Error & { code?: string; lastTry?: boolean };
-      // On the last receive lib/settle.ts has written `failed`; SQS now moves the message to the DLQ.
+      // On the last receive lib/worker/settle.ts has written `failed`; SQS now moves the message to the DLQ.
       countFailure(last ? 'JobsFailed' : 'JobsRetried', code);
-      // Back after a short backoff, not the visibility timeout (lib/retry.ts).
+      // Back after a short backoff, not the visibility timeout (lib/worker/retry.ts).
       const retryInS = last
         ? undefined
         : await rt.retryLater(record.receiptHandle, receiveCount).catch((e: Error) => {

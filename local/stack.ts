@@ -3,16 +3,16 @@
 // serverless.yml would give them has been set.
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
-import { config } from '../lib/config.js';
-import { retryDelaySeconds } from '../lib/retry.js';
-import { TUNING } from '../lib/tuning.js';
+import { config } from '../lib/contract/config.js';
+import { retryDelaySeconds } from '../lib/worker/retry.js';
+import { TUNING } from '../lib/contract/tuning.js';
 import { serveApi, type LocalApi } from './api-gateway.js';
 import { startEmulator, LOCAL_CREDENTIALS, LOCAL_REGION, type Emulator } from './emulator.js';
 import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping.js';
 import { lambdaContext } from './lambda-context.js';
 import { scheduledEvent } from './scheduled-event.js';
 import { startLocalWorker, type LocalWorker } from './worker-process.js';
-import type { RedriveReport } from '../lib/redrive.js';
+import type { RedriveReport } from '../lib/worker/redrive.js';
 
 export interface LocalStackOptions {
   /** API port; 0 picks a free one. */
@@ -95,7 +95,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       batchingWindowS: TUNING.maximumBatchingWindowSeconds,
       // One worker process takes every invocation here (on Lambda each has its own): enough
       // records in hand that the pages waiting on a slow batch's last job do not starve the
-      // render controller (lib/adaptive-concurrency.ts) below its ceiling, and as many
+      // render controller (lib/worker/adaptive-concurrency.ts) below its ceiling, and as many
       // invocations as it has pages, so the small batches that start a burst fill it at once.
       concurrency: options.workerConcurrency ?? ceiling,
       maxRecordsInFlight: options.workerConcurrency ? undefined : (Math.ceil(ceiling / TUNING.batchSize) + 1) * TUNING.batchSize,

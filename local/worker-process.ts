@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { DEFAULT_SCRATCH_ROOT, killGroup, sweepStaleScratch } from '../lib/browser.js';
+import { DEFAULT_SCRATCH_ROOT, killGroup, sweepStaleScratch } from '../lib/capture/browser.js';
 import type { FromChild, ToChild } from './worker-child.js';
 
 export interface LocalWorkerOptions {

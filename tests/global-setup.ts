@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveExecutable } from '../lib/browser.js';
+import { resolveExecutable } from '../lib/capture/browser.js';
 
 export default async function setup(): Promise<() => void> {
   const scratch = mkdtempSync(join(tmpdir(), 'url2png-tests-'));

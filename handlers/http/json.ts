@@ -2,7 +2,7 @@
 // { error: { code, message } } with a JSON content type (ApiError to throw one, jsonErrors to catch all).
 import type middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { ErrorBody, Problem } from '../../lib/problem.js';
+import type { ErrorBody, Problem } from '../../lib/contract/problem.js';
 
 export class ApiError extends Error {
   constructor(

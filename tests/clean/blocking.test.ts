@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRenderHarness, type RenderHarness } from '../support/render-harness.js';
-import { renderScreenshot } from '../../lib/render.js';
-import type { ScreenshotOptionsInput } from '../../lib/request.js';
+import { renderScreenshot } from '../../lib/capture/render.js';
+import type { ScreenshotOptionsInput } from '../../lib/contract/request.js';
 import { decodePng, near, type Pixels } from '../support/images.js';
 import { html, type PageHandler, servePages, type PageServer } from '../support/pages.js';
 

@@ -1,7 +1,7 @@
 // The whole local stack over HTTP: POST -> SQS -> worker (real Chromium) -> S3 -> GET -> image.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorBodySchema } from '../../lib/problem.js';
-import { screenshotStatusSchema } from '../../lib/status.js';
+import { errorBodySchema } from '../../lib/contract/problem.js';
+import { screenshotStatusSchema } from '../../lib/contract/status.js';
 import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { imageSize as pngSize } from '../support/images.js';

@@ -10,7 +10,7 @@ import { html, servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot, startTestStack } from '../support/stack.js';
 import { runCli } from '../surfaces/support.js';
 import { shoot } from '../options/shoot.js';
-import type { ErrorBody } from '../../lib/problem.js';
+import type { ErrorBody } from '../../lib/contract/problem.js';
 
 let pages: PageServer;
 let other: PageServer;

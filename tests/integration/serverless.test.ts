@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TUNING } from '../../lib/tuning.js';
+import { TUNING } from '../../lib/contract/tuning.js';
 import type { LocalStack } from '../../local/stack.js';
 import { copyService, invokeLocal, packageService, resourcesOfType, type PackagedService } from '../support/serverless.js';
 import { startTestStack } from '../support/stack.js';
@@ -13,7 +13,7 @@ import { readZip } from '../options/zip.js';
 import { eventually } from '../support/procs.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { decodePng, near } from '../support/images.js';
-import type { ScreenshotStatus } from '../../lib/status.js';
+import type { ScreenshotStatus } from '../../lib/contract/status.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 

@@ -2,7 +2,7 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeJob, newJob } from '../../lib/job.js';
+import { encodeJob, newJob } from '../../lib/contract/job.js';
 import { startEmulator, LOCAL_CREDENTIALS, type Emulator } from '../../local/emulator.js';
 import { toSqsRecord } from '../../local/event-source-mapping.js';
 import { lambdaContext } from '../../local/lambda-context.js';

@@ -9,7 +9,7 @@ import type { LocalStack } from '../../local/stack.js';
 import { servePages, type PageServer } from '../support/pages.js';
 import { copyService } from '../support/serverless.js';
 import { eventually } from '../support/procs.js';
-import type { ScreenshotStatus } from '../../lib/status.js';
+import type { ScreenshotStatus } from '../../lib/contract/status.js';
 import { startTestStack } from '../support/stack.js';
 import { CELL, CELLS, expectGlyphPixels, GLYPH_PAGE } from './fonts.js';
 

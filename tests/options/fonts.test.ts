@@ -2,7 +2,7 @@
 // worker process and the Chromium it started): proven by the shot it took through the API, which
 // carries its own control (the missing-glyph box) and the page's own measure of an Arial line.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FONT_DIRS } from '../../lib/fonts.js';
+import { FONT_DIRS } from '../../lib/capture/fonts.js';
 import type { LocalStack } from '../../local/stack.js';
 import { servePages, type PageServer } from '../support/pages.js';
 import { startTestStack } from '../support/stack.js';

@@ -1,6 +1,6 @@
-// The Lambda package carries the npm fonts (every directory lib/fonts.ts lists), stays under
+// The Lambda package carries the npm fonts (every directory lib/capture/fonts.ts lists), stays under
 // Lambda's limits, and those very font files give real glyphs under the fontconfig the worker writes
-// on Lambda (lib/fonts.ts with /var/task as the root); sparticuz's own (Open Sans only) gives boxes.
+// on Lambda (lib/capture/fonts.ts with /var/task as the root); sparticuz's own (Open Sans only) gives boxes.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,7 +8,7 @@ import chromium from '@sparticuz/chromium';
 import puppeteer from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageService, type PackagedService } from '../support/serverless.js';
-import { fontConfig, FONT_DIRS } from '../../lib/fonts.js';
+import { fontConfig, FONT_DIRS } from '../../lib/capture/fonts.js';
 import { CELL, CELLS, expectGlyphFonts, expectGlyphPixels, fontsUsed, GLYPH_PAGE } from './fonts.js';
 import { readZip, type ZipEntry } from './zip.js';
 
@@ -41,7 +41,7 @@ function sparticuzFontConfig(taskRoot: string): string {
   return dir;
 }
 
-/** The worker's own fonts.conf (lib/fonts.ts) as it is on Lambda, with `taskRoot` for /var/task. */
+/** The worker's own fonts.conf (lib/capture/fonts.ts) as it is on Lambda, with `taskRoot` for /var/task. */
 function workerFontConfig(taskRoot: string): string {
   const dir = mkdtempSync(join(scratch, 'fc-'));
   writeFileSync(join(dir, 'fonts.conf'), fontConfig(taskRoot).replace(/<cachedir>[^<]*<\/cachedir>/, `<cachedir>${dir}/cache</cachedir>`));
@@ -67,7 +67,7 @@ async function fontsUnder(fontconfigPath: string) {
 }
 
 describe('fonts in the Lambda package', () => {
-  it('the worker zip carries every font directory lib/fonts.ts lists, whole; the API zip carries none', () => {
+  it('the worker zip carries every font directory lib/capture/fonts.ts lists, whole; the API zip carries none', () => {
     const fonts = worker.filter((e) => FONT.test(e.name)).map((e) => e.name);
     const expected = FONT_DIRS.flatMap((d) =>
       readdirSync(join(ROOT, d))
@@ -87,7 +87,7 @@ describe('fonts in the Lambda package', () => {
     expect(api.some((e) => e.name.includes('sharp'))).toBe(false);
   });
 
-  it('the worker zip carries the blocking lists lib/blocking.ts and lib/consent.ts read at run time, byte for byte; the API zip none', () => {
+  it('the worker zip carries the blocking lists lib/capture/blocking.ts and lib/capture/consent.ts read at run time, byte for byte; the API zip none', () => {
     const lists = [
       'node_modules/@ghostery/trackerdb/dist/trackerdb.txt',
       'node_modules/@duckduckgo/autoconsent/dist/autoconsent.playwright.js',

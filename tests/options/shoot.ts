@@ -1,7 +1,7 @@
 // One screenshot through the HTTP API of the local stack: POST, poll, download the image.
 import { expect } from 'vitest';
 import { postScreenshot, waitForSettled } from '../support/stack.js';
-import type { ScreenshotStatus } from '../../lib/status.js';
+import type { ScreenshotStatus } from '../../lib/contract/status.js';
 
 export interface Shot {
   status: ScreenshotStatus;

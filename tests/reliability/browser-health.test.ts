@@ -6,11 +6,11 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserHost, sweepStaleScratch } from '../../lib/browser.js';
-import { EgressGuard, startEgressProxy, type EgressProxy } from '../../lib/egress.js';
-import { classifyFailure } from '../../lib/failures.js';
-import { renderScreenshot } from '../../lib/render.js';
-import { EgressAllowList } from '../../lib/url-policy.js';
+import { BrowserHost, sweepStaleScratch } from '../../lib/capture/browser.js';
+import { EgressGuard, startEgressProxy, type EgressProxy } from '../../lib/egress/egress.js';
+import { classifyFailure } from '../../lib/contract/failures.js';
+import { renderScreenshot } from '../../lib/capture/render.js';
+import { EgressAllowList } from '../../lib/egress/url-policy.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { imageSize as pngSize } from '../support/images.js';
 import { eventually, inGroup, processes, zombiesOf } from '../support/procs.js';

@@ -6,7 +6,7 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeJob, newJob } from '../../lib/job.js';
+import { encodeJob, newJob } from '../../lib/contract/job.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
 import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot } from '../support/stack.js';

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
-import type { ScreenshotStatus } from '../../lib/status.js';
+import type { ScreenshotStatus } from '../../lib/contract/status.js';
 import { processes } from '../support/procs.js';
 
 const SHORT_TUNING = {

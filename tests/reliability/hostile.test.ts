@@ -10,10 +10,10 @@ import type http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LIMITS } from '../../lib/request.js';
+import { LIMITS } from '../../lib/contract/request.js';
 import { hangingPage, html, neverLoadingPage, servePages, type PageServer } from '../support/pages.js';
 import { eventually } from '../support/procs.js';
-import type { ScreenshotStatus as StatusBody } from '../../lib/status.js';
+import type { ScreenshotStatus as StatusBody } from '../../lib/contract/status.js';
 import { postScreenshot } from '../support/stack.js';
 import { getStatus, settleAll, startHarness, workerBrowserPid, type Harness } from './harness.js';
 

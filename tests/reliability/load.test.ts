@@ -8,7 +8,7 @@ import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot } from '../support/stack.js';
-import type { ScreenshotStatus } from '../../lib/status.js';
+import type { ScreenshotStatus } from '../../lib/contract/status.js';
 import {
   getStatus,
   killWorkerBrowser,

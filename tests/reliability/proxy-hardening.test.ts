@@ -6,8 +6,8 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EgressGuard, egressRefusal, startEgressProxy, type EgressProxy } from '../../lib/egress.js';
-import { EgressAllowList } from '../../lib/url-policy.js';
+import { EgressGuard, egressRefusal, startEgressProxy, type EgressProxy } from '../../lib/egress/egress.js';
+import { EgressAllowList } from '../../lib/egress/url-policy.js';
 import { eventually } from '../support/procs.js';
 
 const ANSWERS: Record<string, string> = {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SCRATCH_ROOT, killGroup } from '../../lib/browser.js';
+import { DEFAULT_SCRATCH_ROOT, killGroup } from '../../lib/capture/browser.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { eventually, processes } from '../support/procs.js';
 import { postScreenshot, waitForSettled } from '../support/stack.js';

@@ -1,12 +1,12 @@
-// lib/settle.ts, the one place a failure class becomes an outcome: deadlines, the last receive,
+// lib/worker/settle.ts, the one place a failure class becomes an outcome: deadlines, the last receive,
 // idempotency and "done wins". The store here is an in-memory ScreenshotStore (the S3-backed one
 // is exercised end to end in faults.test.ts); render is a function the test controls.
 import { describe, expect, it } from 'vitest';
-import { FAILURES, PermanentFailure, TransientFailure, classifyFailure, type FailureCode } from '../../lib/failures.js';
-import { encodeJob, newJob } from '../../lib/job.js';
-import { settleJob, WRITE_MARGIN_MS, type SettleDeps } from '../../lib/settle.js';
-import type { StatusRecord } from '../../lib/status.js';
-import type { ScreenshotStore } from '../../lib/store.js';
+import { FAILURES, PermanentFailure, TransientFailure, classifyFailure, type FailureCode } from '../../lib/contract/failures.js';
+import { encodeJob, newJob } from '../../lib/contract/job.js';
+import { settleJob, WRITE_MARGIN_MS, type SettleDeps } from '../../lib/worker/settle.js';
+import type { StatusRecord } from '../../lib/contract/status.js';
+import type { ScreenshotStore } from '../../lib/storage/store.js';
 
 class MemoryStore implements ScreenshotStore {
   status = new Map<string, StatusRecord>();

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SCRATCH_ROOT } from '../../lib/browser.js';
+import { DEFAULT_SCRATCH_ROOT } from '../../lib/capture/browser.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot, waitForSettled } from '../support/stack.js';
 import { eventually, processes } from '../support/procs.js';

@@ -1,7 +1,7 @@
 // The packaged CloudFormation template (real `serverless package --stage prod`): the CloudWatch
 // alarms, the redrive function, the EventBridge rules that run it, and its least-privilege role.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TUNING } from '../../lib/tuning.js';
+import { TUNING } from '../../lib/contract/tuning.js';
 import { packageService, resourcesOfType, type PackagedService, type TemplateJson } from '../support/serverless.js';
 
 let pkg: PackagedService;

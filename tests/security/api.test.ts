@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { startTestStack } from '../support/stack.js';
-import { errorBodySchema, type ErrorBody } from '../../lib/problem.js';
+import { errorBodySchema, type ErrorBody } from '../../lib/contract/problem.js';
 
 const KEY = 'test-key-0123456789abcdef';
 let stack: LocalStack;

@@ -3,13 +3,13 @@
 // egress proxy, real Chromium, real render/settle; only the store is in memory and the resolver is
 // the test's. Each case must end with its canary at zero connections.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lib/config.js';
-import { encodeJob, newJob, type Job } from '../../lib/job.js';
-import { buildReceipt, signReceipt } from '../../lib/receipt.js';
-import type { ReceiptKey } from '../../lib/receipt-key.js';
-import type { RenderedImage } from '../../lib/render.js';
-import { screenshotOptionsSchema } from '../../lib/request.js';
-import { createWorkerRuntime, type WorkerRuntime } from '../../lib/worker-runtime.js';
+import { parseConfig } from '../../lib/contract/config.js';
+import { encodeJob, newJob, type Job } from '../../lib/contract/job.js';
+import { buildReceipt, signReceipt } from '../../lib/receipts/receipt.js';
+import type { ReceiptKey } from '../../lib/receipts/receipt-key.js';
+import type { RenderedImage } from '../../lib/capture/render.js';
+import { screenshotOptionsSchema } from '../../lib/contract/request.js';
+import { createWorkerRuntime, type WorkerRuntime } from '../../lib/worker/worker-runtime.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { MemoryStore, scriptedResolver, startCanary, type Canary } from './support.js';
 
@@ -17,7 +17,7 @@ import { MemoryStore, scriptedResolver, startCanary, type Canary } from './suppo
  * Where the attempt is stopped: by the egress proxy (logged there), or by Chromium itself before any
  * request leaves it (a web page may not load file:, chrome:, view-source: or ftp: resources, open
  * pop-ups headless, or preconnect through a proxy). The Chromium-stopped ones are counted apart:
- * they pass with the in-page scheme guard (lib/page-guard.ts) switched off, so they do not test it;
+ * they pass with the in-page scheme guard (lib/capture/page-guard.ts) switched off, so they do not test it;
  * what only the guard stops is tested below, by navigations the browser itself starts.
  */
 type Stop = 'proxy' | 'chromium';
@@ -388,7 +388,7 @@ describe('non-http(s) schemes are refused in the page itself (DevTools Fetch int
   // (chrome:// pages do not exist in the headless shell: ERR_INVALID_URL without the guard too;
   // view-source: loads its inner http URL, which goes through the proxy like any other.)
   it.each(targets)('a guarded page cannot open %s, and the interception saw it', async (_name, url) => {
-    const { guardPage } = await import('../../lib/page-guard.js');
+    const { guardPage } = await import('../../lib/capture/page-guard.js');
     const browser = await runtime.browsers.get();
     const context = await browser.createBrowserContext();
     try {

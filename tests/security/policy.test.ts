@@ -3,8 +3,8 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EgressGuard, startEgressProxy, type EgressProxy } from '../../lib/egress.js';
-import { EgressAllowList, refuseUnsafeAddress } from '../../lib/url-policy.js';
+import { EgressGuard, startEgressProxy, type EgressProxy } from '../../lib/egress/egress.js';
+import { EgressAllowList, refuseUnsafeAddress } from '../../lib/egress/url-policy.js';
 import { scriptedResolver, startCanary, type Canary } from './support.js';
 
 // Addresses a resolver might answer, each refused with the reason's key word.

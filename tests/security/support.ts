@@ -3,9 +3,9 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { Resolver } from '../../lib/egress.js';
-import type { StatusRecord } from '../../lib/status.js';
-import type { ScreenshotStore } from '../../lib/store.js';
+import type { Resolver } from '../../lib/egress/egress.js';
+import type { StatusRecord } from '../../lib/contract/status.js';
+import type { ScreenshotStore } from '../../lib/storage/store.js';
 
 export interface Canary {
   port: number;

@@ -4,9 +4,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BrowserHost } from '../../lib/browser.js';
-import { EgressGuard, startEgressProxy, type EgressProxy, type Resolver } from '../../lib/egress.js';
-import { EgressAllowList } from '../../lib/url-policy.js';
+import { BrowserHost } from '../../lib/capture/browser.js';
+import { EgressGuard, startEgressProxy, type EgressProxy, type Resolver } from '../../lib/egress/egress.js';
+import { EgressAllowList } from '../../lib/egress/url-policy.js';
 
 export interface RenderHarness {
   guard: EgressGuard;

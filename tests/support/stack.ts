@@ -2,7 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ScreenshotStatus } from '../../lib/status.js';
+import type { ScreenshotStatus } from '../../lib/contract/status.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 
 export interface TestStackOptions {

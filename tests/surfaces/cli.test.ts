@@ -13,7 +13,7 @@ import { imageSize as pngSize } from '../support/images.js';
 import { startTestStack, waitForSettled } from '../support/stack.js';
 import { decodePng, imageSize, sniffFormat } from '../support/images.js';
 import { closedPort, ROOT, runCli } from './support.js';
-import type { ErrorBody } from '../../lib/problem.js';
+import type { ErrorBody } from '../../lib/contract/problem.js';
 
 let pages: PageServer;
 let stack: LocalStack;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdaptiveLimit, ceilingForMemory, nextLimit, processTreeCpuSeconds } from '../../lib/adaptive-concurrency.js';
+import { AdaptiveLimit, ceilingForMemory, nextLimit, processTreeCpuSeconds } from '../../lib/worker/adaptive-concurrency.js';
 
 const bounds = { floor: 4, ceiling: 12 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig, renderConcurrency } from '../../lib/config.js';
+import { parseConfig, renderConcurrency } from '../../lib/contract/config.js';
 
 describe('render concurrency follows the CPU the function has', () => {
   it.each([
@@ -20,7 +20,7 @@ describe('render concurrency follows the CPU the function has', () => {
 
 describe('a browser that dies while it starts', () => {
   it('is started once more; other launch errors are not retried', async () => {
-    const { launchWithOneRetry } = await import('../../lib/browser.js');
+    const { launchWithOneRetry } = await import('../../lib/capture/browser.js');
     let calls = 0;
     const flaky = () =>
       ++calls === 1 ? Promise.reject(new Error('Protocol error (Target.setDiscoverTargets): Target closed')) : Promise.resolve('browser');

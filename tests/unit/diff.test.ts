@@ -1,8 +1,8 @@
 // The pixel diff without a browser: synthetic PNGs with known changes.
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { diffPngs } from '../../lib/diff.js';
-import { screenshotRequestSchema } from '../../lib/request.js';
+import { diffPngs } from '../../lib/worker/diff.js';
+import { screenshotRequestSchema } from '../../lib/contract/request.js';
 
 /** A white width x height PNG with the given pixels set to a colour. */
 function png(width: number, height: number, paint: Array<[number, number, [number, number, number]]> = []): Uint8Array {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyFailure, PermanentFailure, TransientFailure } from '../../lib/failures.js';
+import { classifyFailure, PermanentFailure, TransientFailure } from '../../lib/contract/failures.js';
 
 const named = (name: string, message: string) => Object.assign(new Error(message), { name });
 

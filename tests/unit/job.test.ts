@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentFailure } from '../../lib/failures.js';
-import { decodeJob, encodeJob, imageKey, isJobId, newJob, salvageJobId, statusKey } from '../../lib/job.js';
+import { PermanentFailure } from '../../lib/contract/failures.js';
+import { decodeJob, encodeJob, imageKey, isJobId, newJob, salvageJobId, statusKey } from '../../lib/contract/job.js';
 
 const options = { width: 1280, height: 800, fullPage: false };
 

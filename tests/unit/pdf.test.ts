@@ -1,8 +1,8 @@
 // format "pdf" and its settings go through the one request schema: every mismatch is refused by name.
 import { describe, expect, it } from 'vitest';
-import { cacheKey } from '../../lib/cache.js';
-import { parseScreenshotRequest, screenshotOptionsSchema } from '../../lib/request.js';
-import { EgressAllowList } from '../../lib/url-policy.js';
+import { cacheKey } from '../../lib/storage/cache.js';
+import { parseScreenshotRequest, screenshotOptionsSchema } from '../../lib/contract/request.js';
+import { EgressAllowList } from '../../lib/egress/url-policy.js';
 
 const parse = (body: Record<string, unknown>) => parseScreenshotRequest({ url: 'https://example.com', ...body }, new EgressAllowList([]));
 

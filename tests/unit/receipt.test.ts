@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { newJob } from '../../lib/job.js';
-import { buildReceipt, canonicalJson, signReceipt, verifyReceipt, type CaptureFacts } from '../../lib/receipt.js';
-import { LOCAL_KEY_FILE, receiptKeyLoader } from '../../lib/receipt-key.js';
+import { newJob } from '../../lib/contract/job.js';
+import { buildReceipt, canonicalJson, signReceipt, verifyReceipt, type CaptureFacts } from '../../lib/receipts/receipt.js';
+import { LOCAL_KEY_FILE, receiptKeyLoader } from '../../lib/receipts/receipt-key.js';
 
 const dirs: string[] = [];
 const dataDir = () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { cacheKey } from '../../lib/cache.js';
-import { parseScreenshotRequest, screenshotOptionsSchema } from '../../lib/request.js';
-import { EgressAllowList } from '../../lib/url-policy.js';
+import { cacheKey } from '../../lib/storage/cache.js';
+import { parseScreenshotRequest, screenshotOptionsSchema } from '../../lib/contract/request.js';
+import { EgressAllowList } from '../../lib/egress/url-policy.js';
 
 const none = new EgressAllowList([]);
 const parse = (body: unknown, allow = none) => parseScreenshotRequest(body, allow);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { retryDelaySeconds } from '../../lib/retry.js';
-import { TUNING } from '../../lib/tuning.js';
+import { retryDelaySeconds } from '../../lib/worker/retry.js';
+import { TUNING } from '../../lib/contract/tuning.js';
 
 describe('retry backoff', () => {
   const defaults = {

@@ -1,7 +1,7 @@
 // The documented maximum height of a full-page image: a height cap, a pixel budget, WebP's limit.
 import { describe, expect, it } from 'vitest';
-import { LIMITS, screenshotOptionsSchema } from '../../lib/request.js';
-import { fullPageMaxImageHeight } from '../../lib/stitch.js';
+import { LIMITS, screenshotOptionsSchema } from '../../lib/contract/request.js';
+import { fullPageMaxImageHeight } from '../../lib/capture/stitch.js';
 
 const max = (o: Record<string, unknown>) => fullPageMaxImageHeight(screenshotOptionsSchema.parse(o));
 

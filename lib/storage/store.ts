@@ -1,0 +1,47 @@
+// S3: images, status records and the presigned URLs that hand images out. The bucket is private;
+// nothing here makes an object public.
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { imageKey, statusKey } from '../contract/job.js';
+import { readJson, writeJson } from './s3-json.js';
+import type { StatusRecord } from '../contract/status.js';
+
+export interface ScreenshotStore {
+  putImage(id: string, bytes: Uint8Array, contentType: string, extension: string): Promise<string>;
+  putStatus(record: StatusRecord): Promise<void>;
+  getStatus(id: string): Promise<StatusRecord | undefined>;
+  presignImage(key: string, ttlSeconds: number): Promise<string>;
+}
+
+export class S3ScreenshotStore implements ScreenshotStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async putImage(id: string, bytes: Uint8Array, contentType: string, extension: string): Promise<string> {
+    const key = imageKey(id, extension);
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: bytes,
+        ContentType: contentType,
+        CacheControl: 'private, max-age=31536000, immutable',
+      }),
+    );
+    return key;
+  }
+
+  putStatus(record: StatusRecord): Promise<void> {
+    return writeJson(this.s3, this.bucket, statusKey(record.id), record, 'no-store');
+  }
+
+  getStatus(id: string): Promise<StatusRecord | undefined> {
+    return readJson<StatusRecord>(this.s3, this.bucket, statusKey(id));
+  }
+
+  presignImage(key: string, ttlSeconds: number): Promise<string> {
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: ttlSeconds });
+  }
+}

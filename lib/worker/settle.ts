@@ -1,0 +1,181 @@
+// One job message -> a settled job (done or failed) or a TransientFailure thrown for redelivery.
+// The only place that turns a failure class (lib/contract/failures.ts) into what happens to the message
+// and the status record.
+import { classifyFailure, TransientFailure, type Failure } from '../contract/failures.js';
+import { decodeJob, salvageJobId, type Job } from '../contract/job.js';
+import type { RenderedImage, RenderInput } from '../capture/render.js';
+import type { Problem } from '../contract/problem.js';
+import type { StatusRecord } from '../contract/status.js';
+import type { ScreenshotStore } from '../storage/store.js';
+
+/** Where the lines about one job go: the worker's per-record logger (Lambda context, jobId, messageId). */
+export type JobLog = (message: string, detail: Record<string, unknown>) => void;
+
+export interface Delivery {
+  body: string;
+  /** The per-record logger; whatever follows the job (cache, webhook) logs through it. */
+  log?: JobLog;
+  /** SQS ApproximateReceiveCount: 1 on the first delivery. */
+  receiveCount: number;
+  /** Time left in the invocation, in ms. */
+  remainingMs: () => number;
+  /** When the message was sent (SQS SentTimestamp): the request time of a job that carries none. */
+  sentAt?: Date;
+}
+
+export interface SettleDeps {
+  store: ScreenshotStore;
+  render: (input: RenderInput, job: Job) => Promise<RenderedImage>;
+  renderTimeoutMs: number;
+  maxReceiveCount: number;
+  now?: () => Date;
+  /**
+   * After the image is stored and before the status says done: what a done job must also have
+   * (its signed receipt). Its errors fail the job like a render error (classified the same way).
+   */
+  completeCapture?: (job: Job, image: RenderedImage) => Promise<DoneExtras>;
+  /** Once a job has its final status: the cache index and the webhook. Its errors never fail the job. */
+  onSettled?: (job: Job, settled: Settled, log?: JobLog) => Promise<void>;
+  /** A redelivered job that was already done: what followed its settle may not have finished. */
+  onAlreadyDone?: (job: Job, log?: JobLog) => Promise<void>;
+}
+
+/** What a done status carries besides its image. */
+type DoneExtras = Pick<StatusRecord, 'diff'>;
+
+export type Settled =
+  | ({ status: 'done'; imageKey: string; contentType: string; at: Date } & DoneExtras)
+  | { status: 'failed'; error: Problem; at: Date };
+
+async function notifySettled(deps: SettleDeps, job: Job, settled: Settled, log?: JobLog): Promise<void> {
+  await deps.onSettled?.(job, settled, log).catch(() => undefined);
+}
+
+export type SettleOutcome = {
+  status: 'done' | 'failed' | 'already_done';
+  id?: string;
+  code?: Failure['code'];
+  /** done: how long the render took, and how long since the client's request. */
+  renderMs?: number;
+  sinceRequestMs?: number;
+};
+
+/** What is left of the invocation must cover a whole render plus the writes after it. */
+export const WRITE_MARGIN_MS = 1500;
+
+export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<SettleOutcome> {
+  const now = deps.now ?? (() => new Date());
+  let job: Job;
+  try {
+    job = decodeJob(delivery.body, delivery.sentAt);
+  } catch (error) {
+    const { id, code } = await recordUndecodable(deps.store, delivery.body, error, now());
+    return { status: 'failed', id, code };
+  }
+
+  try {
+    // At least once delivery: a job already done is not rendered again (same keys, same answer).
+    const existing = await deps.store.getStatus(job.id);
+    if (existing?.status === 'done') {
+      await deps.onAlreadyDone?.(job, delivery.log).catch(() => undefined);
+      return { status: 'already_done', id: job.id };
+    }
+    if (delivery.remainingMs() < deps.renderTimeoutMs + WRITE_MARGIN_MS) {
+      throw new TransientFailure('not_enough_time', 'not enough invocation time left to render; retried later');
+    }
+    const started = Date.now();
+    const image = await deps.render({ url: job.url, options: job.options }, job);
+    const renderMs = Date.now() - started;
+    const key = await deps.store.putImage(job.id, image.bytes, image.contentType, image.extension);
+    const extras = (await deps.completeCapture?.(job, image)) ?? {};
+    const at = now();
+    await deps.store.putStatus({
+      id: job.id,
+      status: 'done',
+      url: job.url,
+      requestedAt: job.requestedAt,
+      updatedAt: at.toISOString(),
+      imageKey: key,
+      contentType: image.contentType,
+      ...extras,
+      ...(image.truncated ? { truncated: true } : {}),
+    });
+    await notifySettled(deps, job, { status: 'done', imageKey: key, contentType: image.contentType, at, ...extras }, delivery.log);
+    return { status: 'done', id: job.id, renderMs, sinceRequestMs: at.getTime() - Date.parse(job.requestedAt) };
+  } catch (error) {
+    const failure = classifyFailure(error);
+    const lastTry = delivery.receiveCount >= deps.maxReceiveCount;
+    if (failure.kind === 'permanent' || lastTry) {
+      // GET must never say `queued` forever: the last receive records the failure (the message
+      // still goes to the DLQ, from where a redrive may yet turn it into `done`).
+      const at = now();
+      if (await writeFailed(deps.store, job, failure, at).catch(() => false)) {
+        await notifySettled(deps, job, { status: 'failed', error: { code: failure.code, message: failure.message }, at }, delivery.log);
+      }
+    }
+    if (failure.kind === 'permanent') return { status: 'failed', id: job.id, code: failure.code };
+    // A client polling meanwhile sees why it is still queued and how often it was tried.
+    if (!lastTry) await writeRetrying(deps.store, job, failure, delivery.receiveCount, now()).catch(() => undefined);
+    throw new TransientFailure(failure.code, failure.message, { cause: error, lastTry });
+  }
+}
+
+/**
+ * A message that is not a job can never succeed. An id we can read means a client may be polling
+ * it: record `failed` for it, never leave it queued.
+ */
+export async function recordUndecodable(
+  store: ScreenshotStore,
+  body: string,
+  error: unknown,
+  at: Date,
+): Promise<{ id?: string; code: Failure['code'] }> {
+  const failure = classifyFailure(error);
+  const id = salvageJobId(body);
+  if (id) await writeFailed(store, { id, url: '', requestedAt: at.toISOString() }, failure, at);
+  return { id, code: failure.code };
+}
+
+/** `queued` again, with the attempts so far and the transient error of the last one; `done` always wins. */
+async function writeRetrying(store: ScreenshotStore, job: Job, failure: Failure, attempts: number, at: Date): Promise<void> {
+  const existing = await store.getStatus(job.id);
+  if (existing?.status === 'done') return;
+  await store.putStatus({
+    id: job.id,
+    status: 'queued',
+    url: job.url,
+    requestedAt: existing?.requestedAt ?? job.requestedAt,
+    updatedAt: at.toISOString(),
+    attempts,
+    lastError: { code: failure.code, message: failure.message },
+  });
+}
+
+/**
+ * Writes `failed` unless the job is already `done`: a slower duplicate delivery (or a late
+ * last-receive) must not turn an existing image into a failure. `done` always wins.
+ */
+export async function writeFailed(
+  store: ScreenshotStore,
+  job: Pick<Job, 'id' | 'url' | 'requestedAt'>,
+  failure: Pick<Failure, 'code' | 'message'>,
+  at: Date,
+): Promise<boolean> {
+  const existing = await store.getStatus(job.id);
+  if (existing?.status === 'done') return false;
+  await store.putStatus(
+    failedRecord({ ...job, url: job.url || existing?.url || '', requestedAt: existing?.requestedAt ?? job.requestedAt }, failure, at),
+  );
+  return true;
+}
+
+function failedRecord(job: Pick<Job, 'id' | 'url' | 'requestedAt'>, failure: Problem, at: Date): StatusRecord {
+  return {
+    id: job.id,
+    status: 'failed',
+    url: job.url,
+    requestedAt: job.requestedAt,
+    updatedAt: at.toISOString(),
+    error: { code: failure.code, message: failure.message },
+  };
+}

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PermanentFailure } from '../contract/failures.js';
+import { isMissingKey } from '../storage/s3-json.js';
 
 export interface HtmlInputRef {
   key: string;
@@ -40,9 +41,9 @@ export class S3HtmlInputs implements HtmlInputs {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: ref.key }));
       html = await out.Body!.transformToString('utf8');
     } catch (error) {
-      // Gone (expired, deleted): no retry brings it back.
-      if ((error as { name?: string }).name === 'NoSuchKey')
-        throw new PermanentFailure('invalid_job', `the job's html document ${ref.key} no longer exists`);
+      // Gone (expired, deleted): no retry brings it back. On AWS a missing key reads as 403
+      // AccessDenied to these roles (no s3:ListBucket; lib/storage/s3-json.ts).
+      if (isMissingKey(error)) throw new PermanentFailure('invalid_job', `the job's html document ${ref.key} no longer exists`);
       throw error;
     }
     if (htmlDigest(html) !== ref.sha256)

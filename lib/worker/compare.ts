@@ -5,6 +5,7 @@ import { diffPngs, type PixelDiff } from './diff.js';
 import { PermanentFailure, TransientFailure } from '../contract/failures.js';
 import type { Job } from '../contract/job.js';
 import type { DiffRecord, DiffSummary } from '../contract/status.js';
+import { isMissingKey } from '../storage/s3-json.js';
 import type { ScreenshotStore } from '../storage/store.js';
 
 const diffImageKey = (id: string): string => `diffs/${id}.png`;
@@ -45,8 +46,15 @@ export class ImageComparer {
         `${which}: that screenshot is ${earlier.contentType}; compareTo compares PNG images only`,
       );
     }
-    const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: earlier.imageKey }));
-    const previous = await out.Body!.transformToByteArray();
+    let previous: Uint8Array;
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: earlier.imageKey }));
+      previous = await out.Body!.transformToByteArray();
+    } catch (error) {
+      // Its image expired before its status did: no retry brings it back (403 or 404, lib/storage/s3-json.ts).
+      if (isMissingKey(error)) throw new PermanentFailure('compare_unavailable', `${which}: that screenshot's image has expired`);
+      throw error;
+    }
     let diff: PixelDiff;
     try {
       diff = diffPngs(image.bytes, previous);

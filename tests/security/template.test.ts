@@ -142,13 +142,14 @@ describe('API Gateway: API key on POST, a throttled usage plan with a quota, nar
       );
     const keyed = { ApiKeyRequired: true, AuthorizationType: 'NONE' };
     expect(byVerb('POST')).toEqual({ ApiGatewayMethodScreenshotsPost: keyed, ApiGatewayMethodBatchesPost: keyed });
-    // The status, the batch, the receipt, the receipt key, the page and the OpenAPI document: open to anyone with the id.
+    // The status, the batch, the receipt, the receipt key, the devices, the page and the OpenAPI document: open to anyone with the id.
     const open = { ApiKeyRequired: false, AuthorizationType: 'NONE' };
     expect(byVerb('GET')).toEqual({
       ApiGatewayMethodScreenshotsIdVarGet: open,
       ApiGatewayMethodBatchesIdVarGet: open,
       ApiGatewayMethodScreenshotsIdVarReceiptGet: open,
       ApiGatewayMethodReceiptDashkeyGet: open,
+      ApiGatewayMethodDevicesGet: open,
       ApiGatewayMethodGet: open,
       ApiGatewayMethodOpenapijsonGet: open,
     });

@@ -187,24 +187,17 @@ const routes: Route<Event, APIGatewayProxyResult>[] = [
   { method: 'GET', path: '/', handler: async (event: Event) => webPageResponse(WEB_PAGE_DIR, new URL(baseUrl(event)).pathname) },
 ];
 
-const KNOWN_PATHS = [
-  /^\/screenshots\/?$/,
-  /^\/screenshots\/[^/]+\/?$/,
-  /^\/screenshots\/[^/]+\/receipt\/?$/,
-  /^\/receipt-key\/?$/,
-  /^\/batches\/?$/,
-  /^\/batches\/[^/]+\/?$/,
-];
+/** The paths that have a route, as patterns: any other method on one of them is a 405. */
+const KNOWN_PATHS = routes.map((r) => new RegExp(`^${r.path.replace(/\./g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}/?$`));
+
+/** Every METHOD /path the API serves; serverless.yml and OpenAPI must list the same (tests/security/template.test.ts). */
+export const ROUTES: readonly string[] = routes.map((r) => `${r.method} ${r.path}`);
 
 function notFoundResponse({ method, path }: { method: string; path: string }): never {
   if (KNOWN_PATHS.some((p) => p.test(path))) {
     throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${path}; see GET /openapi.json`);
   }
-  throw new ApiError(
-    404,
-    'not_found',
-    `no route ${method} ${path}; the API has POST /screenshots, GET /screenshots/{id}, GET /screenshots/{id}/receipt, GET /receipt-key, GET /devices, POST /batches and GET /batches/{id}`,
-  );
+  throw new ApiError(404, 'not_found', `no route ${method} ${path}; the API has ${ROUTES.join(', ')}`);
 }
 
 export const handler = middy<Event, APIGatewayProxyResult>()

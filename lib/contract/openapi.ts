@@ -315,6 +315,13 @@ export function openApiDocument(serverUrl?: string) {
           },
         },
       },
+      '/': {
+        get: {
+          operationId: 'getWebPage',
+          summary: 'The web page: a form that posts a screenshot request and shows the result',
+          responses: { '200': { description: 'The page', content: { 'text/html': {} } } },
+        },
+      },
       '/openapi.json': {
         get: {
           operationId: 'getOpenApi',

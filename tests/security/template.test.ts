@@ -198,3 +198,33 @@ describe('API Gateway: API key on POST, a throttled usage plan with a quota, nar
     }
   });
 });
+
+describe('routes in one place: the handler, the template and OpenAPI agree', () => {
+  // The handler's route table (handlers/api.ts) is the source; a route added to it and not to
+  // serverless.yml answers 403/404 on AWS although every local test passes (GET /devices did).
+  /** METHOD /path of every API Gateway method of the template, OPTIONS (CORS preflights) aside. */
+  const templateRoutes = (): string[] => {
+    const pathOf = (id: TemplateJson): string => {
+      if (id?.['Fn::GetAtt']?.[0] === 'ApiGatewayRestApi') return '';
+      const resource = template.Resources[id.Ref];
+      return `${pathOf(resource.Properties.ParentId)}/${resource.Properties.PathPart}`;
+    };
+    return resourcesOfType(template, 'AWS::ApiGateway::Method')
+      .filter(([, m]) => m.Properties.HttpMethod !== 'OPTIONS')
+      .map(([, m]) => `${m.Properties.HttpMethod} ${pathOf(m.Properties.ResourceId) || '/'}`)
+      .sort();
+  };
+  const openApiRoutes = (document: { paths: Record<string, Record<string, unknown>> }): string[] =>
+    Object.entries(document.paths)
+      .flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`))
+      .sort();
+
+  it('every route of the handler is an http event of the template and an OpenAPI path, and nothing else is', async () => {
+    const { ROUTES } = await import('../../handlers/api.js');
+    const { openApiDocument } = await import('../../lib/contract/openapi.js');
+    const expected = [...ROUTES].sort();
+    expect(expected).toContain('GET /devices');
+    expect(templateRoutes()).toEqual(expected);
+    expect(openApiRoutes(openApiDocument('https://example.com'))).toEqual(expected);
+  });
+});

@@ -7,6 +7,7 @@ import { config } from '../lib/contract/config.js';
 import { retryDelaySeconds } from '../lib/worker/retry.js';
 import { TUNING } from '../lib/contract/tuning.js';
 import { serveApi, type LocalApi } from './api-gateway.js';
+import { asFunction, attributeClient, installAwsHooks } from './aws-sdk-hooks.js';
 import { startEmulator, LOCAL_CREDENTIALS, LOCAL_REGION, type Emulator } from './emulator.js';
 import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping.js';
 import { lambdaContext } from './lambda-context.js';
@@ -47,6 +48,8 @@ const envInt = (name: string, fallback: number) => {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const visibilityTimeoutS = envInt('URL2PNG_VISIBILITY_TIMEOUT_S', TUNING.visibilityTimeoutSeconds);
   const maxReceiveCount = envInt('URL2PNG_MAX_RECEIVE_COUNT', TUNING.maxReceiveCount);
+  // AWS's answers where the emulator is lenient, and the call log when asked (local/aws-sdk-hooks.ts).
+  installAwsHooks();
   const emulator = await startEmulator({
     port: options.emulatorPort ?? 4566,
     visibilityTimeoutS,
@@ -75,7 +78,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let mapping: EventSourceMapping | undefined;
   let worker: LocalWorker | undefined;
   try {
-    http = await serveApi(api.handler, {
+    http = await serveApi((event, context) => asFunction('api', () => api.handler(event, context)), {
       port: options.port ?? 3000,
       timeoutMs: TUNING.apiTimeoutSeconds * 1000,
       // Optional locally; when set, POST needs it in x-api-key, as on API Gateway.
@@ -87,7 +90,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     worker = startLocalWorker({ timeoutMs: workerTimeoutMs, memoryMb: TUNING.workerMemoryMb, log: options.log, env: options.workerEnv });
     const fn = worker;
     mapping = startEventSourceMapping({
-      sqs: new SQSClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: LOCAL_CREDENTIALS }),
+      // Lambda's event source mapping reads the queue with the function's role (AWS Lambda
+      // Developer Guide, "Using Lambda with Amazon SQS", execution role permissions).
+      sqs: attributeClient(new SQSClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: LOCAL_CREDENTIALS }), 'worker'),
       queueUrl: emulator.queueUrl,
       queueArn: `arn:aws:sqs:${LOCAL_REGION}:000000000000:${emulator.queueUrl.split('/').pop()}`,
       region: LOCAL_REGION,
@@ -122,7 +127,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     emulator,
     mapping,
     worker,
-    redrive: () => redriveFn.handler(scheduledEvent(), lambdaContext('url2png-local-redrive', TUNING.redriveTimeoutSeconds * 1000)),
+    redrive: () =>
+      asFunction('redrive', () =>
+        redriveFn.handler(scheduledEvent(), lambdaContext('url2png-local-redrive', TUNING.redriveTimeoutSeconds * 1000)),
+      ),
     async stop() {
       await started.http.close();
       // Stop polling, then end the worker (its in-flight batches fail and come back, as on

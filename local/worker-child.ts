@@ -3,6 +3,7 @@
 // local event source mapping, local/worker-process.ts) sends over IPC. Killing this process
 // mid-batch is what a crashed or timed-out Lambda looks like to SQS.
 import type { SQSEvent } from 'aws-lambda';
+import { installAwsHooks } from './aws-sdk-hooks.js';
 import { lambdaContext } from './lambda-context.js';
 
 export type ToChild = { type: 'invoke'; id: number; event: SQSEvent; timeoutMs: number; memoryMb: number } | { type: 'shutdown' };
@@ -18,6 +19,8 @@ const send = (message: FromChild) => process.send?.(message);
 process.on('SIGINT', () => undefined);
 process.on('SIGTERM', () => void shutdown(0));
 
+// Every AWS call of this process is the worker function's (local/aws-sdk-hooks.ts).
+installAwsHooks({ processFunction: 'worker' });
 const worker = await import('../handlers/worker.js');
 
 let stopping = false;

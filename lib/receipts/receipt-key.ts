@@ -79,7 +79,12 @@ function localKey(dataDir: string): ReceiptKey {
 }
 
 async function parameterKey(cfg: Pick<Config, 'region' | 'awsEndpoint' | 'receiptKeyParameter'>): Promise<ReceiptKey> {
-  const ssm = new SSMClient(clientSettings(cfg));
+  // AWS_ENDPOINT_URL_SSM is the SDK's own service-specific endpoint variable (AWS SDKs and Tools
+  // Reference Guide, "Service-specific endpoints"); an explicit endpoint in code would override it,
+  // so it is honoured here: the local stack's S3 and SQS emulator has no SSM, and tests point SSM
+  // at an SSM server (moto) with it.
+  const ssmEndpoint = process.env.AWS_ENDPOINT_URL_SSM;
+  const ssm = new SSMClient({ ...clientSettings(cfg), ...(ssmEndpoint ? { endpoint: ssmEndpoint } : {}) });
   const out = await ssm.send(new GetParameterCommand({ Name: cfg.receiptKeyParameter, WithDecryption: true }));
   const value = out.Parameter?.Value;
   if (!value) throw new Error(`the SSM parameter ${cfg.receiptKeyParameter} is empty`);

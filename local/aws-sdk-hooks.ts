@@ -30,10 +30,19 @@ export interface AwsCall {
   command: string;
 }
 
-const scope = new AsyncLocalStorage<string>();
-const clientFunction = new WeakMap<object, string>();
-let processFunction: string | undefined;
-let installed = false;
+// One state per process, not per module instance: a test runner that re-imports this file for
+// each test file still shares the SDK's (patched) base class, which must be patched once.
+interface HookState {
+  scope: AsyncLocalStorage<string>;
+  clientFunction: WeakMap<object, string>;
+  processFunction?: string;
+  patched: boolean;
+}
+const STATE_KEY = Symbol.for('url2png.awsSdkHooks');
+const globalState = globalThis as Record<symbol, HookState | undefined>;
+globalState[STATE_KEY] ??= { scope: new AsyncLocalStorage<string>(), clientFunction: new WeakMap<object, string>(), patched: false };
+const state: HookState = globalState[STATE_KEY];
+const { scope, clientFunction } = state;
 
 /** Runs fn as the named function: its AWS calls are made with that function's role. */
 export function asFunction<T>(name: string, fn: () => T): T {
@@ -78,7 +87,8 @@ export function describeCall(fn: string, clientName: string, commandName: string
   }
   if (clientName === 'SQSClient') {
     // http://sqs.<region>.<host>/<account>/<name>, the emulator's and SQS's queue URL form.
-    const [account, name] = new URL(input.QueueUrl ?? 'http://invalid/').pathname.split('/').slice(1);
+    // (Not new URL(): WHATWG rejects the emulator's host, sqs.us-east-1.127.0.0.1, as a bad IPv4 address.)
+    const [, account, name] = /\/([^/]+)\/([^/?]+)\/?(?:\?.*)?$/.exec(input.QueueUrl ?? '') ?? [];
     return { function: fn, action: `sqs:${command.replace(/Batch$/, '')}`, resource: `arn:aws:sqs:${region}:${account}:${name}`, command };
   }
   if (clientName === 'SSMClient') {
@@ -99,7 +109,6 @@ const preconditionFailed = () =>
     message: 'At least one of the pre-conditions you specified did not hold',
   });
 
-const internal = new WeakSet<object>();
 /** Conditional writes to one key, one at a time in this process: S3 decides them atomically. */
 const keyLocks = new Map<string, Promise<unknown>>();
 function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -111,10 +120,9 @@ function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
 }
 
 async function objectExists(client: S3Client, Bucket: string, Key: string): Promise<boolean> {
-  const head = new HeadObjectCommand({ Bucket, Key });
-  internal.add(head);
   try {
-    await client.send(head);
+    // Not on behalf of a function: the middleware's own look, neither logged nor changed.
+    await state.scope.run(INTERNAL, () => client.send(new HeadObjectCommand({ Bucket, Key })));
     return true;
   } catch (error) {
     if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
@@ -122,25 +130,30 @@ async function objectExists(client: S3Client, Bucket: string, Key: string): Prom
   }
 }
 
+const INTERNAL = '(emulation)';
+
 type Next = (args: { input: object }) => Promise<unknown>;
 interface Context {
   clientName?: string;
   commandName?: string;
 }
 
-function middleware(client: { config: { region: unknown } }, options: { log?: string; aws: boolean }) {
+/** The middleware, for one client; what it does is read from the environment at each call. */
+function middleware(client: { config: { region: unknown } }) {
   return (next: Next, context: Context) =>
     async (args: { input: object }): Promise<unknown> => {
-      const fn = scope.getStore() ?? clientFunction.get(client) ?? processFunction;
-      if (!fn || internal.has(args.input)) return next(args);
+      const fn = scope.getStore() ?? clientFunction.get(client) ?? state.processFunction;
+      if (!fn || fn === INTERNAL) return next(args);
       const clientName = context.clientName ?? '';
       const commandName = context.commandName ?? '';
-      if (options.log) {
+      const log = process.env.URL2PNG_AWS_CALL_LOG;
+      if (log) {
         const region = typeof client.config.region === 'function' ? await (client.config.region as () => Promise<string>)() : 'us-east-1';
         const call = describeCall(fn, clientName, commandName, args.input as CallInput, region);
-        appendFileSync(join(options.log, `${process.pid}.jsonl`), `${JSON.stringify(call)}\n`);
+        mkdirSync(log, { recursive: true });
+        appendFileSync(join(log, `${process.pid}.jsonl`), `${JSON.stringify(call)}\n`);
       }
-      if (!options.aws || clientName !== 'S3Client') return next(args);
+      if (process.env.URL2PNG_AWS_SEMANTICS === 'emulator' || clientName !== 'S3Client') return next(args);
       const input = args.input as CallInput & { IfNoneMatch?: string };
       if (commandName === 'GetObjectCommand') {
         try {
@@ -163,22 +176,19 @@ function middleware(client: { config: { region: unknown } }, options: { log?: st
 /**
  * Adds the middleware to every SDK client of this process on its first send (all clients share
  * one base class). `processFunction`: every call of this process is that function's.
+ * URL2PNG_AWS_CALL_LOG and URL2PNG_AWS_SEMANTICS are read at each call.
  */
-export function installAwsHooks(options: { processFunction?: string; env?: NodeJS.ProcessEnv } = {}): void {
-  const env = options.env ?? process.env;
-  if (options.processFunction) processFunction = options.processFunction;
-  if (installed) return;
-  installed = true;
-  const log = env.URL2PNG_AWS_CALL_LOG || undefined;
-  if (log) mkdirSync(log, { recursive: true });
-  const settings = { log, aws: env.URL2PNG_AWS_SEMANTICS !== 'emulator' };
+export function installAwsHooks(options: { processFunction?: string } = {}): void {
+  if (options.processFunction) state.processFunction = options.processFunction;
+  if (state.patched) return;
+  state.patched = true;
   const base = Object.getPrototypeOf(S3Client.prototype) as { send: (...args: unknown[]) => unknown };
   const send = base.send;
   const hooked = new WeakSet<object>();
   base.send = function (this: { middlewareStack: { add: (m: unknown, o: object) => void }; config: { region: unknown } }, ...args) {
     if (!hooked.has(this)) {
       hooked.add(this);
-      this.middlewareStack.add(middleware(this, settings), { step: 'initialize', name: 'url2pngAwsHooks', priority: 'high' });
+      this.middlewareStack.add(middleware(this), { step: 'initialize', name: 'url2pngAwsHooks', priority: 'high' });
     }
     return send.apply(this, args);
   };

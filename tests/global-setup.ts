@@ -12,6 +12,9 @@ export default async function setup(): Promise<() => void> {
   process.env.URL2PNG_TEST_SCRATCH = scratch;
   // Nothing a test runs (stacks, the CLI's in-process mode) keeps state in the repository's .url2png/.
   process.env.URL2PNG_DATA_DIR ??= join(scratch, 'data');
+  // Every AWS call the handlers make in any stack of the run, for tests/security/iam-calls.test.ts
+  // (local/aws-sdk-hooks.ts writes them).
+  process.env.URL2PNG_AWS_CALL_LOG ??= join(scratch, 'aws-calls');
   process.env.CHROMIUM_PATH = await resolveExecutable(process.env.CHROMIUM_PATH || undefined);
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   process.env.POWERTOOLS_DEV ??= 'false';

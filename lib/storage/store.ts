@@ -1,9 +1,10 @@
 // S3: images, status records and the presigned URLs that hand images out. The bucket is private;
 // nothing here makes an object public.
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { imageKey, statusKey } from '../contract/job.js';
 import { readJson, writeJson } from './s3-json.js';
+import { uploadObject } from './upload.js';
 import type { StatusRecord } from '../contract/status.js';
 
 export interface ScreenshotStore {
@@ -21,15 +22,13 @@ export class S3ScreenshotStore implements ScreenshotStore {
 
   async putImage(id: string, bytes: Uint8Array, contentType: string, extension: string): Promise<string> {
     const key = imageKey(id, extension);
-    await this.s3.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Body: bytes,
-        ContentType: contentType,
-        CacheControl: 'private, max-age=31536000, immutable',
-      }),
-    );
+    await uploadObject(this.s3, {
+      Bucket: this.bucket,
+      Key: key,
+      Body: bytes,
+      ContentType: contentType,
+      CacheControl: 'private, max-age=31536000, immutable',
+    });
     return key;
   }
 

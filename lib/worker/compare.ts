@@ -1,11 +1,12 @@
 // The worker's compareTo step: fetch the earlier job's image, diff the new one against it
 // (lib/worker/diff.ts), store the diff image beside the images and answer the numbers for the status.
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { diffPngs, type PixelDiff } from './diff.js';
 import { PermanentFailure, TransientFailure } from '../contract/failures.js';
 import type { Job } from '../contract/job.js';
 import type { DiffRecord, DiffSummary } from '../contract/status.js';
 import { isMissingKey } from '../storage/s3-json.js';
+import { uploadObject } from '../storage/upload.js';
 import type { ScreenshotStore } from '../storage/store.js';
 
 const diffImageKey = (id: string): string => `diffs/${id}.png`;
@@ -66,15 +67,13 @@ export class ImageComparer {
     }
     const { diffPng, ...numbers } = diff;
     const key = diffImageKey(job.id);
-    await this.s3.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Body: diffPng,
-        ContentType: 'image/png',
-        CacheControl: 'private, max-age=31536000, immutable',
-      }),
-    );
+    await uploadObject(this.s3, {
+      Bucket: this.bucket,
+      Key: key,
+      Body: diffPng,
+      ContentType: 'image/png',
+      CacheControl: 'private, max-age=31536000, immutable',
+    });
     return { comparedTo: earlierId, ...numbers, diffImageKey: key };
   }
 }

@@ -110,6 +110,7 @@ describe('each function role has only the actions it uses', () => {
       ...consume('JobsQueue'),
       's3:PutObject': bucket('status', 'images', 'cache', 'receipts', 'diffs', 'batches'),
       's3:GetObject': bucket('status', 'images', 'cache', 'receipts', 'diffs', 'batches', 'inputs'),
+      's3:AbortMultipartUpload': bucket('images', 'diffs'),
       'ssm:GetParameter': receiptKey,
     });
     expect(grants('RedriveRole')).toEqual({

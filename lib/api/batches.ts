@@ -16,6 +16,8 @@
 //      write wins and both read the same token back, so still one sends. The remaining window (a
 //      writer whose PUT lands later than the other's read-back) makes this at-least-once there, with
 //      the marker making repeats detectable; on S3 the conditional write makes it exactly once.
+//      The local runtime answers If-None-Match as S3 does (local/aws-sdk-hooks.ts), so the 412
+//      branch runs in the tests too.
 // A worker that settles a job and dies before the check leaves the batch to the next settle of
 // any of its jobs, including the redelivery of that same job (lib/worker/settle.ts answers already_done
 // and calls the batch check again).

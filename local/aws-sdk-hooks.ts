@@ -79,7 +79,7 @@ interface CallInput {
   Name?: string;
 }
 
-export function describeCall(fn: string, clientName: string, commandName: string, input: CallInput, region: string): AwsCall {
+function describeCall(fn: string, clientName: string, commandName: string, input: CallInput, region: string): AwsCall {
   const command = commandName.replace(/Command$/, '');
   if (clientName === 'S3Client') {
     const resource = input.Key === undefined ? `arn:aws:s3:::${input.Bucket}` : `arn:aws:s3:::${input.Bucket}/${input.Key}`;

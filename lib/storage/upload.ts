@@ -10,7 +10,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { PermanentFailure } from '../contract/failures.js';
 
 /** 8 MiB: over S3's 5 MiB minimum part size, under the emulator's 11 MiB request limit. */
-export const PART_SIZE_BYTES = 8 * 1024 * 1024;
+const PART_SIZE_BYTES = 8 * 1024 * 1024;
 
 type ObjectInput = Required<Pick<PutObjectCommandInput, 'Bucket' | 'Key' | 'ContentType'>> &
   Pick<PutObjectCommandInput, 'CacheControl'> & { Body: Uint8Array };

@@ -6,13 +6,18 @@
 //     PutObject with If-None-Match: * on an existing key answers 412 PreconditionFailed.
 import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onBatchJobSettled, type BatchWebhookPayload } from '../../lib/api/batches.js';
+import { S3HtmlInputs } from '../../lib/capture/html-input.js';
+import { newJob } from '../../lib/contract/job.js';
+import { ImageComparer } from '../../lib/worker/compare.js';
 import { S3ScreenshotStore } from '../../lib/storage/store.js';
 import { asFunction } from '../../local/aws-sdk-hooks.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
+import { eventually } from '../support/procs.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
 
 let pages: PageServer;
@@ -58,6 +63,45 @@ describe('a read of a missing key answers 403 AccessDenied, as S3 does to a role
     const { res, json } = await postScreenshot(stack.apiUrl, { url: `${pages.origin}/page`, compareTo: randomUUID() });
     expect(res.status).toBe(400);
     expect((json.error as { code: string }).code).toBe('compare_unavailable');
+  });
+
+  it("the chapter's {id, url} message (no status record before it) is rendered, not retried as internal_error", async () => {
+    const id = randomUUID();
+    const sqs = new SQSClient({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, credentials: LOCAL_CREDENTIALS });
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: stack.emulator.queueUrl, MessageBody: JSON.stringify({ id, url: `${pages.origin}/page` }) }),
+    );
+    sqs.destroy();
+    const status = await eventually(
+      async () => (await fetch(`${stack.apiUrl}/screenshots/${id}`)).json() as Promise<{ status?: string; error?: unknown }>,
+      (body) => body.status === 'done' || body.status === 'failed',
+      90_000,
+    );
+    expect(status).toMatchObject({ status: 'done' });
+  }, 120_000);
+
+  it("an expired html document is a permanent invalid_job, and compareTo's expired image a permanent compare_unavailable", async () => {
+    const bucket = stack.emulator.bucket;
+    const inputs = new S3HtmlInputs(s3, bucket);
+    const gone = asFunction('worker', () => inputs.get({ key: `inputs/${randomUUID()}.html`, sha256: '0'.repeat(64) }));
+    await expect(gone).rejects.toMatchObject({ name: 'PermanentFailure', code: 'invalid_job' });
+    const store = new S3ScreenshotStore(s3, bucket);
+    const earlier = randomUUID();
+    const now = new Date().toISOString();
+    await store.putStatus({
+      id: earlier,
+      status: 'done',
+      url: 'https://example.com/',
+      requestedAt: now,
+      updatedAt: now,
+      imageKey: `images/${earlier}.png`,
+      contentType: 'image/png',
+    } as never);
+    const job = newJob('https://example.com/', { compareTo: earlier });
+    const compared = asFunction('worker', () =>
+      new ImageComparer(s3, bucket, store).compare(job, { bytes: new Uint8Array(8), contentType: 'image/png' }),
+    );
+    await expect(compared).rejects.toMatchObject({ name: 'PermanentFailure', code: 'compare_unavailable' });
   });
 
   it('cache: true misses, renders, then hits (the first lookup reads a missing index key)', async () => {

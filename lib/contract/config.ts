@@ -38,6 +38,8 @@ const envSchema = z.object({
   URL2PNG_CORS_ORIGIN: z.string().min(1).default('*'),
   /** Where the local runtime keeps state that must outlive a process (the receipt signing key). */
   URL2PNG_DATA_DIR: z.string().min(1).default('.url2png'),
+  /** Locally: the per-run secret the emulator checks request signatures against (set by the local runtime). */
+  URL2PNG_EMULATOR_SECRET: z.string().optional(),
   /** On AWS: the SSM SecureString parameter that holds the receipt signing key (PKCS#8 PEM, Ed25519). */
   URL2PNG_RECEIPT_KEY_PARAMETER: z.string().default(''),
   CHROMIUM_PATH: z.string().optional(),
@@ -75,6 +77,7 @@ export interface Config {
   singleProcess: boolean;
   webhookSecret: string;
   dataDir: string;
+  emulatorSecret?: string;
   receiptKeyParameter: string;
 }
 
@@ -111,6 +114,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     webhookSecret: e.URL2PNG_WEBHOOK_SECRET,
     corsOrigin: e.URL2PNG_CORS_ORIGIN,
     dataDir: e.URL2PNG_DATA_DIR,
+    emulatorSecret: e.URL2PNG_EMULATOR_SECRET || undefined,
     receiptKeyParameter: e.URL2PNG_RECEIPT_KEY_PARAMETER,
   };
 }

@@ -78,7 +78,9 @@ function localKey(dataDir: string): ReceiptKey {
   return fromPem(readFileSync(file, 'utf8'), file);
 }
 
-async function parameterKey(cfg: Pick<Config, 'region' | 'awsEndpoint' | 'receiptKeyParameter'>): Promise<ReceiptKey> {
+async function parameterKey(
+  cfg: Pick<Config, 'region' | 'awsEndpoint' | 'emulatorSecret' | 'dataDir' | 'receiptKeyParameter'>,
+): Promise<ReceiptKey> {
   const ssm = new SSMClient(clientSettings(cfg));
   const out = await ssm.send(new GetParameterCommand({ Name: cfg.receiptKeyParameter, WithDecryption: true }));
   const value = out.Parameter?.Value;

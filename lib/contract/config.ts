@@ -42,6 +42,8 @@ const envSchema = z.object({
   URL2PNG_EMULATOR_SECRET: z.string().optional(),
   /** On AWS: the SSM SecureString parameter that holds the receipt signing key (PKCS#8 PEM, Ed25519). */
   URL2PNG_RECEIPT_KEY_PARAMETER: z.string().default(''),
+  /** On AWS: the SSM String parameter that holds the receipt key's public half (SPKI PEM), all the API reads. */
+  URL2PNG_RECEIPT_PUBLIC_KEY_PARAMETER: z.string().default(''),
   CHROMIUM_PATH: z.string().optional(),
   /** "1" keeps @sparticuz/chromium's --single-process (no contexts); default is multi-process. */
   URL2PNG_CHROMIUM_SINGLE_PROCESS: z.enum(['0', '1']).default('0'),
@@ -79,6 +81,7 @@ export interface Config {
   dataDir: string;
   emulatorSecret?: string;
   receiptKeyParameter: string;
+  receiptPublicKeyParameter: string;
 }
 
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
@@ -116,6 +119,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     dataDir: e.URL2PNG_DATA_DIR,
     emulatorSecret: e.URL2PNG_EMULATOR_SECRET || undefined,
     receiptKeyParameter: e.URL2PNG_RECEIPT_KEY_PARAMETER,
+    receiptPublicKeyParameter: e.URL2PNG_RECEIPT_PUBLIC_KEY_PARAMETER,
   };
 }
 

@@ -5,6 +5,7 @@
 // Host; the data directory is 0700 with 0600 files; `--fresh` never empties a directory that is
 // not the service's own.
 import { spawn } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { DATA_DIR_MARKER } from '../../local/data-dir.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { eventually } from '../support/procs.js';
 import { postScreenshot, waitForSettled } from '../support/stack.js';
+import { runCli } from '../surfaces/support.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const SCRATCH = process.env.URL2PNG_TEST_SCRATCH ?? tmpdir();
@@ -148,7 +150,11 @@ describe('a running npm start, attacked the way a web page could', () => {
     expect(res.status).toBe(415);
     expect(await res.text()).toContain('form bodies');
     // The same from a page: the browser adds its Origin, refused before anything else.
-    const fromPage = await fetch(`${service.emulatorUrl}/${BUCKET}`, { method: 'POST', body: form, headers: { origin: 'http://evil.example' } });
+    const fromPage = await fetch(`${service.emulatorUrl}/${BUCKET}`, {
+      method: 'POST',
+      body: form,
+      headers: { origin: 'http://evil.example' },
+    });
     expect(fromPage.status).toBe(403);
     // SNS subscribe/publish (job injection past the API) is a urlencoded form too.
     const sns = await fetch(`${service.emulatorUrl}/`, {
@@ -219,7 +225,9 @@ describe('a running npm start, attacked the way a web page could', () => {
     });
     const url = new URL(await getSignedUrl(rebound, new GetObjectCommand({ Bucket: BUCKET, Key: 'images/..x/a.b' })));
     rebound.destroy();
-    expect((await raw(`${service.emulatorUrl}${url.pathname}${url.search}`, { headers: { host: `rebind.example:${port}` } })).status).toBe(400);
+    expect((await raw(`${service.emulatorUrl}${url.pathname}${url.search}`, { headers: { host: `rebind.example:${port}` } })).status).toBe(
+      400,
+    );
 
     const apiPort = new URL(service.apiUrl).port;
     for (const [method, path] of [
@@ -233,7 +241,10 @@ describe('a running npm start, attacked the way a web page could', () => {
         body: method === 'POST' ? JSON.stringify({ url: `${pages.origin}/page` }) : undefined,
       });
       expect(res.status, path).toBe(421);
-      expect(JSON.parse(res.body).error, path).toMatchObject({ code: 'foreign_host', message: expect.stringContaining(`127.0.0.1:${apiPort}`) });
+      expect(JSON.parse(res.body).error, path).toMatchObject({
+        code: 'foreign_host',
+        message: expect.stringContaining(`127.0.0.1:${apiPort}`),
+      });
     }
     // Its own names still work.
     expect((await raw(`${service.apiUrl}/devices`, { headers: { host: `localhost:${apiPort}` } })).status).toBe(200);
@@ -250,6 +261,74 @@ describe('a running npm start, attacked the way a web page could', () => {
     expect((await fetch(done.imageUrl!, { headers: { origin: 'http://evil.example' } })).status).toBe(403);
     // Tampered: another key under the same signature.
     expect((await fetch(done.imageUrl!.replace('/images/', '/status/'))).status).toBe(403);
+  }, 120_000);
+
+  it('a receipt with a password, headers, cookies and scripts reveals none of them, commits to each with the caller-only salt, and verify lists every change', async () => {
+    const secrets = {
+      authentication: { username: 'alice', password: 'hunter2-pass' },
+      headers: { 'x-api-token': 'tok-0123-secret' },
+      cookies: [{ name: 'session', value: 'cookie-secret-42' }],
+      scripts: ['document.body.dataset.token = "script-secret-77"'],
+    };
+    const { res, json } = await postScreenshot(service.apiUrl, {
+      url: `${pages.origin}/page`,
+      ...secrets,
+      styles: ['h1 { color: red }'],
+      hideSelectors: ['.ad'],
+      click: 'h1',
+      deterministic: true,
+      now: '2030-01-01T00:00:00Z',
+    });
+    expect(res.status, JSON.stringify(json)).toBe(202);
+    const salt = String(json.receiptSalt);
+    expect(salt).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const done = await waitForSettled(String(json.statusUrl), 90_000);
+    expect(done.status).toBe('done');
+    expect(JSON.stringify(done)).not.toContain(salt); // the salt is in the POST answer only
+    const text = await (await fetch(`${service.apiUrl}/screenshots/${json.id}/receipt`)).text();
+    for (const leak of ['alice', 'hunter2', 'tok-0123', 'cookie-secret', 'script-secret', salt]) expect(text).not.toContain(leak);
+    const canonical = (v: unknown) => JSON.stringify(v); // these values are already in canonical (sorted-key) order
+    const unsalted = createHash('sha256')
+      .update(canonical({ password: 'hunter2-pass', username: 'alice' }))
+      .digest('hex');
+    expect(text).not.toContain(unsalted);
+    const receipt = JSON.parse(text);
+    expect(receipt.request.withheld).toEqual({
+      authentication: `hmac-sha256:${createHmac('sha256', salt)
+        .update(canonical({ password: 'hunter2-pass', username: 'alice' }))
+        .digest('hex')}`,
+      headers: `hmac-sha256:${createHmac('sha256', salt).update(canonical(secrets.headers)).digest('hex')}`,
+      cookies: `hmac-sha256:${createHmac('sha256', salt).update(canonical(secrets.cookies)).digest('hex')}`,
+      scripts: `hmac-sha256:${createHmac('sha256', salt).update(canonical(secrets.scripts)).digest('hex')}`,
+    });
+
+    const receiptFile = join(scratchDir('url2png-receipt-'), 'receipt.json');
+    const imageFile = `${receiptFile}.png`;
+    writeFileSync(receiptFile, text);
+    writeFileSync(imageFile, new Uint8Array(await (await fetch(done.imageUrl!)).arrayBuffer()));
+    const verified = await runCli(['verify', receiptFile, imageFile, '--endpoint', service.apiUrl]);
+    expect(verified.code, verified.stderr + verified.stdout).toBe(0);
+    expect(verified.stdout).toContain('What the caller changed on the page');
+    for (const option of ['scripts', 'styles', 'hideSelectors', 'click', 'cookies', 'headers', 'authentication', 'deterministic', 'now']) {
+      expect(verified.stdout).toMatch(new RegExp(`\\n {2}- ${option}: `));
+    }
+  }, 120_000);
+
+  it("an html job's receipt binds the document by its SHA-256, and verify says the caller supplied it", async () => {
+    const doc = '<h1 style="background:#0a0;color:#fff">caller document</h1>';
+    const { res, json } = await postScreenshot(service.apiUrl, { html: doc });
+    expect(res.status, JSON.stringify(json)).toBe(202);
+    const done = await waitForSettled(String(json.statusUrl), 90_000);
+    expect(done.status).toBe('done');
+    const text = await (await fetch(`${service.apiUrl}/screenshots/${json.id}/receipt`)).text();
+    const sha256 = createHash('sha256').update(doc).digest('hex');
+    expect(JSON.parse(text).request.html).toEqual({ sha256 });
+    const receiptFile = join(scratchDir('url2png-receipt-'), 'receipt.json');
+    writeFileSync(receiptFile, text);
+    writeFileSync(`${receiptFile}.png`, new Uint8Array(await (await fetch(done.imageUrl!)).arrayBuffer()));
+    const verified = await runCli(['verify', receiptFile, `${receiptFile}.png`, '--endpoint', service.apiUrl]);
+    expect(verified.code, verified.stderr + verified.stdout).toBe(0);
+    expect(verified.stdout).toContain(`html: the caller supplied the document (SHA-256 ${sha256})`);
   }, 120_000);
 
   it('the data directory is 0700 and every file in it 0600, images and queue included', () => {

@@ -19,13 +19,13 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EMULATOR_SECRET_FILE } from '../lib/storage/aws.js';
-import { LOCAL_KEY_FILE } from '../lib/receipts/receipt-key.js';
+import { LOCAL_KEY_FILE, LOCAL_PUBLIC_KEY_FILE } from '../lib/receipts/receipt-key.js';
 
 /** The file that says a directory is a url2png data directory. */
 export const DATA_DIR_MARKER = '.url2png-data-dir';
 const LOCK_FILE = 'service.pid';
 /** What the service itself writes (a directory from before the marker existed holds only these). */
-const OWN_ENTRIES = new Set([DATA_DIR_MARKER, LOCK_FILE, 'sqs', 's3', LOCAL_KEY_FILE, EMULATOR_SECRET_FILE]);
+const OWN_ENTRIES = new Set([DATA_DIR_MARKER, LOCK_FILE, 'sqs', 's3', LOCAL_KEY_FILE, LOCAL_PUBLIC_KEY_FILE, EMULATOR_SECRET_FILE]);
 
 export interface DataDir {
   /** Absolute path. */

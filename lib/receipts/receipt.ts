@@ -37,10 +37,10 @@ export interface CaptureFacts {
  * guess (an unsalted hash of a weak password is cracked offline); with it the caller can show what
  * it sent. A job without a salt (the book's message shape) has them left out: "omitted".
  */
-export const WITHHELD_OPTIONS = ['callbackUrl', 'headers', 'cookies', 'authentication', 'scripts'] as const;
+const WITHHELD_OPTIONS = ['callbackUrl', 'headers', 'cookies', 'authentication', 'scripts'] as const;
 
 /** The commitment to a withheld value: "hmac-sha256:<hex of HMAC-SHA256(salt, canonical JSON)>". */
-export const commitment = (salt: string, value: unknown): string =>
+const commitment = (salt: string, value: unknown): string =>
   `hmac-sha256:${createHmac('sha256', salt).update(canonicalJson(value)).digest('hex')}`;
 
 export interface ReceiptBody {

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { resolveExecutable } from '../lib/capture/browser.js';
 import { encodeJob, newJob } from '../lib/contract/job.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';
+import type { Emulator } from '../local/emulator.js';
 import { servePages } from '../tests/support/pages.js';
 import { BENCH_PAGE, launchBenchBrowser, networkBoundRoutes, renderIsolated } from './page.js';
 import { processes, TICKS_PER_SECOND, treeOf } from '../tests/support/procs.js';
@@ -332,7 +333,7 @@ async function coldStart(
   dir: string,
   fn: string,
   eventFile: string,
-  emulator: { endpoint: string; queueUrl: string; bucket: string },
+  emulator: Pick<Emulator, 'endpoint' | 'queueUrl' | 'bucket' | 'credentials'>,
   allow = '',
 ): Promise<ColdStart> {
   const root = join(scratch, `cold-${fn}`);
@@ -355,6 +356,7 @@ async function coldStart(
       ...process.env,
       CHROMIUM_PATH: '',
       URL2PNG_AWS_ENDPOINT: emulator.endpoint,
+      URL2PNG_EMULATOR_SECRET: emulator.credentials.secretAccessKey,
       URL2PNG_QUEUE_URL: emulator.queueUrl,
       URL2PNG_BUCKET: emulator.bucket,
       URL2PNG_EGRESS_ALLOW: allow,

@@ -5,7 +5,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError } from 'commander';
 import { keyIdOf } from '../lib/receipts/receipt-key.js';
-import { verifyReceipt, type Check, type Receipt } from '../lib/receipts/receipt.js';
+import { callerChanges, verifyReceipt, type Check, type Receipt } from '../lib/receipts/receipt.js';
 import { connectionErrorCode, EXIT } from './client.js';
 
 interface VerifyOptions {
@@ -88,9 +88,10 @@ async function fetchKey(endpoint: string): Promise<KeyObject> {
   return parseKey(await res.text(), url);
 }
 
-function meaning(receipt: Receipt, keySource: string): { proves: string[]; doesNotProve: string[] } {
+function meaning(receipt: Receipt, keySource: string): { proves: string[]; doesNotProve: string[]; callerChanged: string[] } {
   const addresses = receipt.addresses ? receipt.addresses.join(', ') || 'none' : 'not recorded (single-process browser)';
   return {
+    callerChanged: callerChanges(receipt),
     proves: [
       `The holder of the private key ${receipt.signature.keyId} signed this receipt, and not one byte of its content has changed since.`,
       `The image is byte for byte the one that url2png job ${receipt.jobId} captured (SHA-256 ${receipt.image.sha256}, ${receipt.image.bytes} bytes).`,
@@ -152,6 +153,15 @@ export async function runVerify(args: string[]): Promise<number> {
           '',
           'What it does not prove:',
           ...explained.doesNotProve.map((l) => `  - ${l}`),
+          '',
+          ...(explained.callerChanged.length
+            ? [
+                'What the caller changed on the page (the image shows the page as these made it, not as a visitor would see it):',
+                ...explained.callerChanged.map((l) => `  - ${l}`),
+              ]
+            : [
+                'The caller changed nothing on the page: no scripts, styles, hidden elements, clicks, cookies, headers, credentials or clock.',
+              ]),
         );
       } else {
         lines.push('', 'NOT VERIFIED: do not rely on this receipt or this image as evidence of the capture.');

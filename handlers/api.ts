@@ -82,7 +82,8 @@ const postScreenshot = middy<Event, APIGatewayProxyResult>()
     logger.info('job queued', { jobId: job.id, url: job.url });
     return jsonResponse(
       202,
-      { id: job.id, status: 'queued', statusUrl, url: job.url, requestedAt: job.requestedAt },
+      // receiptSalt: only here, only to the caller (the receipt's commitments to its credentials).
+      { id: job.id, status: 'queued', statusUrl, url: job.url, requestedAt: job.requestedAt, receiptSalt: job.receiptSalt },
       { location: statusUrl },
     );
   });
@@ -150,7 +151,7 @@ const postBatch = middy<Event, APIGatewayProxyResult>()
         id: batch.id,
         status: 'queued',
         statusUrl,
-        jobs: batch.jobs.map((j) => ({ id: j.id, url: j.url, statusUrl: `${base}/screenshots/${j.id}` })),
+        jobs: batch.jobs.map((j) => ({ id: j.id, url: j.url, statusUrl: `${base}/screenshots/${j.id}`, receiptSalt: j.receiptSalt })),
       },
       { location: statusUrl },
     );

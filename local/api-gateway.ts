@@ -101,6 +101,25 @@ function apiKeyRefusal(req: http.IncomingMessage, apiKey: string | undefined): A
   };
 }
 
+/**
+ * DNS rebinding: a page on a name that the attacker makes resolve to 127.0.0.1 reaches this port
+ * with its own name in Host. The local API answers only the names of the address it listens on.
+ */
+function foreignHostRefusal(req: http.IncomingMessage, ownHosts: string[]): APIGatewayProxyResult | undefined {
+  const host = req.headers.host;
+  if (host !== undefined && ownHosts.includes(host.toLowerCase())) return undefined;
+  return {
+    statusCode: 421,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      error: {
+        code: 'foreign_host',
+        message: `this local API answers only requests for Host ${ownHosts.join(' or ')}; open it at http://${ownHosts[0]}/ (got Host ${host ?? '(none)'})`,
+      },
+    }),
+  };
+}
+
 export async function serveApi(handler: ApiHandler, options: { port: number; timeoutMs: number; apiKey?: string }): Promise<LocalApi> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -111,7 +130,7 @@ export async function serveApi(handler: ApiHandler, options: { port: number; tim
     });
     req.on('end', async () => {
       let result: APIGatewayProxyResult;
-      const refusal = apiKeyRefusal(req, options.apiKey);
+      const refusal = foreignHostRefusal(req, ownHosts) ?? apiKeyRefusal(req, options.apiKey);
       if (refusal) {
         result = refusal;
       } else if (size > GATEWAY_MAX_BODY) {
@@ -138,11 +157,13 @@ export async function serveApi(handler: ApiHandler, options: { port: number; tim
     });
   });
   server.keepAliveTimeout = 5000;
+  let ownHosts: string[] = [];
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  ownHosts = [`127.0.0.1:${port}`, `localhost:${port}`];
   return {
     url: `http://127.0.0.1:${port}`,
     port,

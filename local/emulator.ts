@@ -3,7 +3,10 @@
 // In memory by default (tests, the CLI's in-process mode); with a data directory (`npm start`) every
 // change is written through to disk: queues and messages in SQLite (<dir>/sqs/fauxqs.db), objects
 // as plain files (<dir>/s3/buckets/<bucket>/objects/<key>.data), so a crash loses nothing.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Server } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -15,9 +18,18 @@ import {
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { TUNING } from '../lib/contract/tuning.js';
+import { type EmulatorCredentials, startEmulatorFront } from './emulator-front.js';
 
 export const LOCAL_REGION = 'us-east-1';
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+/**
+ * The credentials of this run: the emulator's front (local/emulator-front.ts) answers only requests
+ * signed with this secret, random per process unless a parent stack handed it down in
+ * URL2PNG_EMULATOR_SECRET (the worker's process, tools run by a test).
+ */
+const LOCAL_CREDENTIALS: EmulatorCredentials = {
+  accessKeyId: 'local',
+  secretAccessKey: process.env.URL2PNG_EMULATOR_SECRET || randomBytes(32).toString('base64url'),
+};
 export const LOCAL_NAMES = {
   queue: 'url2png-local-jobs',
   dlq: 'url2png-local-jobs-dlq',
@@ -30,6 +42,10 @@ export interface EmulatorOptions {
   maxReceiveCount?: number;
   /** Keep queues, messages and objects in this directory across restarts (created if missing). */
   dataDir?: string;
+  /** The secret requests must be signed with (default: LOCAL_CREDENTIALS of this process). */
+  credentials?: EmulatorCredentials;
+  /** Other loopback `host:port`s that forward to it and that it answers too (a test's cuttable link). */
+  extraHosts?: string[];
 }
 
 export interface Emulator {
@@ -38,6 +54,8 @@ export interface Emulator {
   queueUrl: string;
   dlqUrl: string;
   bucket: string;
+  /** What its clients sign with. */
+  credentials: EmulatorCredentials;
   server: FauxqsServer;
   /** Messages that were in flight in the data directory when the emulator started, made visible again. */
   released: number;
@@ -46,9 +64,29 @@ export interface Emulator {
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const persistence = options.dataDir ? { dataDir: join(options.dataDir, 'sqs'), s3StorageDir: join(options.dataDir, 's3') } : {};
-  const server = await onLoopbackOnly(() => startFauxqs({ port: options.port ?? 4566, host: '127.0.0.1', logger: false, ...persistence }));
-  const endpoint = `http://127.0.0.1:${server.port}`;
-  const settings = { region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS };
+  const credentials = options.credentials ?? LOCAL_CREDENTIALS;
+  // fauxqs answers on a Unix socket in a directory only this user can enter; the front, on the
+  // TCP port, is the only way in.
+  const socketDir = mkdtempSync(join(tmpdir(), 'url2png-emulator-'));
+  const socketPath = join(socketDir, 'fauxqs.sock');
+  const front = await startEmulatorFront({ port: options.port ?? 4566, socketPath, credentials, extraHosts: options.extraHosts });
+  let server: FauxqsServer;
+  try {
+    server = await behindFront(socketPath, front.port, () =>
+      startFauxqs({ port: front.port, host: '127.0.0.1', logger: false, ...persistence }),
+    );
+  } catch (error) {
+    await front.close();
+    rmSync(socketDir, { recursive: true, force: true });
+    throw error;
+  }
+  const stop = async () => {
+    await front.close();
+    await server.stop();
+    rmSync(socketDir, { recursive: true, force: true });
+  };
+  const endpoint = `http://127.0.0.1:${front.port}`;
+  const settings = { region: LOCAL_REGION, endpoint, credentials };
   const sqs = new SQSClient(settings);
   const s3 = new S3Client({ ...settings, forcePathStyle: true });
   // Create by name (idempotent: a restart finds the queues of its data directory), then set the
@@ -74,16 +112,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       (await releaseInFlight(server, sqs, LOCAL_NAMES.queue, queueUrl)) + (await releaseInFlight(server, sqs, LOCAL_NAMES.dlq, dlqUrl));
     return {
       endpoint,
-      port: server.port,
+      port: front.port,
       queueUrl,
       dlqUrl,
       bucket: LOCAL_NAMES.bucket,
+      credentials,
       server,
       released,
-      stop: () => server.stop(),
+      stop,
     };
   } catch (error) {
-    await server.stop();
+    await stop();
     throw error;
   } finally {
     sqs.destroy();
@@ -113,15 +152,20 @@ async function releaseInFlight(server: FauxqsServer, sqs: SQSClient, name: strin
 }
 
 /**
- * fauxqs 2.x listens on 0.0.0.0 whatever `host` it is given (its `host` only names the queue URLs),
- * and the emulator has no authentication and holds the service's data: while it starts, a listen
- * on every interface is narrowed to the loopback address.
+ * fauxqs 2.x listens on 0.0.0.0 whatever `host` it is given (its `host` only names the queue URLs)
+ * and has no authentication: while it starts, its listen goes to the Unix socket `socketPath`
+ * instead, and its server says it listens on the front's port, so that fauxqs names its queue
+ * URLs after the front.
  */
-async function onLoopbackOnly<T>(start: () => Promise<T>): Promise<T> {
+async function behindFront<T>(socketPath: string, frontPort: number, start: () => Promise<T>): Promise<T> {
   const listen = Server.prototype.listen;
   Server.prototype.listen = function (this: Server, ...args: unknown[]) {
-    const first = args[0] as { host?: string } | undefined;
-    if (first && typeof first === 'object' && (first.host === '0.0.0.0' || first.host === '::')) args[0] = { ...first, host: '127.0.0.1' };
+    const first = args[0] as { port?: number; host?: string } | undefined;
+    if (first && typeof first === 'object' && first.port === frontPort) {
+      const { port: _port, host: _host, ...rest } = first;
+      args[0] = { ...rest, path: socketPath };
+      this.address = () => ({ address: '127.0.0.1', family: 'IPv4', port: frontPort });
+    }
     return (listen as (...a: unknown[]) => Server).apply(this, args);
   } as typeof listen;
   try {

@@ -1,14 +1,17 @@
 // The whole service on one machine: emulator, API over HTTP, event source mapping, worker.
 // The handlers are imported exactly as Lambda imports them, after the environment that
 // serverless.yml would give them has been set.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { config } from '../lib/contract/config.js';
 import { retryDelaySeconds } from '../lib/worker/retry.js';
 import { TUNING } from '../lib/contract/tuning.js';
 import { serveApi, type LocalApi } from './api-gateway.js';
+import { EMULATOR_SECRET_FILE } from '../lib/storage/aws.js';
 import { asFunction, attributeClient, installAwsHooks } from './aws-sdk-hooks.js';
-import { startEmulator, LOCAL_CREDENTIALS, LOCAL_REGION, type Emulator } from './emulator.js';
+import { startEmulator, LOCAL_REGION, type Emulator } from './emulator.js';
 import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping.js';
 import { lambdaContext } from './lambda-context.js';
 import { scheduledEvent } from './scheduled-event.js';
@@ -27,6 +30,8 @@ export interface LocalStackOptions {
   dataDir?: string;
   /** Extra environment for the worker's process only (e.g. a different AWS endpoint, for fault tests). */
   workerEnv?: Record<string, string>;
+  /** Other loopback `host:port`s that forward to the emulator, which it then also answers (a test's cuttable link). */
+  emulatorHosts?: string[];
 }
 
 export interface LocalStack {
@@ -55,12 +60,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     visibilityTimeoutS,
     maxReceiveCount,
     dataDir: options.dataDir,
+    extraHosts: options.emulatorHosts,
   });
+  // The emulator's secret of this run goes to the stack's own processes in the environment, and to
+  // tools started apart (`npm run redrive`, `serverless invoke local`) in the data directory, 0600.
+  if (options.dataDir) writeFileSync(join(options.dataDir, EMULATOR_SECRET_FILE), emulator.credentials.secretAccessKey, { mode: 0o600 });
 
   Object.assign(process.env, {
     AWS_REGION: LOCAL_REGION,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ACCESS_KEY_ID: emulator.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: emulator.credentials.secretAccessKey,
+    URL2PNG_EMULATOR_SECRET: emulator.credentials.secretAccessKey,
     URL2PNG_AWS_ENDPOINT: emulator.endpoint,
     URL2PNG_QUEUE_URL: emulator.queueUrl,
     URL2PNG_DLQ_URL: emulator.dlqUrl,
@@ -92,7 +102,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     mapping = startEventSourceMapping({
       // Lambda's event source mapping reads the queue with the function's role (AWS Lambda
       // Developer Guide, "Using Lambda with Amazon SQS", execution role permissions).
-      sqs: attributeClient(new SQSClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: LOCAL_CREDENTIALS }), 'worker'),
+      sqs: attributeClient(
+        new SQSClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: emulator.credentials }),
+        'worker',
+      ),
       queueUrl: emulator.queueUrl,
       queueArn: `arn:aws:sqs:${LOCAL_REGION}:000000000000:${emulator.queueUrl.split('/').pop()}`,
       region: LOCAL_REGION,

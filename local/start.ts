@@ -13,6 +13,9 @@ const port = Number(process.env.PORT ?? 3000);
 const emulatorPort = Number(process.env.URL2PNG_EMULATOR_PORT ?? 4566);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+// Everything the service writes (queue, images, html inputs, keys) is for this user only: files 0600,
+// directories 0700, in the data directory and in the worker's and Chromium's scratch directories.
+process.umask(0o077);
 const data = claimDataDir(process.env.URL2PNG_DATA_DIR || '.url2png', { fresh: flags.fresh });
 const stack = await startLocalStack({ port, emulatorPort, log, dataDir: data.dir });
 const released = stack.emulator.released ? ` (${stack.emulator.released} unfinished jobs from the last run queued again)` : '';

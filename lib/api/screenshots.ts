@@ -9,7 +9,7 @@ import { newJob, newJobId, type Job } from '../contract/job.js';
 import { SqsJobQueue, type JobQueue } from '../storage/queue.js';
 import { presentDiff } from '../worker/compare.js';
 import type { Receipt } from '../receipts/receipt.js';
-import { receiptKeyLoader, type ReceiptKey } from '../receipts/receipt-key.js';
+import { publicReceiptKeyLoader, type ReceiptKey } from '../receipts/receipt-key.js';
 import { S3Receipts } from '../receipts/receipts.js';
 import { cacheTtlSeconds, screenshotOptionsSchema, type ScreenshotRequest } from '../contract/request.js';
 import type { JobState, ScreenshotStatus } from '../contract/status.js';
@@ -21,7 +21,8 @@ export interface ApiDeps {
   presignTtlSeconds: number;
   cache?: ResultCache;
   receipts: S3Receipts;
-  receiptKey: () => Promise<ReceiptKey>;
+  /** The public half only: the API never holds the signing key. */
+  receiptKey: () => Promise<Pick<ReceiptKey, 'publicKey' | 'keyId'>>;
   inputs: HtmlInputs;
 }
 
@@ -35,7 +36,7 @@ export function createApiDeps(cfg: Config): ApiDeps & { s3: S3Client; bucket: st
     presignTtlSeconds: cfg.presignTtlSeconds,
     cache: new S3ResultCache(s3, cfg.bucket),
     receipts: new S3Receipts(s3, cfg.bucket),
-    receiptKey: receiptKeyLoader(cfg),
+    receiptKey: publicReceiptKeyLoader(cfg),
     inputs: new S3HtmlInputs(s3, cfg.bucket),
     s3,
     bucket: cfg.bucket,

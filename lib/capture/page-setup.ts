@@ -61,15 +61,6 @@ export async function setCookies(page: Page, o: ScreenshotOptions, pageUrl: stri
   await page.setCookie(...cookieParams(o, pageUrl));
 }
 
-/**
- * Single-process Chromium has no per-job context, so cookies would outlive the job and reach the
- * next job's pages: the job's own cookies are deleted before its page closes.
- */
-export async function forgetCookies(page: Page, o: ScreenshotOptions, pageUrl: string): Promise<void> {
-  if (!o.cookies?.length) return;
-  await page.deleteCookie(...cookieParams(o, pageUrl).map(({ name, domain, path, url }) => ({ name, domain, path, url })));
-}
-
 function cookieParams(o: ScreenshotOptions, pageUrl: string): CookieParam[] {
   return (o.cookies ?? []).map(({ domain, path, ...cookie }) => ({
     ...cookie,

@@ -22,6 +22,7 @@ import { blockingEngines, blockingReason, blocksRequests, type Engines, type Req
 import { answerConsentBanners } from './consent.js';
 import { explainNavigationFailure, guardPage } from './page-guard.js';
 import { printPdf } from './pdf.js';
+import { clearSiteState, trackOrigins } from './site-state.js';
 import type { CaptureFacts } from '../receipts/receipt.js';
 import {
   addStyles,
@@ -30,7 +31,6 @@ import {
   emulateIdentity,
   hideBlockedContent,
   emulateMedia,
-  forgetCookies,
   runScripts,
   scrollToElement,
   setCookies,
@@ -92,6 +92,14 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
   const { timeoutMs, loadTimeoutMs } = typeof deadlines === 'number' ? { timeoutMs: deadlines, loadTimeoutMs: deadlines / 2 } : deadlines;
   const options = screenshotOptionsSchema.parse(input.options) as ScreenshotOptions;
   const startedAt = new Date().toISOString();
+  if (deps.browsers.singleProcess && options.authentication) {
+    // Chromium keeps answered credentials in an HTTP auth cache that DevTools cannot clear, and in
+    // single-process mode every job shares it (lib/capture/site-state.ts).
+    throw new PermanentFailure(
+      'invalid_options',
+      'authentication is not available on this worker (single-process Chromium shares its HTTP authentication cache between jobs); send the credentials in headers (e.g. Authorization) instead',
+    );
+  }
   if (input.html === undefined) await refuseUnreachableTarget(input.url, deps.guard);
   // The lists are parsed on the first job that blocks anything, never for the others.
   const engines = options.blockAds || options.blockTrackers || options.blockCookieBanners ? blockingEngines() : undefined;
@@ -110,6 +118,8 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
     await session?.close();
     throw error;
   });
+  // Single-process: what the page's sites stored is cleared after the job (no context to drop).
+  const origins = context ? undefined : trackOrigins(page);
   const seen: { truncated?: boolean } = {};
   let timedOut = false;
   const timer = deadline(timeoutMs, () => {
@@ -154,7 +164,9 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
     return { bytes, ...FORMAT_INFO[options.format], facts, ...(seen.truncated ? { truncated: true } : {}) };
   } finally {
     timer.cancel();
-    if (!context && !timedOut && input.html === undefined) await forgetCookies(page, options, input.url).catch(() => undefined);
+    if (origins && !timedOut) {
+      await clearSiteState(page, origins).catch(() => deps.browsers.kill('could not clear the per-site state of single-process Chromium'));
+    }
     await closeOrKill(page, context, deps.browsers, timedOut);
     await session?.close();
   }

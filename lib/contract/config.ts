@@ -38,8 +38,12 @@ const envSchema = z.object({
   URL2PNG_CORS_ORIGIN: z.string().min(1).default('*'),
   /** Where the local runtime keeps state that must outlive a process (the receipt signing key). */
   URL2PNG_DATA_DIR: z.string().min(1).default('.url2png'),
+  /** Locally: the per-run secret the emulator checks request signatures against (set by the local runtime). */
+  URL2PNG_EMULATOR_SECRET: z.string().optional(),
   /** On AWS: the SSM SecureString parameter that holds the receipt signing key (PKCS#8 PEM, Ed25519). */
   URL2PNG_RECEIPT_KEY_PARAMETER: z.string().default(''),
+  /** On AWS: the SSM String parameter that holds the receipt key's public half (SPKI PEM), all the API reads. */
+  URL2PNG_RECEIPT_PUBLIC_KEY_PARAMETER: z.string().default(''),
   CHROMIUM_PATH: z.string().optional(),
   /** "1" keeps @sparticuz/chromium's --single-process (no contexts); default is multi-process. */
   URL2PNG_CHROMIUM_SINGLE_PROCESS: z.enum(['0', '1']).default('0'),
@@ -75,7 +79,9 @@ export interface Config {
   singleProcess: boolean;
   webhookSecret: string;
   dataDir: string;
+  emulatorSecret?: string;
   receiptKeyParameter: string;
+  receiptPublicKeyParameter: string;
 }
 
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
@@ -111,7 +117,9 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     webhookSecret: e.URL2PNG_WEBHOOK_SECRET,
     corsOrigin: e.URL2PNG_CORS_ORIGIN,
     dataDir: e.URL2PNG_DATA_DIR,
+    emulatorSecret: e.URL2PNG_EMULATOR_SECRET || undefined,
     receiptKeyParameter: e.URL2PNG_RECEIPT_KEY_PARAMETER,
+    receiptPublicKeyParameter: e.URL2PNG_RECEIPT_PUBLIC_KEY_PARAMETER,
   };
 }
 

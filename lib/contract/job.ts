@@ -1,7 +1,7 @@
 // The job message (versioned), job ids and the S3 keys derived from them. Two shapes are read:
 // v1, what the API sends ({ v: 1, id, url, options, requestedAt }), and the chapter's own message
 // ({ id, url }, no version: the book's `index.js` client), which is a job with default options.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { screenshotOptionsSchema, type ScreenshotOptions, type ScreenshotOptionsInput } from './request.js';
 import { PermanentFailure } from './failures.js';
@@ -22,6 +22,11 @@ export interface Job {
   requestedAt: string;
   /** Set when the job is one of a batch's (lib/api/batches.ts). */
   batchId?: string;
+  /**
+   * The secret that keys the receipt's commitments to the job's credentials and scripts
+   * (lib/receipts/receipt.ts): returned only to the caller, in the answer to its POST.
+   */
+  receiptSalt?: string;
 }
 
 const jobSchema = z.strictObject({
@@ -32,6 +37,10 @@ const jobSchema = z.strictObject({
   options: screenshotOptionsSchema,
   requestedAt: z.string().datetime(),
   batchId: z.string().regex(ID_PATTERN).optional(),
+  receiptSalt: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{22,86}$/)
+    .optional(),
 });
 
 /** The chapter's message: a client-made id and the page, nothing else (ids read case-insensitively). */
@@ -47,7 +56,14 @@ export const newJobId = (): string => randomUUID();
 export const isJobId = (id: string): boolean => ID_PATTERN.test(id);
 
 export function newJob(url: string, options: ScreenshotOptionsInput, now = new Date(), id = newJobId()): Job {
-  return { v: JOB_VERSION, id, url, options: screenshotOptionsSchema.parse(options), requestedAt: now.toISOString() };
+  return {
+    v: JOB_VERSION,
+    id,
+    url,
+    options: screenshotOptionsSchema.parse(options),
+    requestedAt: now.toISOString(),
+    receiptSalt: randomBytes(32).toString('base64url'),
+  };
 }
 
 export const encodeJob = (job: Job): string => JSON.stringify(job);

@@ -45,7 +45,13 @@ const receiptSchema = {
         withheld: {
           type: 'object',
           additionalProperties: { type: 'string' },
-          description: 'Fields that may carry secrets (callbackUrl...): "sha256:<hex of their canonical JSON>"',
+          description:
+            'Fields that may carry secrets (callbackUrl, authentication, headers, cookies, scripts): "hmac-sha256:<hex of HMAC-SHA256(receiptSalt, their canonical JSON)>", or "omitted" for a job without a receiptSalt',
+        },
+        html: {
+          type: 'object',
+          properties: { sha256: { type: 'string' } },
+          description: 'An html job: the SHA-256 of the document the caller sent',
         },
       },
     },
@@ -292,6 +298,7 @@ export function openApiDocument(serverUrl?: string) {
                             id: { type: 'string', format: 'uuid' },
                             url: { type: 'string' },
                             statusUrl: { type: 'string', format: 'uri' },
+                            receiptSalt: { type: 'string', description: "The job's receipt salt (see ScreenshotStatus.receiptSalt)" },
                           },
                         },
                       },

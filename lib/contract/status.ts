@@ -43,6 +43,12 @@ export const screenshotStatusSchema = z.object({
   requestedAt: dateTime,
   updatedAt: dateTime.optional(),
   statusUrl: uri.optional().describe("POST's answer: where to poll"),
+  receiptSalt: z
+    .string()
+    .optional()
+    .describe(
+      "POST's 202 answer only: the job's secret that keys the receipt's commitments to its credentials and scripts (keep it to show what you sent)",
+    ),
   imageUrl: uri.optional().describe('When done: a short-lived URL of the image'),
   contentType: z.enum(CONTENT_TYPES).optional(),
   truncated: z.boolean().optional().describe('fullPage: the page was taller than the maximum (see fullPage) and the image was cut'),
@@ -55,7 +61,7 @@ export const screenshotStatusSchema = z.object({
 export type ScreenshotStatus = z.infer<typeof screenshotStatusSchema>;
 
 /** status/<id>.json in the bucket: the status without what the API adds, plus the image's key. */
-const statusRecordSchema = screenshotStatusSchema.omit({ statusUrl: true, imageUrl: true, cached: true }).extend({
+const statusRecordSchema = screenshotStatusSchema.omit({ statusUrl: true, imageUrl: true, cached: true, receiptSalt: true }).extend({
   updatedAt: dateTime,
   imageKey: z.string().optional(),
   diff: diffRecordSchema.optional(),

@@ -2,6 +2,9 @@
 // parameter (its name in URL2PNG_RECEIPT_KEY_PARAMETER, a PKCS#8 PEM), read once per container.
 // Without a parameter (the local runtime: the emulator has no SSM) the key is created once in the
 // data directory (URL2PNG_DATA_DIR/receipt-signing-key.pem) and reused by every process after.
+// The API only serves the public half (GET /receipt-key), so it reads only that: on AWS a plain
+// String parameter of its own (URL2PNG_RECEIPT_PUBLIC_KEY_PARAMETER, an SPKI PEM), which is all its
+// role may read; locally receipt-signing-key.pub.pem beside the private key.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +21,7 @@ export interface ReceiptKey {
 }
 
 export const LOCAL_KEY_FILE = 'receipt-signing-key.pem';
+export const LOCAL_PUBLIC_KEY_FILE = 'receipt-signing-key.pub.pem';
 
 /** The public half, as GET /receipt-key serves it and `url2png verify` reads it. */
 export interface PublicReceiptKey {
@@ -78,17 +82,52 @@ function localKey(dataDir: string): ReceiptKey {
   return fromPem(readFileSync(file, 'utf8'), file);
 }
 
-async function parameterKey(cfg: Pick<Config, 'region' | 'awsEndpoint' | 'receiptKeyParameter'>): Promise<ReceiptKey> {
+/** The local key's public half, for the API; made (with the pair, if need be) on first use. */
+function localPublicKey(dataDir: string): Pick<ReceiptKey, 'publicKey' | 'keyId'> {
+  const file = join(dataDir, LOCAL_PUBLIC_KEY_FILE);
+  try {
+    return publicFromPem(readFileSync(file, 'utf8'), file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  // No public file yet (a fresh directory, or one from before it existed): the pair makes it.
+  const { publicKey } = localKey(dataDir);
+  writeFileSync(file, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o600 });
+  return { publicKey, keyId: keyIdOf(publicKey) };
+}
+
+function publicFromPem(pem: string, where: string): Pick<ReceiptKey, 'publicKey' | 'keyId'> {
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey(pem);
+  } catch (error) {
+    throw new Error(`${where} does not hold a PEM public key (${(error as Error).message})`);
+  }
+  if (publicKey.asymmetricKeyType !== 'ed25519') throw new Error(`${where} holds a ${publicKey.asymmetricKeyType} key, not Ed25519`);
+  return { publicKey, keyId: keyIdOf(publicKey) };
+}
+
+async function parameterValue(
+  cfg: Pick<Config, 'region' | 'awsEndpoint' | 'emulatorSecret' | 'dataDir'>,
+  name: string,
+  decrypt: boolean,
+): Promise<string> {
   // AWS_ENDPOINT_URL_SSM is the SDK's own service-specific endpoint variable (AWS SDKs and Tools
   // Reference Guide, "Service-specific endpoints"); an explicit endpoint in code would override it,
   // so it is honoured here: the local stack's S3 and SQS emulator has no SSM, and tests point SSM
   // at an SSM server (moto) with it.
   const ssmEndpoint = process.env.AWS_ENDPOINT_URL_SSM;
   const ssm = new SSMClient({ ...clientSettings(cfg), ...(ssmEndpoint ? { endpoint: ssmEndpoint } : {}) });
-  const out = await ssm.send(new GetParameterCommand({ Name: cfg.receiptKeyParameter, WithDecryption: true }));
+  const out = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: decrypt }));
   const value = out.Parameter?.Value;
-  if (!value) throw new Error(`the SSM parameter ${cfg.receiptKeyParameter} is empty`);
-  return fromPem(value, `the SSM parameter ${cfg.receiptKeyParameter}`);
+  if (!value) throw new Error(`the SSM parameter ${name} is empty`);
+  return value;
+}
+
+async function parameterKey(
+  cfg: Pick<Config, 'region' | 'awsEndpoint' | 'emulatorSecret' | 'dataDir' | 'receiptKeyParameter'>,
+): Promise<ReceiptKey> {
+  return fromPem(await parameterValue(cfg, cfg.receiptKeyParameter, true), `the SSM parameter ${cfg.receiptKeyParameter}`);
 }
 
 /**
@@ -105,5 +144,26 @@ export function receiptKeyLoader(
       throw new TransientFailure('receipt_key_unavailable', `the receipt signing key could not be loaded: ${error.message}`, {
         cause: error,
       });
+    }));
+}
+
+/**
+ * The public half only, for the API (GET /receipt-key): from its own parameter on AWS, from the
+ * data directory locally. Loaded on first use and kept; a failed load is not kept.
+ */
+export function publicReceiptKeyLoader(
+  cfg: Pick<Config, 'region' | 'awsEndpoint' | 'receiptPublicKeyParameter' | 'dataDir'>,
+): () => Promise<Pick<ReceiptKey, 'publicKey' | 'keyId'>> {
+  let loaded: Promise<Pick<ReceiptKey, 'publicKey' | 'keyId'>> | undefined;
+  return () =>
+    (loaded ??= (async () =>
+      cfg.receiptPublicKeyParameter
+        ? publicFromPem(
+            await parameterValue(cfg, cfg.receiptPublicKeyParameter, false),
+            `the SSM parameter ${cfg.receiptPublicKeyParameter}`,
+          )
+        : localPublicKey(cfg.dataDir))().catch((error: Error) => {
+      loaded = undefined;
+      throw error;
     }));
 }

@@ -6,10 +6,11 @@
 // in their shortest JSON form; the `canonicalize` package implements it), and those UTF-8 bytes are
 // signed with Ed25519. A verifier removes `signature`, canonicalises what is left the same way and
 // checks the signature over those bytes; field order and whitespace in the file do not matter.
-import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, sign, verify, type KeyObject } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import type { UpstreamConnection } from '../egress/egress.js';
 import type { Job } from '../contract/job.js';
+import { screenshotOptionsSchema } from '../contract/request.js';
 import type { ReceiptKey } from './receipt-key.js';
 
 const RECEIPT_TYPE = 'url2png.capture-receipt/v1';
@@ -29,10 +30,18 @@ export interface CaptureFacts {
 }
 
 /**
- * Request fields that may carry secrets (tokens in a callback URL, credentials, cookies): the
- * receipt holds a SHA-256 of each instead of its value, so the client can still show what it sent.
+ * Request fields that may carry secrets (tokens in a callback URL, credentials, cookies, scripts
+ * with tokens in them): a receipt is shared with anyone, so it holds a commitment to each instead
+ * of its value: HMAC-SHA256 keyed with the job's secret salt (returned only to the caller, in the
+ * answer to its POST) over the canonical JSON of the value. Without the salt nobody can test a
+ * guess (an unsalted hash of a weak password is cracked offline); with it the caller can show what
+ * it sent. A job without a salt (the book's message shape) has them left out: "omitted".
  */
-const WITHHELD_OPTIONS = ['callbackUrl', 'headers', 'cookies', 'authentication'] as const;
+const WITHHELD_OPTIONS = ['callbackUrl', 'headers', 'cookies', 'authentication', 'scripts'] as const;
+
+/** The commitment to a withheld value: "hmac-sha256:<hex of HMAC-SHA256(salt, canonical JSON)>". */
+const commitment = (salt: string, value: unknown): string =>
+  `hmac-sha256:${createHmac('sha256', salt).update(canonicalJson(value)).digest('hex')}`;
 
 export interface ReceiptBody {
   type: typeof RECEIPT_TYPE;
@@ -40,8 +49,10 @@ export interface ReceiptBody {
   request: {
     url: string;
     options: Record<string, unknown>;
-    /** Field -> "sha256:<hex of the canonical JSON of its value>" for the WITHHELD_OPTIONS present. */
+    /** Field -> commitment (see `commitment`) or "omitted", for the WITHHELD_OPTIONS present. */
     withheld: Record<string, string>;
+    /** An html job: the SHA-256 of the document the caller sent (it rendered at about:blank). */
+    html?: { sha256: string };
   };
   finalUrl: string;
   httpStatus: number | null;
@@ -71,7 +82,7 @@ export const canonicalJson = (value: unknown): string => {
 const sha256Hex = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
 
 export function buildReceipt(
-  job: Pick<Job, 'id' | 'url' | 'options' | 'requestedAt'>,
+  job: Pick<Job, 'id' | 'url' | 'options' | 'requestedAt' | 'html' | 'receiptSalt'>,
   image: { bytes: Uint8Array; contentType: string },
   facts: CaptureFacts,
 ): ReceiptBody {
@@ -79,7 +90,7 @@ export function buildReceipt(
   const withheld: Record<string, string> = {};
   for (const field of WITHHELD_OPTIONS) {
     if (options[field] === undefined) continue;
-    withheld[field] = `sha256:${sha256Hex(canonicalJson(options[field]))}`;
+    withheld[field] = job.receiptSalt ? commitment(job.receiptSalt, options[field]) : 'omitted';
     delete options[field];
   }
   const connections = facts.connections
@@ -88,7 +99,7 @@ export function buildReceipt(
   return {
     type: RECEIPT_TYPE,
     jobId: job.id,
-    request: { url: job.url, options, withheld },
+    request: { url: job.url, options, withheld, ...(job.html ? { html: { sha256: job.html.sha256 } } : {}) },
     finalUrl: facts.finalUrl,
     httpStatus: facts.httpStatus,
     addresses: connections ? [...new Set(connections.map((c) => c.address))].sort() : null,
@@ -104,6 +115,48 @@ export function buildReceipt(
 export function signReceipt(body: ReceiptBody, key: ReceiptKey): Receipt {
   const value = sign(null, Buffer.from(canonicalJson(body)), key.privateKey).toString('base64');
   return { ...body, signature: { algorithm: 'Ed25519', keyId: key.keyId, value } };
+}
+
+/** The options by which a caller changes what the page itself shows, and what each does. */
+const PAGE_CHANGING_OPTIONS: Record<string, string> = {
+  scripts: 'ran caller JavaScript in the page',
+  styles: 'added caller CSS to the page',
+  hideSelectors: 'hid elements',
+  click: 'clicked an element',
+  scrollTo: 'scrolled an element into view',
+  cookies: 'set cookies (a logged-in or otherwise personalised page)',
+  headers: 'sent extra request headers',
+  authentication: 'answered HTTP authentication (a page behind a login)',
+  userAgent: 'set the User-Agent',
+  device: 'emulated a device',
+  timezone: 'set the time zone',
+  locale: 'set the locale',
+  darkMode: 'asked for the dark color scheme',
+  deterministic: 'froze the clock, random numbers and animations',
+  now: 'set the time the page sees',
+  disableAnimations: 'stopped animations',
+  blockAds: 'blocked ads',
+  blockTrackers: 'blocked trackers',
+  blockCookieBanners: 'answered and hid cookie banners',
+};
+
+const defaults = screenshotOptionsSchema.parse({}) as Record<string, unknown>;
+
+/**
+ * Every caller choice in the receipt that changed what the page showed, as "<option>: <what it
+ * did>": the image shows the page as these made it, not as any visitor would have seen it.
+ */
+export function callerChanges(receipt: Pick<ReceiptBody, 'request'>): string[] {
+  const { options, withheld, html } = receipt.request;
+  const out: string[] = [];
+  if (html) out.push(`html: the caller supplied the document (SHA-256 ${html.sha256}); no site served it`);
+  for (const [name, what] of Object.entries(PAGE_CHANGING_OPTIONS)) {
+    if (withheld[name] !== undefined) out.push(`${name}: ${what} (withheld: ${withheld[name]})`);
+    else if (options[name] !== undefined && canonicalJson(options[name]) !== canonicalJson(defaults[name] ?? null)) {
+      out.push(`${name}: ${what} (${canonicalJson(options[name])})`);
+    }
+  }
+  return out;
 }
 
 export interface Check {

@@ -74,9 +74,13 @@ export async function createWorkerRuntime(
   });
   // Pages at once: pinned by URL2PNG_RENDER_CONCURRENCY, else moved by the controller between
   // the CPU-derived floor and what the memory holds, following what the pages wait on.
-  const limit = cfg.renderConcurrencyPinned
-    ? pinnedLimit(cfg.renderConcurrency)
-    : new AdaptiveLimit({ floor: cfg.renderConcurrency, ceiling: cfg.renderConcurrencyCeiling, vcpus: cfg.vcpus });
+  // Single-process Chromium has one cookie jar, cache and storage for all its pages: one page at a
+  // time, and the browser's per-site state cleared after each (lib/capture/site-state.ts).
+  const limit = cfg.singleProcess
+    ? pinnedLimit(1)
+    : cfg.renderConcurrencyPinned
+      ? pinnedLimit(cfg.renderConcurrency)
+      : new AdaptiveLimit({ floor: cfg.renderConcurrency, ceiling: cfg.renderConcurrencyCeiling, vcpus: cfg.vcpus });
   const settledDeps: OnSettledDeps = {
     store,
     cache: overrides.cache ?? new S3ResultCache(s3, cfg.bucket),

@@ -11,7 +11,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onBatchJobSettled, type BatchWebhookPayload } from '../../lib/api/batches.js';
 import { S3ScreenshotStore } from '../../lib/storage/store.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
+import { LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { eventually } from '../support/procs.js';
@@ -157,7 +157,7 @@ describe('POST /batches', () => {
 describe('the batch webhook claim', () => {
   it('sends once when many workers see the batch settle at the same time, and never again after', async () => {
     const { emulator } = stack;
-    const s3 = new S3Client({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+    const s3 = new S3Client({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: emulator.credentials, forcePathStyle: true });
     const store = new S3ScreenshotStore(s3, emulator.bucket);
     const batchId = '0b5e6a9c-1d2e-4f30-9a4b-5c6d7e8f9a0b';
     const jobIds = ['1b5e6a9c-1d2e-4f30-9a4b-5c6d7e8f9a01', '2b5e6a9c-1d2e-4f30-9a4b-5c6d7e8f9a02'];

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
+import { LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { imageSize } from '../support/images.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
@@ -17,7 +17,7 @@ let sqs: SQSClient;
 beforeAll(async () => {
   pages = await servePages({ '/book': html('<h1>From the book</h1>') });
   stack = await startTestStack({ allow: [pages.hostPort] });
-  sqs = new SQSClient({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, credentials: LOCAL_CREDENTIALS });
+  sqs = new SQSClient({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, credentials: stack.emulator.credentials });
 });
 
 afterAll(async () => {

@@ -14,7 +14,7 @@ import { newJob } from '../../lib/contract/job.js';
 import { ImageComparer } from '../../lib/worker/compare.js';
 import { S3ScreenshotStore } from '../../lib/storage/store.js';
 import { asFunction } from '../../local/aws-sdk-hooks.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
+import { LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { eventually } from '../support/procs.js';
@@ -27,7 +27,12 @@ let s3: S3Client;
 beforeAll(async () => {
   pages = await servePages({ '/page': html('<h1>semantics</h1>') });
   stack = await startTestStack({ allow: [pages.hostPort], workerConcurrency: 2 });
-  s3 = new S3Client({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+  s3 = new S3Client({
+    region: LOCAL_REGION,
+    endpoint: stack.emulator.endpoint,
+    forcePathStyle: true,
+    credentials: stack.emulator.credentials,
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -67,7 +72,7 @@ describe('a read of a missing key answers 403 AccessDenied, as S3 does to a role
 
   it("the chapter's {id, url} message (no status record before it) is rendered, not retried as internal_error", async () => {
     const id = randomUUID();
-    const sqs = new SQSClient({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, credentials: LOCAL_CREDENTIALS });
+    const sqs = new SQSClient({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, credentials: stack.emulator.credentials });
     await sqs.send(
       new SendMessageCommand({ QueueUrl: stack.emulator.queueUrl, MessageBody: JSON.stringify({ id, url: `${pages.origin}/page` }) }),
     );

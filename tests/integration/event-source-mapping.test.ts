@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulator, type Emulator } from '../../local/emulator.js';
+import { LOCAL_REGION, startEmulator, type Emulator } from '../../local/emulator.js';
 import { startEventSourceMapping, type EventSourceMapping } from '../../local/event-source-mapping.js';
 import { eventually } from '../support/procs.js';
 import { queueDepth } from '../reliability/harness.js';
@@ -17,7 +17,7 @@ const held: Array<{ event: SQSEvent; done: (r: SQSBatchResponse) => void }> = []
 
 beforeAll(async () => {
   emulator = await startEmulator({ port: 0, visibilityTimeoutS: 60 });
-  sqs = new SQSClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: LOCAL_CREDENTIALS });
+  sqs = new SQSClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: emulator.credentials });
 });
 
 afterAll(async () => {

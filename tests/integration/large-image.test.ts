@@ -8,7 +8,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentFailure } from '../../lib/contract/failures.js';
 import { uploadObject } from '../../lib/storage/upload.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
+import { LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
@@ -34,7 +34,12 @@ let s3: S3Client;
 beforeAll(async () => {
   pages = await servePages({ '/noise': noisePage });
   stack = await startTestStack({ allow: [pages.hostPort], workerConcurrency: 1 });
-  s3 = new S3Client({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+  s3 = new S3Client({
+    region: LOCAL_REGION,
+    endpoint: stack.emulator.endpoint,
+    forcePathStyle: true,
+    credentials: stack.emulator.credentials,
+  });
 }, 120_000);
 
 afterAll(async () => {

@@ -13,8 +13,11 @@ import { promisify } from 'node:util';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { receiptKeyLoader } from '../../lib/receipts/receipt-key.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
+import { LOCAL_REGION } from '../../local/emulator.js';
 import { type Moto, startMoto } from '../support/moto.js';
+
+// moto checks no signature; any pair will do.
+const MOTO_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 const run = promisify(execFile);
 let moto: Moto;
@@ -22,7 +25,7 @@ let ssm: SSMClient;
 
 beforeAll(async () => {
   moto = await startMoto();
-  ssm = new SSMClient({ region: LOCAL_REGION, endpoint: moto.endpoint, credentials: LOCAL_CREDENTIALS });
+  ssm = new SSMClient({ region: LOCAL_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS });
 }, 120_000);
 
 afterAll(async () => {

@@ -3,7 +3,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeJob, newJob } from '../../lib/contract/job.js';
-import { startEmulator, LOCAL_CREDENTIALS, type Emulator } from '../../local/emulator.js';
+import { startEmulator, type Emulator } from '../../local/emulator.js';
 import { toSqsRecord } from '../../local/event-source-mapping.js';
 import { lambdaContext } from '../../local/lambda-context.js';
 import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
@@ -22,12 +22,13 @@ beforeAll(async () => {
   Object.assign(process.env, {
     AWS_REGION: 'us-east-1',
     URL2PNG_AWS_ENDPOINT: emulator.endpoint,
+    URL2PNG_EMULATOR_SECRET: emulator.credentials.secretAccessKey,
     URL2PNG_BUCKET: emulator.bucket,
     URL2PNG_QUEUE_URL: emulator.queueUrl,
     URL2PNG_EGRESS_ALLOW: pages.hostPort,
     URL2PNG_RENDER_TIMEOUT_MS: '1500',
   });
-  s3 = new S3Client({ region: 'us-east-1', endpoint: emulator.endpoint, forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+  s3 = new S3Client({ region: 'us-east-1', endpoint: emulator.endpoint, forcePathStyle: true, credentials: emulator.credentials });
   worker = await import('../../handlers/worker.js');
 });
 

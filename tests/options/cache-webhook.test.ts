@@ -10,7 +10,7 @@ import { LIMITS, REQUEST_FIELDS, screenshotOptionsSchema, VIEWPORT } from '../..
 import { EgressAllowList } from '../../lib/egress/url-policy.js';
 import { webhookPayloadSchema } from '../../lib/contract/status.js';
 import { deliverWebhook, WEBHOOK_RETRY } from '../../lib/worker/webhook.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
+import { LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
@@ -137,7 +137,7 @@ describe('cache', () => {
     const s3 = new S3Client({
       region: LOCAL_REGION,
       endpoint: stack.emulator.endpoint,
-      credentials: LOCAL_CREDENTIALS,
+      credentials: stack.emulator.credentials,
       forcePathStyle: true,
     });
     const options = screenshotOptionsSchema.parse({ cache: true, width: 800, height: 600 });
@@ -155,7 +155,7 @@ describe('cache', () => {
     const s3 = new S3Client({
       region: LOCAL_REGION,
       endpoint: stack.emulator.endpoint,
-      credentials: LOCAL_CREDENTIALS,
+      credentials: stack.emulator.credentials,
       forcePathStyle: true,
     });
     const shot = await shoot(stack.apiUrl, { url: `${pages.origin}/cached`, width: 700, height: 500 });

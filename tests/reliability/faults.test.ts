@@ -7,7 +7,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeJob, newJob } from '../../lib/contract/job.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
+import { LOCAL_REGION } from '../../local/emulator.js';
 import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot } from '../support/stack.js';
 import {
@@ -64,10 +64,17 @@ beforeAll(async () => {
     env: { POWERTOOLS_LOG_LEVEL: 'INFO', URL2PNG_MAX_REDRIVES: '1' },
     // The worker reaches S3 through a link the test can cut; the API and the queue do not.
     workerEnv: { URL2PNG_AWS_ENDPOINT: `http://127.0.0.1:${link.port}` },
+    // The emulator answers only its own Host (DNS rebinding) and the link's, which the worker signs.
+    emulatorHosts: [`127.0.0.1:${link.port}`],
   });
   link.target.port = h.stack.emulator.port;
   apiUrl = h.stack.apiUrl;
-  s3 = new S3Client({ region: LOCAL_REGION, endpoint: h.stack.emulator.endpoint, forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+  s3 = new S3Client({
+    region: LOCAL_REGION,
+    endpoint: h.stack.emulator.endpoint,
+    forcePathStyle: true,
+    credentials: h.stack.emulator.credentials,
+  });
   // Wait for the worker's browser (cold start), so the first test measures faults, not start-up.
   await eventually(() => workerBrowserPid(h.stack), Boolean, 30_000);
 }, 60_000);

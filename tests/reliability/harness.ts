@@ -11,7 +11,7 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
+import { LOCAL_REGION } from '../../local/emulator.js';
 import type { ScreenshotStatus } from '../../lib/contract/status.js';
 import { processes } from '../support/procs.js';
 
@@ -34,6 +34,8 @@ export async function startHarness(options: {
   env?: Record<string, string>;
   workerEnv?: Record<string, string>;
   workerConcurrency?: number;
+  /** Loopback `host:port`s forwarding to the emulator (a Link) that it must answer too. */
+  emulatorHosts?: string[];
 }): Promise<Harness> {
   process.env.URL2PNG_EGRESS_ALLOW = options.allow.join(',');
   Object.assign(process.env, SHORT_TUNING, options.env ?? {});
@@ -41,12 +43,13 @@ export async function startHarness(options: {
     port: 0,
     emulatorPort: 0,
     workerConcurrency: options.workerConcurrency,
+    emulatorHosts: options.emulatorHosts,
     // The worker's EMF metrics are part of what these tests check (global setup turns them off).
     workerEnv: { POWERTOOLS_METRICS_DISABLED: 'false', ...options.workerEnv },
   });
   const output: string[] = [];
   stack.worker.onOutput((line) => output.push(line));
-  const sqs = new SQSClient({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, credentials: LOCAL_CREDENTIALS });
+  const sqs = new SQSClient({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, credentials: stack.emulator.credentials });
   return {
     stack,
     sqs,

@@ -23,12 +23,15 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeJob, newJob } from '../../lib/contract/job.js';
 import { type AwsCall, LOCAL_ACCOUNT } from '../../local/aws-sdk-hooks.js';
-import { LOCAL_CREDENTIALS, LOCAL_NAMES, LOCAL_REGION } from '../../local/emulator.js';
+import { LOCAL_NAMES, LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { type Moto, startMoto } from '../support/moto.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { packageService, type TemplateJson } from '../support/serverless.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
+
+// moto checks no signature; any pair will do.
+const MOTO_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 const FUNCTIONS = { api: 'ApiLambdaFunction', worker: 'WorkerLambdaFunction', redrive: 'RedriveLambdaFunction' } as const;
 
@@ -126,7 +129,7 @@ beforeAll(async () => {
   const parameter = template.Resources.WorkerLambdaFunction.Properties.Environment.Variables.URL2PNG_RECEIPT_KEY_PARAMETER;
   expect(parameter).toBe(template.Resources.ApiLambdaFunction.Properties.Environment.Variables.URL2PNG_RECEIPT_KEY_PARAMETER);
   moto = await startMoto();
-  const ssm = new SSMClient({ region: LOCAL_REGION, endpoint: moto.endpoint, credentials: LOCAL_CREDENTIALS });
+  const ssm = new SSMClient({ region: LOCAL_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS });
   const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   await ssm.send(new PutParameterCommand({ Name: parameter, Value: pem, Type: 'SecureString' }));
   ssm.destroy();
@@ -199,7 +202,7 @@ describe('every AWS call the handlers make is allowed by their role in the packa
     expect(hooks).toBe(1);
     expect(((await (await fetch(batchUrl)).json()) as { status: string }).status).toBe('done');
     // A dead letter of a job without a status record, redriven.
-    const sqs = new SQSClient({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, credentials: LOCAL_CREDENTIALS });
+    const sqs = new SQSClient({ region: LOCAL_REGION, endpoint: stack.emulator.endpoint, credentials: stack.emulator.credentials });
     await sqs.send(
       new SendMessageCommand({ QueueUrl: stack.emulator.dlqUrl, MessageBody: encodeJob(newJob(`${pages.origin}/other`, {})) }),
     );

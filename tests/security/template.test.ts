@@ -89,6 +89,7 @@ describe('each function role has only the actions it uses', () => {
   const sub = `arn:\${AWS::Partition}`;
   const logs = (fn: string) => [`${sub}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/url2png-prod-${fn}:*`];
   const receiptKey = [`${sub}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/url2png/prod/receipt-signing-key`];
+  const receiptPublicKey = [`${sub}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/url2png/prod/receipt-public-key`];
   const bucket = (...prefixes: string[]) => prefixes.map((p) => `ImagesBucket/${p}/*`).sort();
   const consume = (queue: string) =>
     Object.fromEntries(
@@ -102,7 +103,8 @@ describe('each function role has only the actions it uses', () => {
       'sqs:SendMessage': ['JobsQueue'],
       's3:PutObject': bucket('status', 'inputs', 'batches'),
       's3:GetObject': bucket('status', 'images', 'cache', 'receipts', 'diffs', 'batches'),
-      'ssm:GetParameter': receiptKey,
+      // The public half only: the API never holds the signing key.
+      'ssm:GetParameter': receiptPublicKey,
     });
     expect(grants('WorkerRole')).toEqual({
       'logs:CreateLogStream': logs('worker'),

@@ -34,7 +34,13 @@ afterAll(async () => {
 });
 
 const scratch = () => mkdtempSync(join(process.env.URL2PNG_TEST_SCRATCH ?? tmpdir(), 'receipt-key-'));
-const cfg = (name: string) => ({ region: LOCAL_REGION, awsEndpoint: moto.endpoint, receiptKeyParameter: name, dataDir: scratch() });
+const cfg = (name: string) => ({
+  region: LOCAL_REGION,
+  awsEndpoint: moto.endpoint,
+  emulatorSecret: MOTO_CREDENTIALS.secretAccessKey,
+  receiptKeyParameter: name,
+  dataDir: scratch(),
+});
 const ed25519Pem = () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const put = (Name: string, Value: string) => ssm.send(new PutParameterCommand({ Name, Value, Type: 'SecureString', Overwrite: true }));
 

@@ -39,6 +39,7 @@ let template: TemplateJson;
 let moto: Moto;
 let pages: PageServer;
 let stack: LocalStack;
+let publicParameter: string;
 let receiver: http.Server;
 let hooks = 0;
 let ownLog: string;
@@ -124,14 +125,19 @@ function readCalls(dir: string | undefined): AwsCall[] {
 
 beforeAll(async () => {
   ({ template } = await packageService('prod'));
-  // The parameter the api and worker read is the one the template names in their environment,
-  // so a mismatch between URL2PNG_RECEIPT_KEY_PARAMETER and the IAM grant shows up as a deny.
+  // The parameters the worker (the private key) and the api (its public half) read are the ones
+  // the template names in their environment, so a mismatch between an environment variable and
+  // the IAM grant shows up as a deny.
   const parameter = template.Resources.WorkerLambdaFunction.Properties.Environment.Variables.URL2PNG_RECEIPT_KEY_PARAMETER;
-  expect(parameter).toBe(template.Resources.ApiLambdaFunction.Properties.Environment.Variables.URL2PNG_RECEIPT_KEY_PARAMETER);
+  publicParameter = template.Resources.ApiLambdaFunction.Properties.Environment.Variables.URL2PNG_RECEIPT_PUBLIC_KEY_PARAMETER;
+  expect(publicParameter).toEqual(expect.any(String));
   moto = await startMoto();
   const ssm = new SSMClient({ region: LOCAL_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS });
-  const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const pair = generateKeyPairSync('ed25519');
+  const pem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const publicPem = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
   await ssm.send(new PutParameterCommand({ Name: parameter, Value: pem, Type: 'SecureString' }));
+  await ssm.send(new PutParameterCommand({ Name: publicParameter, Value: publicPem, Type: 'String' }));
   ssm.destroy();
   receiver = http.createServer((req, res) => {
     req.resume();
@@ -149,6 +155,7 @@ beforeAll(async () => {
     env: {
       URL2PNG_AWS_CALL_LOG: ownLog,
       URL2PNG_RECEIPT_KEY_PARAMETER: parameter,
+      URL2PNG_RECEIPT_PUBLIC_KEY_PARAMETER: publicParameter,
       AWS_ENDPOINT_URL_SSM: moto.endpoint,
       URL2PNG_WEBHOOK_SECRET: 'iam-calls-webhook-secret-0123456789',
     },
@@ -164,6 +171,7 @@ afterAll(async () => {
   if (suiteLog) process.env.URL2PNG_AWS_CALL_LOG = suiteLog;
   delete process.env.AWS_ENDPOINT_URL_SSM;
   delete process.env.URL2PNG_RECEIPT_KEY_PARAMETER;
+  delete process.env.URL2PNG_RECEIPT_PUBLIC_KEY_PARAMETER;
 });
 
 const get = async (path: string) => (await fetch(`${stack.apiUrl}${path}`)).status;

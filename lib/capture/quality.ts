@@ -13,11 +13,13 @@ export const QUALITY_THRESHOLDS = {
    */
   blankDominantShare: 0.999,
   /**
-   * tiny: flagged below this many bytes per pixel, per encoder (Chromium's). Measured at 1280x800 and
-   * 400 wide: an empty white page 0.018-0.025 (PNG), 0.007-0.008 (JPEG 80), 0.0023-0.0035 (WebP 80);
-   * a page with two short lines of text 0.029, 0.013, 0.006; a page of text 0.17, 0.10, 0.058.
+   * tiny: flagged below this many bytes per pixel, per encoder (Chromium's). Measured at 1280x800: an
+   * empty white page 0.0177 (PNG), 0.0066 (JPEG 80), 0.0023 (WebP 80); a heading and a line of text
+   * 0.025-0.035, 0.013-0.022, 0.006-0.010; a page of text 0.17, 0.10, 0.058. Narrow images cost more per
+   * pixel (each row has its overhead): an empty page 400 px wide is 0.025, 0.008, 0.0035, under
+   * the blank check's eye but not always this one's.
    */
-  tinyBytesPerPixel: { 'image/png': 0.026, 'image/jpeg': 0.01, 'image/webp': 0.004 } as Record<string, number>,
+  tinyBytesPerPixel: { 'image/png': 0.02, 'image/jpeg': 0.009, 'image/webp': 0.004 } as Record<string, number>,
   /** overlay: flagged when one fixed element or dialog is on top at this share of the viewport or more. */
   overlayShare: 0.5,
   /** missingGlyphs: flagged from this many distinct characters drawn as the missing-glyph box. */

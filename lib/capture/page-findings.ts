@@ -4,15 +4,15 @@
 // page JavaScript (strings, as this project compiles without the DOM's types), run one after the
 // other in the page; bench/quality-cost.ts times each on its own.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { HTTPResponse, Page } from 'puppeteer-core';
 import TurndownService from 'turndown';
+import { packageFile } from './package-file.js';
 import { EXTRACT_CAPS, type ExtractKind, type ExtractsDocument, type PageMetadata } from '../contract/findings.js';
 
 /** How many grid points (per side) the overlay probe asks elementFromPoint about. */
-export const OVERLAY_GRID = 10;
+const OVERLAY_GRID = 10;
 /** The missing-glyph probe checks at most this many distinct non-ASCII characters, from this many text nodes. */
-export const GLYPH_PROBE_LIMITS = { characters: 400, textNodes: 5000 } as const;
+const GLYPH_PROBE_LIMITS = { characters: 400, textNodes: 5000 } as const;
 /** A CAPTCHA widget counts as a challenge page only when the page has less visible text than this. */
 export const CAPTCHA_PAGE_TEXT = 1000;
 
@@ -153,7 +153,8 @@ const EXTRACTORS: Record<ExtractKind, string> = {
 let readabilitySource: string | undefined;
 /** @mozilla/readability's browser build, read once per process. */
 function readability(): string {
-  readabilitySource ??= readFileSync(createRequire(import.meta.url).resolve('@mozilla/readability/Readability.js'), 'utf8');
+  // Read from the package at run time (the worker's zip carries the file: serverless.yml), not bundled.
+  readabilitySource ??= readFileSync(packageFile('@mozilla/readability', 'Readability.js'), 'utf8');
   return readabilitySource;
 }
 

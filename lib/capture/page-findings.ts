@@ -143,9 +143,15 @@ const EXTRACTORS: Record<ExtractKind, string> = {
   text: `out.text = (document.body ? document.body.innerText : '').slice(0, ${EXTRACT_CAPS.text + 1});`,
   html: `out.html = ((document.doctype ? '<!DOCTYPE ' + document.doctype.name + '>\\n' : '') + document.documentElement.outerHTML).slice(0, ${EXTRACT_CAPS.html + 1});`,
   // Readability (Firefox's reader view) on a copy of the document, so the page shown is untouched.
+  // A page Readability finds no article in, or throws on (the page's scripts share this world and
+  // may have replaced a DOM method it uses), gives its whole body. Trusted Types do not stop it: the
+  // copy it works on is checked by tests/features/page-findings.test.ts.
   markdown: `{
-    const Readability = (() => { const module = {}; READABILITY_SOURCE; return Readability; })();
-    const article = new Readability(document.cloneNode(true), { charThreshold: 200 }).parse();
+    let article = null;
+    try {
+      const Readability = (() => { const module = {}; READABILITY_SOURCE; return Readability; })();
+      article = new Readability(document.cloneNode(true), { charThreshold: 200 }).parse();
+    } catch {}
     out.article = article ? { title: article.title || '', content: article.content || '' } : { title: document.title, content: document.body ? document.body.innerHTML : '' };
   }`,
 };

@@ -79,6 +79,13 @@ describe('extract', () => {
     expect(shot.extracts!.truncated).toBeUndefined();
   });
 
+  it('markdown on a page that enforces Trusted Types: still its content and headings', async () => {
+    const md = (await render('/trusted-types', { extract: ['markdown'] })).extracts!.markdown!;
+    expect(md).toMatch(/^# Typed page$/m);
+    expect(md).toMatch(/^## Second part$/m);
+    expect(md).toContain('Paragraph 4 about types');
+  });
+
   it('nothing is extracted unless asked', async () => {
     const shot = await render('/meta');
     expect(shot.extracts).toBeUndefined();

@@ -57,6 +57,16 @@ ${paragraphs(3, 'winter')}
 ${paragraphs(6, 'coffee')}<p>Crème brûlée, naïve façade, “quotes” – and 東京 ラーメン.</p></div>`,
     '<title>Welcome — Fixtures</title>',
   ),
+  // A page whose CSP enforces Trusted Types: innerHTML writes with plain strings throw in it.
+  '/trusted-types': (_req, res) =>
+    res
+      .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "require-trusted-types-for 'script'" })
+      .end(
+        html(
+          `<nav><a href="/">Home page link</a></nav><article><h1>Typed page</h1>${paragraphs(4, 'types')}<h2>Second part</h2>${paragraphs(3, 'more types')}</article>`,
+          '<title>Typed page</title>',
+        ),
+      ),
   '/blank': html(''),
   '/modal': html(
     `<div style="padding:40px;font:18px serif">${paragraphs(8, 'privacy')}</div>

@@ -153,7 +153,9 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
     const finalUrl = page.url();
     const httpStatus = watch.lastDocument()?.status() ?? null;
     const contentType = FORMAT_INFO[options.format].contentType;
-    const quality = qualityReport({ ...(await imageChecks(bytes, contentType)), ...pageChecks(pageFacts, httpStatus) });
+    // An image sharp cannot read is reported without blank and tiny, never a failed capture.
+    const pixels = await imageChecks(bytes, contentType).catch(() => ({}));
+    const quality = qualityReport({ ...pixels, ...pageChecks(pageFacts, httpStatus) });
     refuseQuality(quality, options.qualityFail);
     const extracts = options.extract.length
       ? extractsDocument(options.extract, pageFacts, { finalUrl, document: watch.lastDocument() })

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import ora, { type Ora } from 'ora';
+import { EXTRACT_KINDS, QUALITY_FLAGS } from '../lib/contract/findings.js';
 import type { Problem } from '../lib/contract/problem.js';
 import type { DiffSummary, ScreenshotStatus } from '../lib/contract/status.js';
 import type { LocalStack } from '../local/stack.js';
@@ -42,6 +43,8 @@ interface Options {
   landscape?: boolean;
   quality?: number;
   compareTo?: string;
+  extract?: string[];
+  qualityFail?: string[];
   header?: Record<string, string>;
   cookie?: Array<{ name: string; value: string }>;
   device?: string;
@@ -95,6 +98,16 @@ const cookie = (pair: string, previous: Array<{ name: string; value: string }> |
   if (at < 1) throw new InvalidArgumentError('expected name=value, e.g. --cookie session=abc123.');
   return [...(previous ?? []), { name: pair.slice(0, at).trim(), value: pair.slice(at + 1) }];
 };
+/** --extract metadata,markdown and --quality-fail blank,challenge: a comma-separated list of known names. */
+const names = (allowed: readonly string[]) => (value: string) => {
+  const list = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  const unknown = list.filter((v) => !allowed.includes(v));
+  if (!list.length || unknown.length) throw new InvalidArgumentError(`expected a comma-separated list of ${allowed.join(', ')}.`);
+  return [...new Set(list)];
+};
 /** --clip x,y,width,height in CSS pixels. */
 const clip = (value: string) => {
   const parts = value.split(',').map((p) => p.trim());
@@ -135,6 +148,16 @@ function program(): Command {
     .option('--paper <size>', 'with --format pdf: paper size, e.g. A4, Letter, Legal (service default A4)')
     .option('--landscape', 'with --format pdf: landscape orientation')
     .option('--quality <n>', 'jpeg/webp quality, 1-100 (service default 80)', wholeNumber)
+    .option(
+      '--extract <kinds>',
+      'also take metadata, text, markdown and/or html from the page (comma-separated); saved beside the image as <name>.extracts.json',
+      names(EXTRACT_KINDS),
+    )
+    .option(
+      '--quality-fail <flags>',
+      `fail instead of saving when one of these quality checks fires (comma-separated: ${QUALITY_FLAGS.join(', ')})`,
+      names(QUALITY_FLAGS),
+    )
     .option('--header <name:value>', "an extra request header for the page's own origin, repeatable", header)
     .option('--cookie <name=value>', "a cookie for the page's host, repeatable", cookie)
     .option('--device <name>', 'emulate a device, e.g. "iPhone 15" or "Pixel 5" (the list: GET /devices)')
@@ -165,6 +188,7 @@ Examples:
   npx url2png https://example.com -o shot.webp --format webp --quality 80 --full-page
   npx url2png https://example.com -o page.pdf --format pdf --paper Letter --landscape
   npx url2png https://news.example --block-ads --block-trackers --block-cookie-banners
+  npx url2png https://example.com --extract metadata,markdown --quality-fail blank,challenge
   npx url2png https://example.com --device "iPhone 15" --header "X-Team: docs" --cookie session=abc123
   npx url2png --html-file invoice.html -O omitBackground=true -O locale=de-DE
   npx url2png --batch urls.txt --out-dir shots/ --width 1024 --full-page
@@ -244,6 +268,8 @@ function buildRequest(rawUrl: string | undefined, o: Options): Record<string, un
   if (o.format !== undefined) request.format = o.format;
   if (o.quality !== undefined) request.quality = o.quality;
   if (o.compareTo !== undefined) request.compareTo = o.compareTo;
+  if (o.extract !== undefined) request.extract = o.extract;
+  if (o.qualityFail !== undefined) request.qualityFail = o.qualityFail;
   // The service refuses pdf settings without format "pdf" and names the field.
   if (o.paper !== undefined || o.landscape) {
     request.pdf = {
@@ -391,7 +417,10 @@ async function run(rawUrl: string | undefined, o: Options, progress: Progress, s
     throw new CliError(EXIT.failed, `could not write ${file}: ${(error as Error).message}`, 'write_failed');
   }
   const compared = status.diff ? await saveDiff(status.diff, file) : undefined;
+  const extracts = status.extractsUrl ? await saveExtracts(status.extractsUrl, file) : undefined;
   const elapsedMs = Date.now() - t0;
+  const flags = status.quality?.flags ?? [];
+  if (flags.length) progress.note(`quality flags: ${flags.join(', ')} (see docs/quality.md; --quality-fail makes them fail the job)`);
   progress.end(true, `done in ${elapsed(elapsedMs)}: ${file} (${kilobytes(image.bytes.length)}, ${image.contentType})`);
   return {
     exitCode: EXIT.ok,
@@ -403,10 +432,26 @@ async function run(rawUrl: string | undefined, o: Options, progress: Progress, s
       file,
       bytes: image.bytes.length,
       elapsedMs,
+      ...(status.quality ? { quality: status.quality } : {}),
+      ...(status.metadata ? { metadata: status.metadata } : {}),
+      ...(extracts ? { extractsFile: extracts } : {}),
       ...compared?.json,
     },
-    stdout: compared ? `${file}\n${compared.line}` : file,
+    stdout: [file, ...(extracts ? [`extracts: ${extracts}`] : []), ...(compared ? [compared.line] : [])].join('\n'),
   };
+
+  /** --extract: the extracts document goes beside the shot (<name>.extracts.json). */
+  async function saveExtracts(url: string, shot: string) {
+    progress.step('downloading the extracts', t0);
+    const extractsFile = shot.replace(/(\.[^./\\]+)?$/, '.extracts.json');
+    const bytes = (await download(url)).bytes;
+    try {
+      await writeFile(extractsFile, bytes);
+    } catch (error) {
+      throw new CliError(EXIT.failed, `could not write ${extractsFile}: ${(error as Error).message}`, 'write_failed');
+    }
+    return extractsFile;
+  }
 
   /** --compare-to: the diff image goes beside the shot (<name>.diff.png), the numbers to stdout. */
   async function saveDiff(diff: DiffSummary, shot: string) {

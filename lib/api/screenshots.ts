@@ -73,10 +73,15 @@ export async function readScreenshot(
 ): Promise<ScreenshotStatus | undefined> {
   const record = await deps.store.getStatus(id);
   if (!record) return undefined;
-  const { imageKey, diff, ...body } = record;
+  const { imageKey, diff, extractsKey, ...body } = record;
   if (record.status === 'done' && imageKey) {
     const presign = (key: string) => deps.store.presignImage(key, deps.presignTtlSeconds);
-    return { ...body, imageUrl: await presign(imageKey), ...(diff ? { diff: await presentDiff(diff, presign) } : {}) };
+    return {
+      ...body,
+      imageUrl: await presign(imageKey),
+      ...(diff ? { diff: await presentDiff(diff, presign) } : {}),
+      ...(extractsKey ? { extractsUrl: await presign(extractsKey) } : {}),
+    };
   }
   return body;
 }

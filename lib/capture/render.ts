@@ -23,6 +23,9 @@ import { answerConsentBanners } from './consent.js';
 import { explainNavigationFailure, guardPage } from './page-guard.js';
 import { printPdf } from './pdf.js';
 import { clearSiteState, trackOrigins } from './site-state.js';
+import { extractsDocument, readPageFacts, type PageFacts } from './page-findings.js';
+import { imageChecks, pageChecks, qualityReport, refuseQuality } from './quality.js';
+import type { ExtractsDocument, QualityReport } from '../contract/findings.js';
 import type { CaptureFacts } from '../receipts/receipt.js';
 import {
   addStyles,
@@ -67,6 +70,10 @@ export interface RenderedImage {
   facts: CaptureFacts;
   /** fullPage only: the page was taller than the documented maximum and the image was cut. */
   truncated?: boolean;
+  /** The checks of the capture (lib/capture/quality.ts). */
+  quality?: QualityReport;
+  /** When the request had `extract`: what it asked for. */
+  extracts?: ExtractsDocument;
 }
 
 export interface RenderDeps {
@@ -151,17 +158,34 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
       ).catch((error: unknown) => explainNavigationFailure(error, pageGuard, deps.guard)),
     );
     work.catch(() => undefined); // after a timeout its rejection (page closed under it) is expected
-    const bytes = await Promise.race([work, timer.promise, watch.crashed]).finally(() => watch.dispose());
+    const { bytes, pageFacts } = await Promise.race([work, timer.promise, watch.crashed]).finally(() => watch.dispose());
     const capturedAt = new Date().toISOString();
+    const finalUrl = page.url();
+    const httpStatus = watch.lastDocument()?.status() ?? null;
+    const contentType = FORMAT_INFO[options.format].contentType;
+    // An image sharp cannot read is reported without blank and tiny, never a failed capture.
+    const pixels = await imageChecks(bytes, contentType).catch(() => ({}));
+    const quality = qualityReport({ ...pixels, ...pageChecks(pageFacts, httpStatus) });
+    refuseQuality(quality, options.qualityFail);
+    const extracts = options.extract.length
+      ? extractsDocument(options.extract, pageFacts, { finalUrl, document: watch.lastDocument() })
+      : undefined;
     const facts: CaptureFacts = {
-      finalUrl: page.url(),
-      httpStatus: watch.lastDocument()?.status() ?? null,
+      finalUrl,
+      httpStatus,
       connections: session ? [...session.connections] : null,
       browser: await browserVersion(browser),
       startedAt,
       capturedAt,
     };
-    return { bytes, ...FORMAT_INFO[options.format], facts, ...(seen.truncated ? { truncated: true } : {}) };
+    return {
+      bytes,
+      ...FORMAT_INFO[options.format],
+      facts,
+      ...(seen.truncated ? { truncated: true } : {}),
+      quality,
+      ...(extracts ? { extracts } : {}),
+    };
   } finally {
     timer.cancel();
     if (origins && !timedOut) {
@@ -212,7 +236,7 @@ async function capture(
   clock: number,
   seen: { truncated?: boolean },
   engines: Engines | undefined,
-): Promise<Uint8Array> {
+): Promise<{ bytes: Uint8Array; pageFacts: PageFacts }> {
   await page.setViewport(viewportFor(o));
   // The page's timers are counted from its first script on, so that a page at rest is seen to be
   // (before freezePage, which stops the clock the count is kept by).
@@ -259,9 +283,21 @@ async function capture(
       continue;
     }
     // Nothing happened to the page while it was captured: the image shows where it ended.
-    if (round >= CAPTURE_ROUNDS || (watch.hops === before.hops && watch.lastActivityAt === before.activityAt)) return bytes;
+    if (round >= CAPTURE_ROUNDS || (watch.hops === before.hops && watch.lastActivityAt === before.activityAt)) {
+      return { bytes, pageFacts: await readFindings(page, o) };
+    }
     await settleAgain(watch, d);
   }
+}
+
+/**
+ * The extracts and the quality probes, from the page the image shows. Without extract the probes are
+ * best effort: a page that navigates away under them leaves its checks unflagged rather than failing
+ * a capture that succeeded.
+ */
+async function readFindings(page: Page, o: ScreenshotOptions): Promise<PageFacts> {
+  const facts = readPageFacts(page, o.extract);
+  return o.extract.length ? facts : facts.catch(() => ({}));
 }
 
 /**

@@ -34,6 +34,10 @@ export const FAILURES = {
   page_navigating: { kind: 'permanent', what: 'the page kept navigating away while it was being captured' },
   redrive_exhausted: { kind: 'permanent', what: 'the job kept failing after every retry and redrive' },
   script_error: { kind: 'permanent', what: 'a script of the request threw, rejected or did not finish before the render deadline' },
+  quality_failed: {
+    kind: 'permanent',
+    what: 'a quality check named in qualityFail fired (the message names the checks and their numbers)',
+  },
   // either: the raising class decides
   http_error: {
     kind: 'raised',

@@ -111,3 +111,5 @@ export function salvageJobId(body: string): string | undefined {
 
 export const imageKey = (id: string, extension = 'png'): string => `images/${id}.${extension}`;
 export const statusKey = (id: string): string => `status/${id}.json`;
+/** `extract`'s document, beside the image and under the same lifecycle rule's days. */
+export const extractsKey = (id: string): string => `extracts/${id}.json`;

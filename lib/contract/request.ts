@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { pdfOptionsSchema, refusePdfMismatches } from '../capture/pdf.js';
 import type { Problem } from './problem.js';
 import { devicePreset } from './devices.js';
+import { EXTRACT_KINDS, QUALITY_FLAGS } from './findings.js';
 import { type EgressAllowList, MAX_URL_LENGTH, refuseUnsafeUrl } from '../egress/url-policy.js';
 
 export const VIEWPORT = {
@@ -135,6 +136,15 @@ function isLocale(tag: string): boolean {
 
 const oneOf = <T extends readonly [string, ...string[]]>(name: string, values: T, fallback: T[number]) =>
   z.enum(values, { error: `${name} must be one of ${values.map((v) => `"${v}"`).join(', ')}` }).default(fallback as never);
+
+/** A list of distinct names out of `values`; empty by default. */
+const namesOf = <T extends readonly [string, ...string[]]>(name: string, values: T) => {
+  const allowed = `${name} must be an array of ${values.map((v) => `"${v}"`).join(', ')}`;
+  return z
+    .array(z.enum(values, { error: allowed }), { error: allowed })
+    .refine((list) => new Set(list).size === list.length, { error: `${name} must not name an entry twice` })
+    .default([]);
+};
 
 const optionsShape = {
   width: bounded('width', VIEWPORT.width).describe('Viewport width in CSS pixels'),
@@ -369,6 +379,12 @@ const optionsShape = {
     .datetime({ offset: true, error: 'now must be an ISO 8601 date-time, e.g. "2030-01-01T00:00:00Z"' })
     .optional()
     .describe("With deterministic: the time the page sees (Date, Date.now) instead of the job's requestedAt"),
+  extract: namesOf('extract', EXTRACT_KINDS).describe(
+    'Also take from the same page, after the waits and scripts: metadata (inline in the done status and the webhook), text (visible text), markdown (the main content, via Readability), html (the serialised DOM). Stored beside the image; the done status links it as extractsUrl',
+  ),
+  qualityFail: namesOf('qualityFail', QUALITY_FLAGS).describe(
+    'Fail the job quality_failed (permanent) when one of these quality flags is raised, instead of answering done (docs/quality.md)',
+  ),
 };
 
 /** `now` sets the frozen clock of a deterministic capture: meaningless without one. */

@@ -2,6 +2,7 @@
 // bucket, GET /screenshots/{id} and POST's answer, the webhook payload, the CLI's reading of it, and
 // the OpenAPI document (lib/contract/openapi.ts generates those parts from here).
 import { z } from 'zod';
+import { pageMetadataSchema, qualityReportSchema } from './findings.js';
 import { problemSchema } from './problem.js';
 import { FORMAT_INFO } from './request.js';
 
@@ -55,21 +56,39 @@ export const screenshotStatusSchema = z.object({
   cached: z.boolean().optional().describe('true when POST answered from the cache without rendering'),
   error: problemSchema.optional().describe('When failed: why'),
   diff: diffSummarySchema.optional(),
+  quality: qualityReportSchema.optional().describe('When done: the quality report of the capture (docs/quality.md)'),
+  metadata: pageMetadataSchema.optional().describe('When done and extract has "metadata"'),
+  extractsUrl: uri
+    .optional()
+    .describe('When done and extract was set: a short-lived URL of the JSON document { metadata, text?, markdown?, html?, truncated? }'),
   attempts: z.int().optional().describe('While queued for a retry: deliveries tried so far'),
   lastError: problemSchema.optional().describe('While queued for a retry: the transient error of the last attempt'),
 });
 export type ScreenshotStatus = z.infer<typeof screenshotStatusSchema>;
 
 /** status/<id>.json in the bucket: the status without what the API adds, plus the image's key. */
-const statusRecordSchema = screenshotStatusSchema.omit({ statusUrl: true, imageUrl: true, cached: true, receiptSalt: true }).extend({
-  updatedAt: dateTime,
-  imageKey: z.string().optional(),
-  diff: diffRecordSchema.optional(),
-});
+const statusRecordSchema = screenshotStatusSchema
+  .omit({ statusUrl: true, imageUrl: true, cached: true, receiptSalt: true, extractsUrl: true })
+  .extend({
+    updatedAt: dateTime,
+    imageKey: z.string().optional(),
+    extractsKey: z.string().optional(),
+    diff: diffRecordSchema.optional(),
+  });
 export type StatusRecord = z.infer<typeof statusRecordSchema>;
 
 /** POSTed to callbackUrl when a job settles (signed; lib/worker/webhook.ts). */
-export const webhookPayloadSchema = screenshotStatusSchema.pick({ id: true, imageUrl: true, error: true, diff: true }).extend({
-  status: z.enum(['done', 'failed']),
-});
+export const webhookPayloadSchema = screenshotStatusSchema
+  .pick({
+    id: true,
+    imageUrl: true,
+    error: true,
+    diff: true,
+    quality: true,
+    metadata: true,
+    extractsUrl: true,
+  })
+  .extend({
+    status: z.enum(['done', 'failed']),
+  });
 export type WebhookPayload = z.infer<typeof webhookPayloadSchema>;

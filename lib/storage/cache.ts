@@ -85,6 +85,9 @@ function captureControl(o: ScreenshotOptions, htmlSha256: string | undefined): R
     blockAds: o.blockAds || undefined,
     blockTrackers: o.blockTrackers || undefined,
     blockCookieBanners: o.blockCookieBanners || undefined,
+    // The done status carries what extract asked for; qualityFail decides whether a capture is done at all.
+    extract: o.extract.length ? [...o.extract].sort() : undefined,
+    qualityFail: o.qualityFail.length ? [...o.qualityFail].sort() : undefined,
   };
   return Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined));
 }

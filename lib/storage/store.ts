@@ -2,7 +2,8 @@
 // nothing here makes an object public.
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { imageKey, statusKey } from '../contract/job.js';
+import type { ExtractsDocument } from '../contract/findings.js';
+import { extractsKey, imageKey, statusKey } from '../contract/job.js';
 import { readJson, writeJson } from './s3-json.js';
 import { uploadObject } from './upload.js';
 import type { StatusRecord } from '../contract/status.js';
@@ -10,6 +11,8 @@ import type { StatusRecord } from '../contract/status.js';
 export interface ScreenshotStore {
   putImage(id: string, bytes: Uint8Array, contentType: string, extension: string): Promise<string>;
   putStatus(record: StatusRecord): Promise<void>;
+  /** `extract`'s document (extracts/<id>.json); answers its key, which presignImage hands out like an image's. */
+  putExtracts(id: string, document: ExtractsDocument): Promise<string>;
   getStatus(id: string): Promise<StatusRecord | undefined>;
   presignImage(key: string, ttlSeconds: number): Promise<string>;
 }
@@ -34,6 +37,13 @@ export class S3ScreenshotStore implements ScreenshotStore {
 
   putStatus(record: StatusRecord): Promise<void> {
     return writeJson(this.s3, this.bucket, statusKey(record.id), record, 'no-store');
+  }
+
+  async putExtracts(id: string, document: ExtractsDocument): Promise<string> {
+    const key = extractsKey(id);
+    // Written once per job and never changed: a client may keep it as long as the URL is valid.
+    await writeJson(this.s3, this.bucket, key, document, 'private, max-age=31536000, immutable');
+    return key;
   }
 
   getStatus(id: string): Promise<StatusRecord | undefined> {

@@ -60,6 +60,9 @@ export function onSettled(deps: OnSettledDeps) {
             ...(settled.diff
               ? { diff: await presentDiff(settled.diff, (key) => deps.store.presignImage(key, deps.presignTtlSeconds)) }
               : {}),
+            ...(settled.quality ? { quality: settled.quality } : {}),
+            ...(settled.metadata ? { metadata: settled.metadata } : {}),
+            ...(settled.extractsKey ? { extractsUrl: await deps.store.presignImage(settled.extractsKey, deps.presignTtlSeconds) } : {}),
           }
         : { id: job.id, status: 'failed', error: settled.error };
     const totalMs = Math.min(deps.webhook?.totalMs ?? WEBHOOK_TOTAL_MS, remainingMs() - WEBHOOK_EXIT_MARGIN_MS);

@@ -41,7 +41,7 @@ export interface SettleDeps {
 }
 
 /** What a done status carries besides its image. */
-type DoneExtras = Pick<StatusRecord, 'diff'>;
+type DoneExtras = Pick<StatusRecord, 'diff' | 'quality' | 'metadata' | 'extractsKey'>;
 
 export type Settled =
   | ({ status: 'done'; imageKey: string; contentType: string; at: Date } & DoneExtras)
@@ -87,7 +87,13 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<S
     const image = await deps.render({ url: job.url, options: job.options }, job);
     const renderMs = Date.now() - started;
     const key = await deps.store.putImage(job.id, image.bytes, image.contentType, image.extension);
-    const extras = (await deps.completeCapture?.(job, image)) ?? {};
+    const extracts = image.extracts ? await deps.store.putExtracts(job.id, image.extracts) : undefined;
+    const extras: DoneExtras = {
+      ...((await deps.completeCapture?.(job, image)) ?? {}),
+      ...(image.quality ? { quality: image.quality } : {}),
+      ...(image.extracts?.metadata ? { metadata: image.extracts.metadata } : {}),
+      ...(extracts ? { extractsKey: extracts } : {}),
+    };
     const at = now();
     await deps.store.putStatus({
       id: job.id,

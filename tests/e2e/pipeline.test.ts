@@ -36,7 +36,7 @@ describe('local stack, end to end', () => {
     // Both answers are exactly what the one status schema (and so the OpenAPI document) describes.
     expect(screenshotStatusSchema.strict().parse(json)).toEqual(json);
     expect(screenshotStatusSchema.strict().parse(settled)).toEqual(settled);
-    expect(Object.keys(settled).sort()).toEqual(['contentType', 'id', 'imageUrl', 'requestedAt', 'status', 'updatedAt', 'url']);
+    expect(Object.keys(settled).sort()).toEqual(['contentType', 'id', 'imageUrl', 'quality', 'requestedAt', 'status', 'updatedAt', 'url']);
     const image = await fetch(settled.imageUrl!);
     expect(image.status).toBe(200);
     expect(image.headers.get('content-type')).toBe('image/png');

@@ -202,7 +202,7 @@ describe('webhook', () => {
     expect(verify(SECRET, calls[0]!)).toBe(true);
     expect(verify('another-secret', calls[0]!)).toBe(false);
     const payload = JSON.parse(calls[0]!.raw);
-    expect(payload).toEqual({ id: json.id, status: 'done', imageUrl: expect.any(String) });
+    expect(payload).toEqual({ id: json.id, status: 'done', imageUrl: expect.any(String), quality: expect.objectContaining({ flags: [] }) });
     expect(webhookPayloadSchema.strict().parse(payload)).toEqual(payload);
     expect(sniffFormat(new Uint8Array(await (await fetch(payload.imageUrl)).arrayBuffer()))).toBe('png');
   });

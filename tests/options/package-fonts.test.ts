@@ -87,18 +87,20 @@ describe('fonts in the Lambda package', () => {
     expect(api.some((e) => e.name.includes('sharp'))).toBe(false);
   });
 
-  it('the worker zip carries the blocking lists lib/capture/blocking.ts and lib/capture/consent.ts read at run time, byte for byte; the API zip none', () => {
+  it('the worker zip carries the package files lib/capture/blocking.ts, consent.ts and page-findings.ts read at run time, byte for byte; the API zip none', () => {
     const lists = [
       'node_modules/@ghostery/trackerdb/dist/trackerdb.txt',
       'node_modules/@duckduckgo/autoconsent/dist/autoconsent.playwright.js',
       'node_modules/@duckduckgo/autoconsent/rules/compact-rules.json',
+      // extract "markdown" evaluates Readability's source in the page (lib/capture/page-findings.ts).
+      'node_modules/@mozilla/readability/Readability.js',
     ];
     for (const list of lists) {
       const entry = worker.find((e) => e.name === list);
       expect(entry, list).toBeDefined();
       expect(entry!.read().equals(readFileSync(join(ROOT, list))), list).toBe(true);
     }
-    expect(api.filter((e) => /@ghostery|@duckduckgo/.test(e.name))).toEqual([]);
+    expect(api.filter((e) => /@ghostery|@duckduckgo|@mozilla/.test(e.name))).toEqual([]);
   });
 
   it("stays under Lambda's 250 MB unzipped limit (sizes reported)", () => {

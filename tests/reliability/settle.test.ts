@@ -21,6 +21,9 @@ class MemoryStore implements ScreenshotStore {
   async getStatus(id: string) {
     return this.status.get(id);
   }
+  async putExtracts(id: string): Promise<string> {
+    return `extracts/${id}.json`;
+  }
   async presignImage(key: string) {
     return `memory://${key}`;
   }
@@ -149,6 +152,7 @@ describe('settleJob', () => {
       'invalid_url',
       'page_navigating',
       'page_too_large',
+      'quality_failed',
       'redrive_exhausted',
       'script_error',
       'selector_not_found',

@@ -62,6 +62,9 @@ export class MemoryStore implements ScreenshotStore {
   async getStatus(id: string): Promise<StatusRecord | undefined> {
     return this.statuses.get(id);
   }
+  async putExtracts(id: string): Promise<string> {
+    return `extracts/${id}.json`;
+  }
   async presignImage(key: string): Promise<string> {
     return `memory://${key}`;
   }

@@ -24,6 +24,7 @@ beforeAll(async () => {
   pages = await servePages({
     '/hello': html('<h1 style="color:#fff;background:#06c;margin:0;padding:40px">Hello from the CLI test</h1>'),
     '/hang': hangingPage,
+    '/empty': html(''),
     '/who': (req, res) => {
       whoHeaders.push(req.headers);
       res.writeHead(200, { 'content-type': 'text/html' }).end(html('<div style="height:100vh;background:#0f0"></div>'));
@@ -196,6 +197,34 @@ describe('url2png against a running local stack', () => {
     expect(json.error?.code).toBe('dns_not_found');
     expect(run.stderr).toContain(`failed: ${json.error!.message}`);
     expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('--extract saves <name>.extracts.json beside the image; --quality-fail fails a job whose check fires', async () => {
+    const out = join(dir, 'extract.png');
+    const run = await runCli([`${pages.origin}/hello`, '-o', out, '--endpoint', stack.apiUrl, '--extract', 'metadata,markdown', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const json = parseJson(run.stdout);
+    expect(json.extractsFile).toBe(join(dir, 'extract.extracts.json'));
+    const doc = JSON.parse(readFileSync(join(dir, 'extract.extracts.json'), 'utf8'));
+    expect(doc.metadata).toMatchObject({ finalUrl: `${pages.origin}/hello`, httpStatus: 200 });
+    expect(doc.markdown).toContain('Hello from the CLI test');
+    expect(json.metadata).toEqual(doc.metadata);
+    expect(json.quality).toMatchObject({ flags: [] });
+
+    const cwd = scratchDir('url2png-quality-');
+    const failed = await runCli([`${pages.origin}/empty`, '--endpoint', stack.apiUrl, '--quality-fail', 'blank,challenge', '--json'], {
+      cwd,
+    });
+    expect(failed.code).toBe(1);
+    expect(parseJson(failed.stdout).error).toMatchObject({
+      code: 'quality_failed',
+      message: expect.stringContaining('blank (one colour covers 100%'),
+    });
+    expect(readdirSync(cwd)).toEqual([]);
+
+    const usage = await runCli([`${pages.origin}/hello`, '--endpoint', stack.apiUrl, '--extract', 'metadata,pdf']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('expected a comma-separated list of metadata, text, markdown, html');
   });
 
   it('--no-wait prints the queued job and returns at once; the job still completes', async () => {

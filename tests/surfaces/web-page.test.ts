@@ -18,7 +18,10 @@ let consoleErrors: string[];
 
 beforeAll(async () => {
   pages = await servePages({
-    '/hello': html('<h1 style="color:#fff;background:#06c;margin:0;padding:40px">Hello from the page test</h1>'),
+    '/hello': html(
+      '<h1 style="color:#fff;background:#06c;margin:0;padding:40px">Hello from the page test</h1>',
+      '<title>Hello page</title>',
+    ),
     '/second': html('<h1 style="color:#000;background:#fc0;margin:0;padding:40px">The second page</h1>'),
   });
   stack = await startTestStack({ allow: [pages.hostPort] });
@@ -113,6 +116,10 @@ describe('the web page', () => {
       { id: 'blockAds', label: 'Block ads' },
       { id: 'blockTrackers', label: 'Block trackers' },
       { id: 'blockCookieBanners', label: 'Reject cookie banners' },
+      { id: 'extractMetadata', label: 'Metadata' },
+      { id: 'extractText', label: 'Text' },
+      { id: 'extractMarkdown', label: 'Markdown' },
+      { id: 'extractHtml', label: 'HTML' },
       { id: 'apiKey', label: 'API key (deployed stages)' },
       { id: 'pdfPaper', label: 'Paper' },
       { id: 'pdfLandscape', label: 'Landscape' },
@@ -167,6 +174,22 @@ describe('the web page', () => {
     const image = await waitForImage();
     expect([image.width, image.height]).toEqual([640, 480]);
     expect(await page.$eval('#download', (a) => a.getAttribute('download'))).toMatch(/\.jpg$/);
+  });
+
+  it('extract boxes go into the request; the result shows the quality report, the page title and a link to the extracts', async () => {
+    await page.click('#extractMetadata');
+    await page.click('#extractMarkdown');
+    await submitUrl(`${pages.origin}/hello`);
+    await waitForImage();
+    await page.waitForFunction(() => !document.querySelector<HTMLElement>('#extracts-line')!.hidden);
+    expect(await text('#quality')).toBe('Quality: no check flagged this capture');
+    const href = await page.$eval('#extracts', (a) => (a as HTMLAnchorElement).href);
+    const doc = (await (await fetch(href)).json()) as { metadata: { title: string; finalUrl: string }; markdown: string; text?: string };
+    expect(doc.metadata.finalUrl).toBe(`${pages.origin}/hello`);
+    expect(doc.metadata.title).toBe('Hello page');
+    expect(await text('#page-meta')).toBe('Hello page');
+    expect(typeof doc.markdown).toBe('string');
+    expect(doc.text).toBeUndefined();
   });
 
   it('format PDF: the PDF options appear, go into the request as its pdf field, and the result is a PDF to open or download', async () => {

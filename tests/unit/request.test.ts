@@ -31,6 +31,8 @@ describe('screenshot request schema', () => {
         blockAds: false,
         blockTrackers: false,
         blockCookieBanners: false,
+        extract: [],
+        qualityFail: [],
       },
     });
   });

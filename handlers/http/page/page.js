@@ -7,7 +7,8 @@
 /**
  * @typedef {{ code: string; message: string }} ApiProblem
  * @typedef {{ id: string; status: string; url: string; statusUrl?: string; imageUrl?: string;
- *   contentType?: string; error?: ApiProblem }} Status
+ *   contentType?: string; error?: ApiProblem; quality?: { flags: string[] };
+ *   metadata?: { title: string | null; description: string | null }; extractsUrl?: string }} Status
  * @typedef {{ id: string; url: string; statusUrl: string; at: string; status: string }} HistoryEntry
  */
 
@@ -54,6 +55,24 @@ const img = $('shot', HTMLImageElement);
 const download = $('download', HTMLAnchorElement);
 const openLink = $('open', HTMLAnchorElement);
 const list = $('history', HTMLOListElement);
+// --- extract and the quality report ---
+const extractBoxes = ['Metadata', 'Text', 'Markdown', 'Html'].map((name) => $(`extract${name}`, HTMLInputElement));
+const findings = $('findings', HTMLElement);
+const qualityEl = $('quality', HTMLElement);
+const pageMeta = $('page-meta', HTMLElement);
+const extractsLine = $('extracts-line', HTMLElement);
+const extractsLink = $('extracts', HTMLAnchorElement);
+/** The quality flags, the page's title and description, and the extracts link of a done job. @param {Status} body */
+function showFindings(body) {
+  const flags = body.quality?.flags ?? [];
+  qualityEl.textContent = flags.length ? `Quality flags: ${flags.join(', ')}` : 'Quality: no check flagged this capture';
+  const meta = body.metadata;
+  pageMeta.hidden = !meta;
+  pageMeta.textContent = meta ? [meta.title, meta.description].filter(Boolean).join(' — ') || '(no title or description)' : '';
+  extractsLine.hidden = !body.extractsUrl;
+  extractsLink.href = body.extractsUrl || '#';
+  findings.hidden = !body.quality && !body.extractsUrl;
+}
 const historyCard = $('history-card', HTMLElement);
 const clearBtn = $('clear-history', HTMLButtonElement);
 
@@ -153,6 +172,7 @@ function clearResult() {
   errorEl.hidden = true;
   errorEl.textContent = '';
   result.hidden = true;
+  findings.hidden = true;
   img.removeAttribute('src');
 }
 /** @param {string | undefined} contentType */
@@ -252,6 +272,7 @@ async function follow(statusUrl, mine, t0) {
     if (!body) return;
     if (body.status === 'done' && body.imageUrl) {
       update(body.id, { status: 'done' });
+      showFindings(body);
       const stored = { ...body, imageUrl: body.imageUrl };
       if (body.contentType === 'application/pdf') {
         showPdf(stored, t0);
@@ -382,6 +403,8 @@ async function submit() {
   }
   if (fullPageBox.checked) body.fullPage = true;
   for (const { name, box } of blockingBoxes) if (box.checked) body[name] = true;
+  const extract = extractBoxes.filter((box) => box.checked).map((box) => box.value);
+  if (extract.length) body.extract = extract;
   const format = formatSelect.value;
   if (format && format !== 'png') body.format = format; // png is the default: old services know no format
 

@@ -324,9 +324,11 @@ async function run(rawUrl: string | undefined, o: Options, progress: Progress, s
 
   const what = request.url === undefined ? (o.htmlFile ?? 'the html') : String(request.url);
   progress.step(`submitting ${what} to ${endpoint}`, t0);
+  // While the command waits anyway, the API may hold the answer until the job settles (no polling).
+  const submitOptions = { ...client, waitSeconds: o.wait ? o.timeout : undefined };
   let job: Submitted;
   try {
-    job = await submit(endpoint, request, client);
+    job = await submit(endpoint, request, submitOptions);
   } catch (error) {
     if (!(error instanceof Unreachable)) throw error;
     if (!o.fallback || !isLoopbackEndpoint(endpoint)) {
@@ -339,7 +341,7 @@ async function run(rawUrl: string | undefined, o: Options, progress: Progress, s
     endpoint = stacks.current.apiUrl;
     t0 = Date.now();
     progress.step(`submitting ${what}`, t0);
-    job = await submit(endpoint, request, client);
+    job = await submit(endpoint, request, submitOptions);
   }
   const inProcess = stacks.current !== undefined;
   const base = { id: job.id, url: job.url, statusUrl: job.statusUrl, endpoint, inProcess };
@@ -349,21 +351,24 @@ async function run(rawUrl: string | undefined, o: Options, progress: Progress, s
     return { exitCode: EXIT.ok, json: { ...base, status: job.status }, stdout: job.statusUrl };
   }
 
+  if (job.settled) progress.step(`settled ${job.id.slice(0, 8)} while the service held the request`, t0);
   let status: ScreenshotStatus;
   try {
-    status = await waitForJob(job.statusUrl, {
-      ...client,
-      deadline: Date.now() + o.timeout * 1000,
-      onStatus: (s) => {
-        const phase =
-          s.status === 'queued'
-            ? `queued ${s.id.slice(0, 8)}: waiting for a browser`
-            : s.status === 'done' || s.status === 'failed'
-              ? ''
-              : `${s.status} ${s.id.slice(0, 8)}`;
-        if (phase) progress.step(phase, t0);
-      },
-    });
+    status =
+      job.settled ??
+      (await waitForJob(job.statusUrl, {
+        ...client,
+        deadline: t0 + o.timeout * 1000,
+        onStatus: (s) => {
+          const phase =
+            s.status === 'queued'
+              ? `queued ${s.id.slice(0, 8)}: waiting for a browser`
+              : s.status === 'done' || s.status === 'failed'
+                ? ''
+                : `${s.status} ${s.id.slice(0, 8)}`;
+          if (phase) progress.step(phase, t0);
+        },
+      }));
   } catch (error) {
     if (error instanceof CliError && error.code === 'timeout') {
       return failure(

@@ -12,6 +12,8 @@ import { isJobId } from '../lib/contract/job.js';
 import { parseBatchRequest, readBatch, submitBatch } from '../lib/api/batches.js';
 import { parseScreenshotRequest } from '../lib/contract/request.js';
 import { openApiDocument } from '../lib/contract/openapi.js';
+import type { ScreenshotStatus } from '../lib/contract/status.js';
+import { preferredWait, waitForSettled, waitSchema } from '../lib/api/sync-wait.js';
 import { publicPart } from '../lib/receipts/receipt-key.js';
 import {
   createApiDeps,
@@ -62,28 +64,68 @@ function refuseCallbackWithoutSecret(callbackUrl: string | undefined): void {
   );
 }
 
+/** A client that asked for JSON (the CLI, the web page) gets the done status as 200 instead of a 303 to the image. */
+const wantsJson = (event: Event) => /application\/(?:[\w.+-]*\+)?json/i.test(event.headers?.accept ?? '');
+
+/**
+ * The answer to a synchronous request whose job settled: 303 See Other to the image (200 with the
+ * status when the client asked for JSON), or 422 with the failed job's status and its error.
+ */
+function settledResponse(event: Event, status: ScreenshotStatus, headers: Record<string, string>): APIGatewayProxyResult | undefined {
+  if (status.status === 'done' && status.imageUrl) {
+    if (wantsJson(event)) return jsonResponse(200, status, headers);
+    return jsonResponse(303, status, { ...headers, location: status.imageUrl });
+  }
+  if (status.status === 'failed') return jsonResponse(422, status, headers);
+  return undefined;
+}
+
+/** "wait" in the body, else `Prefer: wait=N`; the body's field is taken out before the request is validated. */
+function syncWait(event: Event): { seconds?: number; preferred: boolean } {
+  const body = event.body as unknown;
+  if (body && typeof body === 'object' && !Array.isArray(body) && 'wait' in body) {
+    const { wait, ...rest } = body as Record<string, unknown>;
+    const parsed = waitSchema.safeParse(wait);
+    if (!parsed.success) throw new ApiError(400, 'invalid_request', parsed.error.issues.map((i) => i.message).join('; '));
+    (event as { body: unknown }).body = rest;
+    return { seconds: parsed.data, preferred: false };
+  }
+  const preferred = preferredWait(event.headers?.prefer);
+  return { seconds: preferred, preferred: preferred !== undefined };
+}
+
 const postScreenshot = middy<Event, APIGatewayProxyResult>()
   .use(bodyLimit(MAX_BODY_BYTES))
   .use(httpJsonBodyParser())
-  .handler(async (event) => {
+  .handler(async (event, context) => {
     const { api, allow } = getDeps();
+    const wait = syncWait(event);
     const parsed = parseScreenshotRequest(event.body as unknown, allow);
     if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
     refuseCallbackWithoutSecret(parsed.request.callbackUrl);
     const compareProblem = await refuseCompareTo(parsed.request, api);
     if (compareProblem) throw new ApiError(400, 'compare_unavailable', compareProblem);
+    // RFC 7240: say that the preference was honoured.
+    const applied: Record<string, string> = wait.preferred ? { 'preference-applied': `wait=${wait.seconds}` } : {};
     const cached = await findCachedScreenshot(parsed.request, api);
     if (cached) {
       const cachedStatusUrl = `${baseUrl(event)}/screenshots/${cached.id}`;
-      return jsonResponse(200, { ...cached, statusUrl: cachedStatusUrl }, { location: cachedStatusUrl, 'cache-control': 'no-store' });
+      const body = { ...cached, statusUrl: cachedStatusUrl };
+      if (wait.seconds !== undefined) return settledResponse(event, body, { ...applied, 'cache-control': 'no-store' })!;
+      return jsonResponse(200, body, { location: cachedStatusUrl, 'cache-control': 'no-store' });
     }
     const job = await submitScreenshot(parsed.request, api);
     const statusUrl = `${baseUrl(event)}/screenshots/${job.id}`;
-    logger.info('job queued', { jobId: job.id, url: job.url });
+    logger.info('job queued', { jobId: job.id, url: job.url, waitSeconds: wait.seconds });
+    if (wait.seconds !== undefined && wait.seconds > 0) {
+      const status = await waitForSettled(job.id, api, wait.seconds * 1000, () => context.getRemainingTimeInMillis());
+      const answer = status && settledResponse(event, { ...status, statusUrl }, { ...applied, 'cache-control': 'no-store' });
+      if (answer) return answer;
+    }
     return jsonResponse(
       202,
       { id: job.id, status: 'queued', statusUrl, url: job.url, requestedAt: job.requestedAt },
-      { location: statusUrl },
+      { ...applied, location: statusUrl },
     );
   });
 
@@ -210,6 +252,6 @@ function notFoundResponse({ method, path }: { method: string; path: string }): n
 export const handler = middy<Event, APIGatewayProxyResult>()
   .use(httpHeaderNormalizer())
   // API Gateway answers the preflight; the actual responses must carry the CORS headers too.
-  .use(httpCors({ origin: config().corsOrigin, exposeHeaders: 'Location', credentials: false }))
+  .use(httpCors({ origin: config().corsOrigin, exposeHeaders: 'Location, Preference-Applied', credentials: false }))
   .use(jsonErrors((message, error) => logger.error(message, error as Error)))
   .handler(httpRouterHandler({ routes, notFoundResponse }));

@@ -7,6 +7,7 @@ import { screenshotRequestSchema } from './request.js';
 import { errorBodySchema } from './problem.js';
 import { screenshotStatusSchema, webhookPayloadSchema } from './status.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../worker/webhook.js';
+import { MAX_WAIT_SECONDS, waitSchema } from '../api/sync-wait.js';
 
 /** A zod schema as an OpenAPI 3.1 (JSON Schema 2020-12) schema object. */
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output') {
@@ -96,6 +97,10 @@ const errors = (...codes: number[]) =>
   );
 
 export function openApiDocument(serverUrl?: string) {
+  // Exactly one of url and html: the schema's refinement, which JSON Schema cannot see by itself.
+  const requestSchema = { ...jsonSchema(screenshotRequestSchema, 'input'), oneOf: [{ required: ['url'] }, { required: ['html'] }] } as {
+    properties: Record<string, unknown>;
+  };
   return {
     openapi: '3.1.0',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
@@ -112,15 +117,41 @@ export function openApiDocument(serverUrl?: string) {
         post: {
           operationId: 'createScreenshot',
           summary: 'Queue a screenshot (or answer a cached one at once)',
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/ScreenshotRequest' } } } },
+          parameters: [
+            {
+              name: 'Prefer',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', examples: ['wait=20'] },
+              description: `RFC 7240 wait=N: as the body's wait field (N above ${MAX_WAIT_SECONDS} is cut to ${MAX_WAIT_SECONDS}); the answer then carries Preference-Applied`,
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: { $ref: '#/components/schemas/CreateScreenshotRequest' },
+              },
+            },
+          },
           responses: {
+            '303': {
+              description: 'wait was set and the job is done (or cached): Location is the image; the body is the done status',
+              headers: { Location: { schema: { type: 'string', format: 'uri' }, description: 'The imageUrl' } },
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/ScreenshotStatus' } } },
+            },
+            '422': {
+              description: 'wait was set and the job failed: its status, whose error says why',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/ScreenshotStatus' } } },
+            },
             '202': {
-              description: 'Queued; poll statusUrl',
+              description: 'Queued (with wait: not settled within it); poll statusUrl',
               headers: { Location: { schema: { type: 'string', format: 'uri' }, description: 'The statusUrl' } },
               content: { 'application/json': { schema: { $ref: '#/components/schemas/ScreenshotStatus' } } },
             },
             '200': {
-              description: 'cache was set and an identical fresh result exists: done at once, nothing rendered',
+              description:
+                'Done at once: cache was set and an identical fresh result exists (nothing rendered), or wait was set with Accept: application/json and the job is done',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/ScreenshotStatus' } } },
             },
             ...errors(400, 413, 415),
@@ -325,8 +356,9 @@ export function openApiDocument(serverUrl?: string) {
     },
     components: {
       schemas: {
-        // Exactly one of url and html: the schema's refinement, which JSON Schema cannot see by itself.
-        ScreenshotRequest: { ...jsonSchema(screenshotRequestSchema, 'input'), oneOf: [{ required: ['url'] }, { required: ['html'] }] },
+        ScreenshotRequest: requestSchema,
+        // A ScreenshotRequest plus wait, which only POST /screenshots takes (batches and jobs do not carry it).
+        CreateScreenshotRequest: { ...requestSchema, properties: { ...requestSchema.properties, wait: jsonSchema(waitSchema.unwrap()) } },
         ScreenshotStatus: jsonSchema(screenshotStatusSchema),
         BatchStatus: batchStatusSchema,
         WebhookPayload: jsonSchema(webhookPayloadSchema),

@@ -10,7 +10,14 @@ export interface ScreenshotStore {
   putImage(id: string, bytes: Uint8Array, contentType: string, extension: string): Promise<string>;
   putStatus(record: StatusRecord): Promise<void>;
   getStatus(id: string): Promise<StatusRecord | undefined>;
-  presignImage(key: string, ttlSeconds: number): Promise<string>;
+  presignImage(key: string, ttlSeconds: number, options?: PresignOptions): Promise<string>;
+}
+
+export interface PresignOptions {
+  /** Sign as of this time (a fixed date gives the same URL on every call with the same credentials). */
+  signingDate?: Date;
+  /** The Cache-Control S3 answers with (response-cache-control, part of the signed URL). */
+  cacheControl?: string;
 }
 
 export class S3ScreenshotStore implements ScreenshotStore {
@@ -41,7 +48,10 @@ export class S3ScreenshotStore implements ScreenshotStore {
     return readJson<StatusRecord>(this.s3, this.bucket, statusKey(id));
   }
 
-  presignImage(key: string, ttlSeconds: number): Promise<string> {
-    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: ttlSeconds });
+  presignImage(key: string, ttlSeconds: number, options: PresignOptions = {}): Promise<string> {
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key, ResponseCacheControl: options.cacheControl }), {
+      expiresIn: ttlSeconds,
+      signingDate: options.signingDate,
+    });
   }
 }

@@ -25,6 +25,7 @@ import {
   type Submitted,
 } from './client.js';
 import { readUrlList, runBatch } from './batch.js';
+import { parseLinkSecrets, signRenderLink } from '../lib/api/render-links.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -159,6 +160,7 @@ Exit codes: 0 done, 1 the job failed (or the file could not be written), 2 usage
 by the service, 3 timed out, 4 no service answered / service error.
 
 Verify a capture receipt: npx url2png verify receipt.json image.png (see url2png verify --help).
+Print a signed render link (a URL that is the image): npx url2png link <url> [options] (url2png link --help).
 
 Examples:
   npx url2png https://example.com
@@ -458,9 +460,61 @@ async function batch(file: string, o: Options, progress: Progress, stacks: { cur
   });
 }
 
+/**
+ * `url2png link <url> [the request options]`: prints a signed GET /render link for that request,
+ * signed with a key of URL2PNG_RENDER_LINK_SECRETS (the first, or --key-id).
+ */
+function link(argv: string[]): number {
+  const cmd = program()
+    .name('url2png link')
+    .description('Print a signed render link (GET /render) for the page and options: a URL that is the image, for <img src>.')
+    .option('--key-id <id>', 'which key of URL2PNG_RENDER_LINK_SECRETS (keyId:secret,...) signs the link (default: the first)')
+    .option('--expires-in <seconds>', 'how long the link is valid', seconds, 7 * 24 * 3600)
+    .option('--ttl <seconds>', 'how long a rendered image is reused before the link renders again (the request field cache)', wholeNumber);
+  try {
+    cmd.parse(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    throw error;
+  }
+  const o = cmd.opts<Options & { keyId?: string; expiresIn: number; ttl?: number }>();
+  const fail = (message: string) => {
+    process.stderr.write(`url2png link: ${message}\n`);
+    return EXIT.usage;
+  };
+  if (cmd.args[0] === undefined || o.htmlFile !== undefined || o.batch !== undefined)
+    return fail('give the page URL (a link carries its request in the query: no --html-file or --batch)');
+  let secrets: ReturnType<typeof parseLinkSecrets>;
+  try {
+    secrets = parseLinkSecrets(process.env.URL2PNG_RENDER_LINK_SECRETS ?? '');
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  const keyId = o.keyId ?? [...secrets.keys()][0];
+  const secret = keyId === undefined ? undefined : secrets.get(keyId);
+  if (keyId === undefined || secret === undefined)
+    return fail(
+      keyId === undefined
+        ? 'set URL2PNG_RENDER_LINK_SECRETS=keyId:secret (the same as the service has) to sign links'
+        : `no key ${keyId} in URL2PNG_RENDER_LINK_SECRETS`,
+    );
+  const request = buildRequest(cmd.args[0], o);
+  if (o.ttl !== undefined) request.cache = o.ttl;
+  let endpoint: string;
+  try {
+    endpoint = checkEndpoint(o.endpoint ?? defaultEndpoint());
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  const expires = Math.floor(Date.now() / 1000) + Math.ceil(o.expiresIn);
+  process.stdout.write(`${signRenderLink(endpoint, request, { keyId, secret, expires })}\n`);
+  return EXIT.ok;
+}
+
 async function main(argv: string[]): Promise<number> {
   // `url2png verify <receipt> <image>`: a command of its own (bin/verify.ts), not a URL to capture.
   if (argv[2] === 'verify') return (await import('./verify.js')).runVerify(argv.slice(3));
+  if (argv[2] === 'link') return link([...argv.slice(0, 2), ...argv.slice(3)]);
   const cmd = program();
   try {
     cmd.parse(argv);

@@ -5,7 +5,7 @@ import httpCors from '@middy/http-cors';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpRouterHandler, { type Route } from '@middy/http-router';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { config } from '../lib/contract/config.js';
 import { deviceList } from '../lib/contract/devices.js';
 import { isJobId } from '../lib/contract/job.js';
@@ -13,7 +13,9 @@ import { parseBatchRequest, readBatch, submitBatch } from '../lib/api/batches.js
 import { parseScreenshotRequest } from '../lib/contract/request.js';
 import { openApiDocument } from '../lib/contract/openapi.js';
 import type { ScreenshotStatus } from '../lib/contract/status.js';
-import { preferredWait, waitForSettled, waitSchema } from '../lib/api/sync-wait.js';
+import { MAX_WAIT_SECONDS, preferredWait, waitForSettled, waitSchema } from '../lib/api/sync-wait.js';
+import { renderForLink } from '../lib/api/link-renders.js';
+import { type LinkSecrets, linkSecretsLoader, verifyRenderLink } from '../lib/api/render-links.js';
 import { publicPart } from '../lib/receipts/receipt-key.js';
 import {
   createApiDeps,
@@ -206,7 +208,81 @@ const getBatch = async (event: Event): Promise<APIGatewayProxyResult> => {
   return jsonResponse(200, body, { 'cache-control': 'no-store' });
 };
 
+let linkSecrets: (() => Promise<LinkSecrets>) | undefined;
+
+/** The query as API Gateway passes it, every name with all its values (a repeated name is refused). */
+const queryOf = (event: Event): Record<string, string[]> =>
+  event.multiValueQueryStringParameters
+    ? Object.fromEntries(Object.entries(event.multiValueQueryStringParameters).map(([k, v]) => [k, v ?? []]))
+    : Object.fromEntries(Object.entries(event.queryStringParameters ?? {}).map(([k, v]) => [k, v === undefined ? [] : [v]]));
+
+/**
+ * GET /render: a signed link that is the image. 302 to it (cached, or rendered within the wait),
+ * 503 + Retry-After while it renders, 403 for a link that is not valid (lib/api/render-links.ts).
+ */
+const getRender = async (event: Event, context: Context): Promise<APIGatewayProxyResult> => {
+  const { api, allow } = getDeps();
+  linkSecrets ??= linkSecretsLoader(config());
+  const secrets = await linkSecrets().catch((error: Error) => {
+    logger.error('render link secrets unavailable', error);
+    throw new ApiError(503, 'render_links_unavailable', 'the render link keys are not available right now; try again later');
+  });
+  const verdict = verifyRenderLink(queryOf(event), secrets);
+  if (!verdict.ok) throw new ApiError(403, verdict.refusal.code, verdict.refusal.message);
+  const fields = verdict.fields;
+  if (fields.callbackUrl !== undefined) throw new ApiError(400, 'invalid_request', 'callbackUrl is not available on render links; drop it');
+  if (fields.cache === false)
+    throw new ApiError(
+      400,
+      'invalid_request',
+      'render links are always cached: set cache to a number of seconds (the TTL) or leave it out',
+    );
+  const parsed = parseScreenshotRequest({ ...fields, cache: fields.cache ?? true }, allow);
+  if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
+  const compareProblem = await refuseCompareTo(parsed.request, api);
+  if (compareProblem) throw new ApiError(400, 'compare_unavailable', compareProblem);
+  // An <img> sends no Prefer: it gets the longest wait. A script may ask for less.
+  const waitSeconds = preferredWait(event.headers?.prefer) ?? MAX_WAIT_SECONDS;
+  const result = await renderForLink(parsed.request, api, waitSeconds * 1000, () => context.getRemainingTimeInMillis());
+  const base = baseUrl(event);
+  if (result.kind === 'image') {
+    // The redirect may be reused while the image is fresh and the link valid (an hour at most:
+    // the target is signed with the API's credentials, which rotate).
+    const linkLeft = verdict.expires - Math.floor(Date.now() / 1000);
+    const maxAge = Math.max(0, Math.min(result.freshForSeconds, linkLeft, 3600));
+    return {
+      statusCode: 302,
+      headers: {
+        location: result.imageUrl,
+        'cache-control': `public, max-age=${maxAge}`,
+        'x-url2png-cache': result.cached ? 'hit' : 'miss',
+      },
+      body: '',
+    };
+  }
+  if (result.kind === 'failed') {
+    const { error, id } = result.status;
+    return jsonResponse(
+      422,
+      { error: error ?? { code: 'failed', message: 'the screenshot failed' }, id, statusUrl: `${base}/screenshots/${id}` },
+      { 'cache-control': 'no-store' },
+    );
+  }
+  return jsonResponse(
+    503,
+    {
+      error: { code: 'not_ready', message: `the image is still being rendered; fetch the link again in ${RENDER_RETRY_AFTER_S} s` },
+      id: result.id,
+      statusUrl: `${base}/screenshots/${result.id}`,
+    },
+    { 'retry-after': String(RENDER_RETRY_AFTER_S), 'cache-control': 'no-store' },
+  );
+};
+/** Seconds a client should wait before fetching a link that is not ready yet. */
+const RENDER_RETRY_AFTER_S = 5;
+
 const routes: Route<Event, APIGatewayProxyResult>[] = [
+  { method: 'GET', path: '/render', handler: getRender },
   { method: 'POST', path: '/batches', handler: postBatch },
   { method: 'GET', path: '/batches/{id}', handler: getBatch },
   { method: 'POST', path: '/screenshots', handler: postScreenshot },
@@ -230,6 +306,7 @@ const routes: Route<Event, APIGatewayProxyResult>[] = [
 ];
 
 const KNOWN_PATHS = [
+  /^\/render\/?$/,
   /^\/screenshots\/?$/,
   /^\/screenshots\/[^/]+\/?$/,
   /^\/screenshots\/[^/]+\/receipt\/?$/,
@@ -245,7 +322,7 @@ function notFoundResponse({ method, path }: { method: string; path: string }): n
   throw new ApiError(
     404,
     'not_found',
-    `no route ${method} ${path}; the API has POST /screenshots, GET /screenshots/{id}, GET /screenshots/{id}/receipt, GET /receipt-key, GET /devices, POST /batches and GET /batches/{id}`,
+    `no route ${method} ${path}; the API has POST /screenshots, GET /screenshots/{id}, GET /screenshots/{id}/receipt, GET /receipt-key, GET /devices, GET /render, POST /batches and GET /batches/{id}`,
   );
 }
 

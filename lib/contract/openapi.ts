@@ -346,6 +346,73 @@ export function openApiDocument(serverUrl?: string) {
           },
         },
       },
+      '/render': {
+        get: {
+          operationId: 'renderLink',
+          summary: 'A signed render link: the image itself, for <img src> (no API key; the signature is the credential)',
+          description:
+            'Every ScreenshotRequest field (but html and callbackUrl) may be a query parameter: strings as they are, other values as JSON (width=1200, fullPage=true). ' +
+            'signature = hex HMAC-SHA256 with the secret of keyId over the canonical query: every parameter but signature, sorted by name, name and value encodeURIComponent-encoded, joined as name=value by "&". ' +
+            'Links are always cached by the normalised request: cache=<seconds> sets the TTL (default 86400). Make one with: npx url2png link <url> [options].',
+          parameters: [
+            { name: 'url', in: 'query', required: true, schema: { type: 'string', format: 'uri' } },
+            {
+              name: 'keyId',
+              in: 'query',
+              required: true,
+              schema: { type: 'string' },
+              description: "Which of the operator's secrets signed the link",
+            },
+            {
+              name: 'expires',
+              in: 'query',
+              required: true,
+              schema: { type: 'integer' },
+              description: 'Unix seconds after which the link answers 403',
+            },
+            { name: 'signature', in: 'query', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+            {
+              name: 'cache',
+              in: 'query',
+              required: false,
+              schema: { type: 'integer', minimum: 1, maximum: 604800 },
+              description: 'Seconds one render is reused',
+            },
+            {
+              name: 'Prefer',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', examples: ['wait=5'] },
+              description: `wait=N: wait at most N seconds for a render before 503 (default and maximum ${MAX_WAIT_SECONDS})`,
+            },
+          ],
+          responses: {
+            '302': {
+              description:
+                'To the image: cached, or rendered within the wait. The target is served with Cache-Control: public, max-age=31536000, immutable',
+              headers: {
+                Location: { schema: { type: 'string', format: 'uri' } },
+                'X-Url2png-Cache': { schema: { type: 'string', enum: ['hit', 'miss'] } },
+              },
+            },
+            '403': {
+              description:
+                'invalid_signature (missing, wrong, or a parameter changed, added or repeated), link_expired, unknown_key, render_links_disabled',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+            },
+            '422': {
+              description: "The page could not be captured: the job's error",
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+            },
+            '503': {
+              description: 'Still rendering: fetch the link again after Retry-After (the same job is waited for)',
+              headers: { 'Retry-After': { schema: { type: 'integer' } } },
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+            },
+            ...errors(400),
+          },
+        },
+      },
       '/openapi.json': {
         get: {
           operationId: 'getOpenApi',

@@ -1,10 +1,9 @@
 // url2png <url> [-o file] [options]: submit a screenshot, follow it, save the image.
 // Progress goes to stderr (a spinner on a TTY, plain lines otherwise); stdout carries only the
 // result (the file path, the status URL with --no-wait, or one JSON object with --json).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import ora, { type Ora } from 'ora';
 import type { Problem } from '../lib/contract/problem.js';
@@ -25,6 +24,7 @@ import {
   type Submitted,
 } from './client.js';
 import { readUrlList, runBatch } from './batch.js';
+import { startPipelineHere } from './in-process.js';
 import { parseLinkSecrets, signRenderLink } from '../lib/api/render-links.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -161,6 +161,7 @@ by the service, 3 timed out, 4 no service answered / service error.
 
 Verify a capture receipt: npx url2png verify receipt.json image.png (see url2png verify --help).
 Print a signed render link (a URL that is the image): npx url2png link <url> [options] (url2png link --help).
+Serve the Model Context Protocol over stdio for AI assistants: npx url2png mcp [--endpoint <url>].
 
 Examples:
   npx url2png https://example.com
@@ -285,30 +286,10 @@ function checkEndpoint(raw: string): string {
   return url.href.replace(/\/+$/, '');
 }
 
-/** The emulator uses node:sqlite, which Node 22 flags as experimental on every start; other warnings still print. */
-function quietExperimentalWarnings() {
-  for (const listener of process.listeners('warning')) process.off('warning', listener);
-  process.on('warning', (warning) => {
-    if (warning.name === 'ExperimentalWarning' && /SQLite/i.test(warning.message)) return;
-    process.stderr.write(`(node) ${warning.name}: ${warning.message}\n`);
-  });
-}
-
 /** The whole service for this one command, on free ports: emulator, API, worker (local/stack.ts), Chromium. */
 async function startInProcess(progress: Progress): Promise<LocalStack> {
   progress.step('starting the pipeline here (emulator, API, worker, Chromium)', Date.now());
-  // This process's stdout is the user's (a file path or --json): keep the service's own output off it.
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  quietExperimentalWarnings();
-  // Like its queues and objects, the in-process pipeline's receipt key lives only as long as the command.
-  if (!process.env.URL2PNG_DATA_DIR) {
-    const dir = mkdtempSync(join(tmpdir(), 'url2png-cli-'));
-    process.env.URL2PNG_DATA_DIR = dir;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  }
-  const { startLocalStack } = await import('../local/stack.js');
-  return startLocalStack({ port: 0, emulatorPort: 0, log: (line) => progress.note(line) });
+  return startPipelineHere((line) => progress.note(line));
 }
 
 interface CliResult {
@@ -515,6 +496,8 @@ async function main(argv: string[]): Promise<number> {
   // `url2png verify <receipt> <image>`: a command of its own (bin/verify.ts), not a URL to capture.
   if (argv[2] === 'verify') return (await import('./verify.js')).runVerify(argv.slice(3));
   if (argv[2] === 'link') return link([...argv.slice(0, 2), ...argv.slice(3)]);
+  // `url2png mcp`: the MCP server over stdio (bin/mcp.ts); returns when the client disconnects.
+  if (argv[2] === 'mcp') return (await import('./mcp.js')).runMcp(argv.slice(3), VERSION, defaultEndpoint());
   const cmd = program();
   try {
     cmd.parse(argv);

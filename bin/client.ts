@@ -37,7 +37,7 @@ export interface Submitted {
 }
 
 /** The longest the API holds a request for a synchronous answer (POST /screenshots, Prefer: wait=N). */
-export const MAX_SYNC_WAIT_S = 25;
+const MAX_SYNC_WAIT_S = 25;
 
 /** One line for people: how much changed, and on what area when the sizes differ. */
 export function describeDiff(d: DiffSummary): string {

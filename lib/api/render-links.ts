@@ -9,7 +9,7 @@ import type { Config } from '../contract/config.js';
 import { clientSettings } from '../storage/aws.js';
 
 /** The link's own parameters; every other parameter is a request field. */
-export const LINK_PARAMS = ['keyId', 'expires', 'signature'] as const;
+const LINK_PARAMS = ['keyId', 'expires', 'signature'] as const;
 
 export type LinkSecrets = ReadonlyMap<string, string>;
 

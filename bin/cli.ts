@@ -1,10 +1,9 @@
 // url2png <url> [-o file] [options]: submit a screenshot, follow it, save the image.
 // Progress goes to stderr (a spinner on a TTY, plain lines otherwise); stdout carries only the
 // result (the file path, the status URL with --no-wait, or one JSON object with --json).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import ora, { type Ora } from 'ora';
 import { EXTRACT_KINDS, QUALITY_FLAGS } from '../lib/contract/findings.js';
@@ -26,6 +25,8 @@ import {
   type Submitted,
 } from './client.js';
 import { readUrlList, runBatch } from './batch.js';
+import { startPipelineHere } from './in-process.js';
+import { parseLinkSecrets, signRenderLink } from '../lib/api/render-links.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -182,6 +183,8 @@ Exit codes: 0 done, 1 the job failed (or the file could not be written), 2 usage
 by the service, 3 timed out, 4 no service answered / service error.
 
 Verify a capture receipt: npx url2png verify receipt.json image.png (see url2png verify --help).
+Print a signed render link (a URL that is the image): npx url2png link <url> [options] (url2png link --help).
+Serve the Model Context Protocol over stdio for AI assistants: npx url2png mcp [--endpoint <url>].
 
 Examples:
   npx url2png https://example.com
@@ -309,30 +312,10 @@ function checkEndpoint(raw: string): string {
   return url.href.replace(/\/+$/, '');
 }
 
-/** The emulator uses node:sqlite, which Node 22 flags as experimental on every start; other warnings still print. */
-function quietExperimentalWarnings() {
-  for (const listener of process.listeners('warning')) process.off('warning', listener);
-  process.on('warning', (warning) => {
-    if (warning.name === 'ExperimentalWarning' && /SQLite/i.test(warning.message)) return;
-    process.stderr.write(`(node) ${warning.name}: ${warning.message}\n`);
-  });
-}
-
 /** The whole service for this one command, on free ports: emulator, API, worker (local/stack.ts), Chromium. */
 async function startInProcess(progress: Progress): Promise<LocalStack> {
   progress.step('starting the pipeline here (emulator, API, worker, Chromium)', Date.now());
-  // This process's stdout is the user's (a file path or --json): keep the service's own output off it.
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  quietExperimentalWarnings();
-  // Like its queues and objects, the in-process pipeline's receipt key lives only as long as the command.
-  if (!process.env.URL2PNG_DATA_DIR) {
-    const dir = mkdtempSync(join(tmpdir(), 'url2png-cli-'));
-    process.env.URL2PNG_DATA_DIR = dir;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  }
-  const { startLocalStack } = await import('../local/stack.js');
-  return startLocalStack({ port: 0, emulatorPort: 0, log: (line) => progress.note(line) });
+  return startPipelineHere((line) => progress.note(line));
 }
 
 interface CliResult {
@@ -350,9 +333,11 @@ async function run(rawUrl: string | undefined, o: Options, progress: Progress, s
 
   const what = request.url === undefined ? (o.htmlFile ?? 'the html') : String(request.url);
   progress.step(`submitting ${what} to ${endpoint}`, t0);
+  // While the command waits anyway, the API may hold the answer until the job settles (no polling).
+  const submitOptions = { ...client, waitSeconds: o.wait ? o.timeout : undefined };
   let job: Submitted;
   try {
-    job = await submit(endpoint, request, client);
+    job = await submit(endpoint, request, submitOptions);
   } catch (error) {
     if (!(error instanceof Unreachable)) throw error;
     if (!o.fallback || !isLoopbackEndpoint(endpoint)) {
@@ -365,7 +350,7 @@ async function run(rawUrl: string | undefined, o: Options, progress: Progress, s
     endpoint = stacks.current.apiUrl;
     t0 = Date.now();
     progress.step(`submitting ${what}`, t0);
-    job = await submit(endpoint, request, client);
+    job = await submit(endpoint, request, submitOptions);
   }
   const inProcess = stacks.current !== undefined;
   const base = { id: job.id, url: job.url, statusUrl: job.statusUrl, endpoint, inProcess };
@@ -375,21 +360,24 @@ async function run(rawUrl: string | undefined, o: Options, progress: Progress, s
     return { exitCode: EXIT.ok, json: { ...base, status: job.status }, stdout: job.statusUrl };
   }
 
+  if (job.settled) progress.step(`settled ${job.id.slice(0, 8)} while the service held the request`, t0);
   let status: ScreenshotStatus;
   try {
-    status = await waitForJob(job.statusUrl, {
-      ...client,
-      deadline: Date.now() + o.timeout * 1000,
-      onStatus: (s) => {
-        const phase =
-          s.status === 'queued'
-            ? `queued ${s.id.slice(0, 8)}: waiting for a browser`
-            : s.status === 'done' || s.status === 'failed'
-              ? ''
-              : `${s.status} ${s.id.slice(0, 8)}`;
-        if (phase) progress.step(phase, t0);
-      },
-    });
+    status =
+      job.settled ??
+      (await waitForJob(job.statusUrl, {
+        ...client,
+        deadline: t0 + o.timeout * 1000,
+        onStatus: (s) => {
+          const phase =
+            s.status === 'queued'
+              ? `queued ${s.id.slice(0, 8)}: waiting for a browser`
+              : s.status === 'done' || s.status === 'failed'
+                ? ''
+                : `${s.status} ${s.id.slice(0, 8)}`;
+          if (phase) progress.step(phase, t0);
+        },
+      }));
   } catch (error) {
     if (error instanceof CliError && error.code === 'timeout') {
       return failure(
@@ -498,9 +486,63 @@ async function batch(file: string, o: Options, progress: Progress, stacks: { cur
   });
 }
 
+/**
+ * `url2png link <url> [the request options]`: prints a signed GET /render link for that request,
+ * signed with a key of URL2PNG_RENDER_LINK_SECRETS (the first, or --key-id).
+ */
+function link(argv: string[]): number {
+  const cmd = program()
+    .name('url2png link')
+    .description('Print a signed render link (GET /render) for the page and options: a URL that is the image, for <img src>.')
+    .option('--key-id <id>', 'which key of URL2PNG_RENDER_LINK_SECRETS (keyId:secret,...) signs the link (default: the first)')
+    .option('--expires-in <seconds>', 'how long the link is valid', seconds, 7 * 24 * 3600)
+    .option('--ttl <seconds>', 'how long a rendered image is reused before the link renders again (the request field cache)', wholeNumber);
+  try {
+    cmd.parse(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    throw error;
+  }
+  const o = cmd.opts<Options & { keyId?: string; expiresIn: number; ttl?: number }>();
+  const fail = (message: string) => {
+    process.stderr.write(`url2png link: ${message}\n`);
+    return EXIT.usage;
+  };
+  if (cmd.args[0] === undefined || o.htmlFile !== undefined || o.batch !== undefined)
+    return fail('give the page URL (a link carries its request in the query: no --html-file or --batch)');
+  let secrets: ReturnType<typeof parseLinkSecrets>;
+  try {
+    secrets = parseLinkSecrets(process.env.URL2PNG_RENDER_LINK_SECRETS ?? '');
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  const keyId = o.keyId ?? [...secrets.keys()][0];
+  const secret = keyId === undefined ? undefined : secrets.get(keyId);
+  if (keyId === undefined || secret === undefined)
+    return fail(
+      keyId === undefined
+        ? 'set URL2PNG_RENDER_LINK_SECRETS=keyId:secret (the same as the service has) to sign links'
+        : `no key ${keyId} in URL2PNG_RENDER_LINK_SECRETS`,
+    );
+  const request = buildRequest(cmd.args[0], o);
+  if (o.ttl !== undefined) request.cache = o.ttl;
+  let endpoint: string;
+  try {
+    endpoint = checkEndpoint(o.endpoint ?? defaultEndpoint());
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  const expires = Math.floor(Date.now() / 1000) + Math.ceil(o.expiresIn);
+  process.stdout.write(`${signRenderLink(endpoint, request, { keyId, secret, expires })}\n`);
+  return EXIT.ok;
+}
+
 async function main(argv: string[]): Promise<number> {
   // `url2png verify <receipt> <image>`: a command of its own (bin/verify.ts), not a URL to capture.
   if (argv[2] === 'verify') return (await import('./verify.js')).runVerify(argv.slice(3));
+  if (argv[2] === 'link') return link([...argv.slice(0, 2), ...argv.slice(3)]);
+  // `url2png mcp`: the MCP server over stdio (bin/mcp.ts); returns when the client disconnects.
+  if (argv[2] === 'mcp') return (await import('./mcp.js')).runMcp(argv.slice(3), VERSION, defaultEndpoint());
   const cmd = program();
   try {
     cmd.parse(argv);

@@ -32,7 +32,12 @@ export interface Submitted {
   status: string;
   statusUrl: string;
   url: string;
+  /** The job settled while the API held the request (`Prefer: wait=N`): no polling needed. */
+  settled?: ScreenshotStatus;
 }
+
+/** The longest the API holds a request for a synchronous answer (POST /screenshots, Prefer: wait=N). */
+const MAX_SYNC_WAIT_S = 25;
 
 /** One line for people: how much changed, and on what area when the sizes differ. */
 export function describeDiff(d: DiffSummary): string {
@@ -115,16 +120,30 @@ function apiError(res: Response, body: Record<string, unknown>, what: string): C
   return new CliError(res.status < 500 ? EXIT.usage : EXIT.unavailable, message, error?.code ?? `http_${res.status}`);
 }
 
-/** POST /screenshots. Throws Unreachable when nothing answers at the endpoint. */
-export async function submit(endpoint: string, request: Record<string, unknown>, options: ClientOptions): Promise<Submitted> {
-  const { res, body } = await postJson(endpoint, '/screenshots', request, options);
+/**
+ * POST /screenshots. With `waitSeconds` the API may hold the answer until the job settles (sent as
+ * `Prefer: wait=N`, which a service without synchronous answers ignores): the settled status then
+ * comes back at once (200 done, or 422 failed). Throws Unreachable when nothing answers at the endpoint.
+ */
+export async function submit(
+  endpoint: string,
+  request: Record<string, unknown>,
+  options: ClientOptions & { waitSeconds?: number },
+): Promise<Submitted> {
+  const wait = options.waitSeconds ? Math.min(MAX_SYNC_WAIT_S, Math.floor(options.waitSeconds)) : 0;
+  const { res, body } = await postJson(endpoint, '/screenshots', request, options, {
+    headers: wait > 0 ? { prefer: `wait=${wait}` } : {},
+    settledFailure: true,
+  });
   if (typeof body.id !== 'string')
     throw new CliError(EXIT.unavailable, `${endpoint} answered ${res.status} without a job id`, 'not_url2png');
+  const status = String(body.status ?? 'queued');
   return {
     id: body.id,
-    status: String(body.status ?? 'queued'),
+    status,
     statusUrl: typeof body.statusUrl === 'string' ? body.statusUrl : `${endpoint}/screenshots/${body.id}`,
     url: typeof body.url === 'string' ? body.url : String(request.url),
+    ...(status === 'done' || status === 'failed' ? { settled: body as unknown as ScreenshotStatus } : {}),
   };
 }
 
@@ -134,12 +153,13 @@ export async function postJson(
   path: string,
   request: unknown,
   options: ClientOptions,
+  extra: { headers?: Record<string, string>; settledFailure?: boolean } = {},
 ): Promise<{ res: Response; body: Record<string, unknown> }> {
   let res: Response;
   try {
     res = await fetch(`${endpoint}${path}`, {
       method: 'POST',
-      headers: headers(options, { 'content-type': 'application/json' }),
+      headers: headers(options, { 'content-type': 'application/json', ...extra.headers }),
       body: JSON.stringify(request),
       signal: AbortSignal.timeout(30_000),
     });
@@ -149,7 +169,9 @@ export async function postJson(
     throw new CliError(EXIT.unavailable, `could not reach ${endpoint}: ${reason(error)}`, 'unreachable');
   }
   const body = await readJson(res, endpoint);
-  if (!res.ok) throw apiError(res, body, endpoint);
+  // 422 with a failed status: the job ran (synchronously) and failed; the caller reports its error.
+  const settledFailure = extra.settledFailure && res.status === 422 && body.status === 'failed';
+  if (!res.ok && !settledFailure) throw apiError(res, body, endpoint);
   return { res, body };
 }
 

@@ -5,13 +5,17 @@ import httpCors from '@middy/http-cors';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpRouterHandler, { type Route } from '@middy/http-router';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { config } from '../lib/contract/config.js';
 import { deviceList } from '../lib/contract/devices.js';
 import { isJobId } from '../lib/contract/job.js';
 import { parseBatchRequest, readBatch, submitBatch } from '../lib/api/batches.js';
 import { parseScreenshotRequest } from '../lib/contract/request.js';
 import { openApiDocument } from '../lib/contract/openapi.js';
+import type { ScreenshotStatus } from '../lib/contract/status.js';
+import { MAX_WAIT_SECONDS, preferredWait, waitForSettled, waitSchema } from '../lib/api/sync-wait.js';
+import { renderForLink } from '../lib/api/link-renders.js';
+import { type LinkSecrets, linkSecretsLoader, verifyRenderLink } from '../lib/api/render-links.js';
 import { publicPart } from '../lib/receipts/receipt-key.js';
 import {
   createApiDeps,
@@ -62,29 +66,72 @@ function refuseCallbackWithoutSecret(callbackUrl: string | undefined): void {
   );
 }
 
+/** A client that asked for JSON (the CLI, the web page) gets the done status as 200 instead of a 303 to the image. */
+const wantsJson = (event: Event) => /application\/(?:[\w.+-]*\+)?json/i.test(event.headers?.accept ?? '');
+
+/**
+ * The answer to a synchronous request whose job settled: 303 See Other to the image (200 with the
+ * status when the client asked for JSON), or 422 with the failed job's status and its error.
+ */
+function settledResponse(event: Event, status: ScreenshotStatus, headers: Record<string, string>): APIGatewayProxyResult | undefined {
+  if (status.status === 'done' && status.imageUrl) {
+    if (wantsJson(event)) return jsonResponse(200, status, headers);
+    return jsonResponse(303, status, { ...headers, location: status.imageUrl });
+  }
+  if (status.status === 'failed') return jsonResponse(422, status, headers);
+  return undefined;
+}
+
+/** "wait" in the body, else `Prefer: wait=N`; the body's field is taken out before the request is validated. */
+function syncWait(event: Event): { seconds?: number; preferred: boolean } {
+  const body = event.body as unknown;
+  if (body && typeof body === 'object' && !Array.isArray(body) && 'wait' in body) {
+    const { wait, ...rest } = body as Record<string, unknown>;
+    const parsed = waitSchema.safeParse(wait);
+    if (!parsed.success) throw new ApiError(400, 'invalid_request', parsed.error.issues.map((i) => i.message).join('; '));
+    (event as { body: unknown }).body = rest;
+    return { seconds: parsed.data, preferred: false };
+  }
+  const preferred = preferredWait(event.headers?.prefer);
+  return { seconds: preferred, preferred: preferred !== undefined };
+}
+
 const postScreenshot = middy<Event, APIGatewayProxyResult>()
   .use(bodyLimit(MAX_BODY_BYTES))
   .use(httpJsonBodyParser())
-  .handler(async (event) => {
+  .handler(async (event, context) => {
     const { api, allow } = getDeps();
+    const wait = syncWait(event);
     const parsed = parseScreenshotRequest(event.body as unknown, allow);
     if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
     refuseCallbackWithoutSecret(parsed.request.callbackUrl);
     const compareProblem = await refuseCompareTo(parsed.request, api);
     if (compareProblem) throw new ApiError(400, 'compare_unavailable', compareProblem);
+    // RFC 7240: say that the preference was honoured.
+    const applied: Record<string, string> = wait.preferred ? { 'preference-applied': `wait=${wait.seconds}` } : {};
     const cached = await findCachedScreenshot(parsed.request, api);
     if (cached) {
       const cachedStatusUrl = `${baseUrl(event)}/screenshots/${cached.id}`;
-      return jsonResponse(200, { ...cached, statusUrl: cachedStatusUrl }, { location: cachedStatusUrl, 'cache-control': 'no-store' });
+      const body = { ...cached, statusUrl: cachedStatusUrl };
+      if (wait.seconds !== undefined) return settledResponse(event, body, { ...applied, 'cache-control': 'no-store' })!;
+      return jsonResponse(200, body, { location: cachedStatusUrl, 'cache-control': 'no-store' });
     }
     const job = await submitScreenshot(parsed.request, api);
     const statusUrl = `${baseUrl(event)}/screenshots/${job.id}`;
-    logger.info('job queued', { jobId: job.id, url: job.url });
+    logger.info('job queued', { jobId: job.id, url: job.url, waitSeconds: wait.seconds });
+    if (wait.seconds !== undefined && wait.seconds > 0) {
+      const status = await waitForSettled(job.id, api, wait.seconds * 1000, () => context.getRemainingTimeInMillis());
+      // receiptSalt: only to the caller, as in the 202 answer.
+      const answer =
+        status &&
+        settledResponse(event, { ...status, statusUrl, receiptSalt: job.receiptSalt }, { ...applied, 'cache-control': 'no-store' });
+      if (answer) return answer;
+    }
     return jsonResponse(
       202,
       // receiptSalt: only here, only to the caller (the receipt's commitments to its credentials).
       { id: job.id, status: 'queued', statusUrl, url: job.url, requestedAt: job.requestedAt, receiptSalt: job.receiptSalt },
-      { location: statusUrl },
+      { ...applied, location: statusUrl },
     );
   });
 
@@ -165,7 +212,81 @@ const getBatch = async (event: Event): Promise<APIGatewayProxyResult> => {
   return jsonResponse(200, body, { 'cache-control': 'no-store' });
 };
 
+let linkSecrets: (() => Promise<LinkSecrets>) | undefined;
+
+/** The query as API Gateway passes it, every name with all its values (a repeated name is refused). */
+const queryOf = (event: Event): Record<string, string[]> =>
+  event.multiValueQueryStringParameters
+    ? Object.fromEntries(Object.entries(event.multiValueQueryStringParameters).map(([k, v]) => [k, v ?? []]))
+    : Object.fromEntries(Object.entries(event.queryStringParameters ?? {}).map(([k, v]) => [k, v === undefined ? [] : [v]]));
+
+/**
+ * GET /render: a signed link that is the image. 302 to it (cached, or rendered within the wait),
+ * 503 + Retry-After while it renders, 403 for a link that is not valid (lib/api/render-links.ts).
+ */
+const getRender = async (event: Event, context: Context): Promise<APIGatewayProxyResult> => {
+  const { api, allow } = getDeps();
+  linkSecrets ??= linkSecretsLoader(config());
+  const secrets = await linkSecrets().catch((error: Error) => {
+    logger.error('render link secrets unavailable', error);
+    throw new ApiError(503, 'render_links_unavailable', 'the render link keys are not available right now; try again later');
+  });
+  const verdict = verifyRenderLink(queryOf(event), secrets);
+  if (!verdict.ok) throw new ApiError(403, verdict.refusal.code, verdict.refusal.message);
+  const fields = verdict.fields;
+  if (fields.callbackUrl !== undefined) throw new ApiError(400, 'invalid_request', 'callbackUrl is not available on render links; drop it');
+  if (fields.cache === false)
+    throw new ApiError(
+      400,
+      'invalid_request',
+      'render links are always cached: set cache to a number of seconds (the TTL) or leave it out',
+    );
+  const parsed = parseScreenshotRequest({ ...fields, cache: fields.cache ?? true }, allow);
+  if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
+  const compareProblem = await refuseCompareTo(parsed.request, api);
+  if (compareProblem) throw new ApiError(400, 'compare_unavailable', compareProblem);
+  // An <img> sends no Prefer: it gets the longest wait. A script may ask for less.
+  const waitSeconds = preferredWait(event.headers?.prefer) ?? MAX_WAIT_SECONDS;
+  const result = await renderForLink(parsed.request, api, waitSeconds * 1000, () => context.getRemainingTimeInMillis());
+  const base = baseUrl(event);
+  if (result.kind === 'image') {
+    // The redirect may be reused while the image is fresh and the link valid (an hour at most:
+    // the target is signed with the API's credentials, which rotate).
+    const linkLeft = verdict.expires - Math.floor(Date.now() / 1000);
+    const maxAge = Math.max(0, Math.min(result.freshForSeconds, linkLeft, 3600));
+    return {
+      statusCode: 302,
+      headers: {
+        location: result.imageUrl,
+        'cache-control': `public, max-age=${maxAge}`,
+        'x-url2png-cache': result.cached ? 'hit' : 'miss',
+      },
+      body: '',
+    };
+  }
+  if (result.kind === 'failed') {
+    const { error, id } = result.status;
+    return jsonResponse(
+      422,
+      { error: error ?? { code: 'failed', message: 'the screenshot failed' }, id, statusUrl: `${base}/screenshots/${id}` },
+      { 'cache-control': 'no-store' },
+    );
+  }
+  return jsonResponse(
+    503,
+    {
+      error: { code: 'not_ready', message: `the image is still being rendered; fetch the link again in ${RENDER_RETRY_AFTER_S} s` },
+      id: result.id,
+      statusUrl: `${base}/screenshots/${result.id}`,
+    },
+    { 'retry-after': String(RENDER_RETRY_AFTER_S), 'cache-control': 'no-store' },
+  );
+};
+/** Seconds a client should wait before fetching a link that is not ready yet. */
+const RENDER_RETRY_AFTER_S = 5;
+
 const routes: Route<Event, APIGatewayProxyResult>[] = [
+  { method: 'GET', path: '/render', handler: getRender },
   { method: 'POST', path: '/batches', handler: postBatch },
   { method: 'GET', path: '/batches/{id}', handler: getBatch },
   { method: 'POST', path: '/screenshots', handler: postScreenshot },
@@ -204,6 +325,6 @@ function notFoundResponse({ method, path }: { method: string; path: string }): n
 export const handler = middy<Event, APIGatewayProxyResult>()
   .use(httpHeaderNormalizer())
   // API Gateway answers the preflight; the actual responses must carry the CORS headers too.
-  .use(httpCors({ origin: config().corsOrigin, exposeHeaders: 'Location', credentials: false }))
+  .use(httpCors({ origin: config().corsOrigin, exposeHeaders: 'Location, Preference-Applied', credentials: false }))
   .use(jsonErrors((message, error) => logger.error(message, error as Error)))
   .handler(httpRouterHandler({ routes, notFoundResponse }));

@@ -3,7 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { clientSettings } from '../storage/aws.js';
 import type { Config } from '../contract/config.js';
-import { cacheKey, isFresh, S3ResultCache, type ResultCache } from '../storage/cache.js';
+import { type CacheEntry, cacheKey, isFresh, S3ResultCache, type ResultCache } from '../storage/cache.js';
 import { HTML_JOB_URL, htmlDigest, S3HtmlInputs, type HtmlInputs } from '../capture/html-input.js';
 import { newJob, newJobId, type Job } from '../contract/job.js';
 import { SqsJobQueue, type JobQueue } from '../storage/queue.js';
@@ -95,16 +95,31 @@ export async function findCachedScreenshot(
   deps: ApiDeps,
   now = new Date(),
 ): Promise<(ScreenshotStatus & { cached: true }) | undefined> {
+  const found = await findCacheEntry(request, deps, now);
+  if (!found) return undefined;
+  const body = await readScreenshot(found.entry.id, deps);
+  return body?.status === 'done' && body.imageUrl ? { ...body, cached: true } : undefined;
+}
+
+/** The request's cache key: every field that changes the image (lib/storage/cache.ts). */
+export function requestCacheKey(request: ScreenshotRequest): string {
+  const { url, html, ...options } = request;
+  return cacheKey(url ?? HTML_JOB_URL, screenshotOptionsSchema.parse(options), html === undefined ? undefined : htmlDigest(html));
+}
+
+/** The fresh cache entry of a request with `cache`, whose job's record (same lifecycle as its image) still says done. */
+export async function findCacheEntry(
+  request: ScreenshotRequest,
+  deps: Pick<ApiDeps, 'cache' | 'store'>,
+  now = new Date(),
+): Promise<{ entry: CacheEntry; key: string } | undefined> {
   const ttl = cacheTtlSeconds(request.cache);
   if (!deps.cache || ttl === 0) return undefined;
-  const { url, html, ...options } = request;
-  const entry = await deps.cache.get(
-    cacheKey(url ?? HTML_JOB_URL, screenshotOptionsSchema.parse(options), html === undefined ? undefined : htmlDigest(html)),
-  );
+  const key = requestCacheKey(request);
+  const entry = await deps.cache.get(key);
   if (!entry || !isFresh(entry, ttl, now)) return undefined;
-  // The index points at a job; that job's record (same lifecycle as its image) must still say done.
-  const body = await readScreenshot(entry.id, deps);
-  return body?.status === 'done' && body.imageUrl ? { ...body, cached: true } : undefined;
+  const record = await deps.store.getStatus(entry.id);
+  return record?.status === 'done' && record.imageKey ? { entry, key } : undefined;
 }
 
 /**

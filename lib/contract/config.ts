@@ -34,6 +34,10 @@ const envSchema = z.object({
   URL2PNG_CHROMIUM_SCRATCH_DIR: z.string().optional(),
   /** HMAC-SHA256 key for webhook signatures; without it callbackUrl is refused (lib/worker/webhook.ts). */
   URL2PNG_WEBHOOK_SECRET: z.string().default(''),
+  /** Render link secrets, `keyId:secret[,keyId:secret...]` (lib/api/render-links.ts); empty: no links. */
+  URL2PNG_RENDER_LINK_SECRETS: z.string().default(''),
+  /** On AWS: the SSM SecureString parameter that holds the render link secrets in the same form. */
+  URL2PNG_RENDER_LINK_SECRETS_PARAMETER: z.string().default(''),
   /** The origin allowed to call the API from another site's page (CORS); `*` by default. */
   URL2PNG_CORS_ORIGIN: z.string().min(1).default('*'),
   /** Where the local runtime keeps state that must outlive a process (the receipt signing key). */
@@ -78,6 +82,8 @@ export interface Config {
   chromiumPath?: string;
   singleProcess: boolean;
   webhookSecret: string;
+  renderLinkSecrets: string;
+  renderLinkSecretsParameter: string;
   dataDir: string;
   emulatorSecret?: string;
   receiptKeyParameter: string;
@@ -115,6 +121,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     chromiumPath: e.CHROMIUM_PATH || undefined,
     singleProcess: e.URL2PNG_CHROMIUM_SINGLE_PROCESS === '1',
     webhookSecret: e.URL2PNG_WEBHOOK_SECRET,
+    renderLinkSecrets: e.URL2PNG_RENDER_LINK_SECRETS,
+    renderLinkSecretsParameter: e.URL2PNG_RENDER_LINK_SECRETS_PARAMETER,
     corsOrigin: e.URL2PNG_CORS_ORIGIN,
     dataDir: e.URL2PNG_DATA_DIR,
     emulatorSecret: e.URL2PNG_EMULATOR_SECRET || undefined,

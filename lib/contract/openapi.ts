@@ -7,6 +7,7 @@ import { screenshotRequestSchema } from './request.js';
 import { errorBodySchema } from './problem.js';
 import { screenshotStatusSchema, webhookPayloadSchema } from './status.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../worker/webhook.js';
+import { MAX_WAIT_SECONDS, waitSchema } from '../api/sync-wait.js';
 
 /** A zod schema as an OpenAPI 3.1 (JSON Schema 2020-12) schema object. */
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output') {
@@ -102,6 +103,10 @@ const errors = (...codes: number[]) =>
   );
 
 export function openApiDocument(serverUrl?: string) {
+  // Exactly one of url and html: the schema's refinement, which JSON Schema cannot see by itself.
+  const requestSchema = { ...jsonSchema(screenshotRequestSchema, 'input'), oneOf: [{ required: ['url'] }, { required: ['html'] }] } as {
+    properties: Record<string, unknown>;
+  };
   return {
     openapi: '3.1.0',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
@@ -118,15 +123,41 @@ export function openApiDocument(serverUrl?: string) {
         post: {
           operationId: 'createScreenshot',
           summary: 'Queue a screenshot (or answer a cached one at once)',
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/ScreenshotRequest' } } } },
+          parameters: [
+            {
+              name: 'Prefer',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', examples: ['wait=20'] },
+              description: `RFC 7240 wait=N: as the body's wait field (N above ${MAX_WAIT_SECONDS} is cut to ${MAX_WAIT_SECONDS}); the answer then carries Preference-Applied`,
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: { $ref: '#/components/schemas/CreateScreenshotRequest' },
+              },
+            },
+          },
           responses: {
+            '303': {
+              description: 'wait was set and the job is done (or cached): Location is the image; the body is the done status',
+              headers: { Location: { schema: { type: 'string', format: 'uri' }, description: 'The imageUrl' } },
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/ScreenshotStatus' } } },
+            },
+            '422': {
+              description: 'wait was set and the job failed: its status, whose error says why',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/ScreenshotStatus' } } },
+            },
             '202': {
-              description: 'Queued; poll statusUrl',
+              description: 'Queued (with wait: not settled within it); poll statusUrl',
               headers: { Location: { schema: { type: 'string', format: 'uri' }, description: 'The statusUrl' } },
               content: { 'application/json': { schema: { $ref: '#/components/schemas/ScreenshotStatus' } } },
             },
             '200': {
-              description: 'cache was set and an identical fresh result exists: done at once, nothing rendered',
+              description:
+                'Done at once: cache was set and an identical fresh result exists (nothing rendered), or wait was set with Accept: application/json and the job is done',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/ScreenshotStatus' } } },
             },
             ...errors(400, 413, 415),
@@ -329,6 +360,73 @@ export function openApiDocument(serverUrl?: string) {
           responses: { '200': { description: 'The page', content: { 'text/html': {} } } },
         },
       },
+      '/render': {
+        get: {
+          operationId: 'renderLink',
+          summary: 'A signed render link: the image itself, for <img src> (no API key; the signature is the credential)',
+          description:
+            'Every ScreenshotRequest field (but html and callbackUrl) may be a query parameter: strings as they are, other values as JSON (width=1200, fullPage=true). ' +
+            'signature = hex HMAC-SHA256 with the secret of keyId over the canonical query: every parameter but signature, sorted by name, name and value encodeURIComponent-encoded, joined as name=value by "&". ' +
+            'Links are always cached by the normalised request: cache=<seconds> sets the TTL (default 86400). Make one with: npx url2png link <url> [options].',
+          parameters: [
+            { name: 'url', in: 'query', required: true, schema: { type: 'string', format: 'uri' } },
+            {
+              name: 'keyId',
+              in: 'query',
+              required: true,
+              schema: { type: 'string' },
+              description: "Which of the operator's secrets signed the link",
+            },
+            {
+              name: 'expires',
+              in: 'query',
+              required: true,
+              schema: { type: 'integer' },
+              description: 'Unix seconds after which the link answers 403',
+            },
+            { name: 'signature', in: 'query', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+            {
+              name: 'cache',
+              in: 'query',
+              required: false,
+              schema: { type: 'integer', minimum: 1, maximum: 604800 },
+              description: 'Seconds one render is reused',
+            },
+            {
+              name: 'Prefer',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', examples: ['wait=5'] },
+              description: `wait=N: wait at most N seconds for a render before 503 (default and maximum ${MAX_WAIT_SECONDS})`,
+            },
+          ],
+          responses: {
+            '302': {
+              description:
+                'To the image: cached, or rendered within the wait. The target is served with Cache-Control: public, max-age=31536000, immutable',
+              headers: {
+                Location: { schema: { type: 'string', format: 'uri' } },
+                'X-Url2png-Cache': { schema: { type: 'string', enum: ['hit', 'miss'] } },
+              },
+            },
+            '403': {
+              description:
+                'invalid_signature (missing, wrong, or a parameter changed, added or repeated), link_expired, unknown_key, render_links_disabled',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+            },
+            '422': {
+              description: "The page could not be captured: the job's error",
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+            },
+            '503': {
+              description: 'Still rendering: fetch the link again after Retry-After (the same job is waited for)',
+              headers: { 'Retry-After': { schema: { type: 'integer' } } },
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+            },
+            ...errors(400),
+          },
+        },
+      },
       '/openapi.json': {
         get: {
           operationId: 'getOpenApi',
@@ -339,8 +437,9 @@ export function openApiDocument(serverUrl?: string) {
     },
     components: {
       schemas: {
-        // Exactly one of url and html: the schema's refinement, which JSON Schema cannot see by itself.
-        ScreenshotRequest: { ...jsonSchema(screenshotRequestSchema, 'input'), oneOf: [{ required: ['url'] }, { required: ['html'] }] },
+        ScreenshotRequest: requestSchema,
+        // A ScreenshotRequest plus wait, which only POST /screenshots takes (batches and jobs do not carry it).
+        CreateScreenshotRequest: { ...requestSchema, properties: { ...requestSchema.properties, wait: jsonSchema(waitSchema.unwrap()) } },
         ScreenshotStatus: jsonSchema(screenshotStatusSchema),
         BatchStatus: batchStatusSchema,
         WebhookPayload: jsonSchema(webhookPayloadSchema),

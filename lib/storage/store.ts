@@ -14,7 +14,14 @@ export interface ScreenshotStore {
   /** `extract`'s document (extracts/<id>.json); answers its key, which presignImage hands out like an image's. */
   putExtracts(id: string, document: ExtractsDocument): Promise<string>;
   getStatus(id: string): Promise<StatusRecord | undefined>;
-  presignImage(key: string, ttlSeconds: number): Promise<string>;
+  presignImage(key: string, ttlSeconds: number, options?: PresignOptions): Promise<string>;
+}
+
+export interface PresignOptions {
+  /** Sign as of this time (a fixed date gives the same URL on every call with the same credentials). */
+  signingDate?: Date;
+  /** The Cache-Control S3 answers with (response-cache-control, part of the signed URL). */
+  cacheControl?: string;
 }
 
 export class S3ScreenshotStore implements ScreenshotStore {
@@ -50,7 +57,10 @@ export class S3ScreenshotStore implements ScreenshotStore {
     return readJson<StatusRecord>(this.s3, this.bucket, statusKey(id));
   }
 
-  presignImage(key: string, ttlSeconds: number): Promise<string> {
-    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: ttlSeconds });
+  presignImage(key: string, ttlSeconds: number, options: PresignOptions = {}): Promise<string> {
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key, ResponseCacheControl: options.cacheControl }), {
+      expiresIn: ttlSeconds,
+      signingDate: options.signingDate,
+    });
   }
 }

@@ -29,7 +29,7 @@ describe('local stack, end to end', () => {
     expect(json.statusUrl).toBe(`${stack.apiUrl}/screenshots/${json.id}`);
     // A page on another origin may call the API and read the Location header.
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
-    expect(res.headers.get('access-control-expose-headers')).toBe('Location');
+    expect(res.headers.get('access-control-expose-headers')).toBe('Location, Preference-Applied');
 
     const settled = await waitForSettled(String(json.statusUrl));
     expect(settled.status).toBe('done');

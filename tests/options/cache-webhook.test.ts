@@ -275,6 +275,13 @@ describe('GET /openapi.json', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/screenshots', '/screenshots/{id}', '/devices', '/openapi.json']));
     expect(doc.paths['/screenshots'].post.requestBody.content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/CreateScreenshotRequest',
+    );
+    // POST /screenshots takes the request plus wait (synchronous answers); batches take the request alone.
+    const create = doc.components.schemas.CreateScreenshotRequest;
+    expect(Object.keys(create.properties).sort()).toEqual([...REQUEST_FIELDS, 'wait'].sort());
+    expect(create.properties.wait).toMatchObject({ type: 'number', minimum: 0, maximum: 25 });
+    expect(doc.paths['/batches'].post.requestBody.content['application/json'].schema.properties.requests.items.$ref).toBe(
       '#/components/schemas/ScreenshotRequest',
     );
     const schema = doc.components.schemas.ScreenshotRequest;

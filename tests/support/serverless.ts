@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
-const COPIED = ['serverless.yml', 'tuning.json', 'package.json', 'package-lock.json', 'tsconfig.json', 'handlers', 'lib'];
+const COPIED = ['serverless.yml', 'tuning.json', 'package.json', 'package-lock.json', 'tsconfig.json', 'handlers', 'lib', 'deploy'];
 
 /** A scratch copy of the service with node_modules linked (not copied). */
 export function copyService(): string {

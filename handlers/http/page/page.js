@@ -18,6 +18,8 @@ const KEY = 'url2png.history';
 /** How many shots the page remembers in this browser. */
 const MAX = 6;
 const TIMEOUT_MS = 120000;
+/** Seconds the API may hold a screenshot request until the job settles (the API allows up to 25). */
+const SYNC_WAIT_S = 20;
 
 /**
  * The element with this id, typed by the caller's expectation.
@@ -301,10 +303,16 @@ async function follow(statusUrl, mine, t0) {
   }
 }
 
-/** Headers of a POST; deployed stages require an API key, kept for this tab only, never in localStorage. */
-function postHeaders() {
+/**
+ * Headers of a POST; deployed stages require an API key, kept for this tab only, never in localStorage.
+ * A single screenshot asks the API to hold the answer until the job settles (Prefer: wait=N), so a
+ * quick render needs no polling; a service that knows no such preference answers 202 as before.
+ * @param {string} path
+ */
+function postHeaders(path) {
   /** @type {Record<string, string>} */
   const headers = { 'content-type': 'application/json', accept: 'application/json' };
+  if (path === '/screenshots') headers.prefer = `wait=${SYNC_WAIT_S}`;
   const apiKey = apiKeyInput.value.trim();
   if (apiKey) {
     headers['x-api-key'] = apiKey;
@@ -328,7 +336,7 @@ async function postAccepted(path, body, mine, t0, focusOnRefusal) {
   let res;
   let json;
   try {
-    res = await fetch(`${api}${path}`, { method: 'POST', headers: postHeaders(), body: JSON.stringify(body) });
+    res = await fetch(`${api}${path}`, { method: 'POST', headers: postHeaders(path), body: JSON.stringify(body) });
     json = await readJson(res);
   } catch {
     if (mine !== run) return undefined;
@@ -338,7 +346,9 @@ async function postAccepted(path, body, mine, t0, focusOnRefusal) {
     return undefined;
   }
   if (mine !== run) return undefined;
-  if (!res.ok || !json.id || !json.statusUrl) {
+  // 422 with a status: the job was accepted and failed within the wait; follow() shows why.
+  const settledFailed = res.status === 422 && json.status === 'failed';
+  if ((!res.ok && !settledFailed) || !json.id || !json.statusUrl) {
     stopTimer(t0);
     setStatus('Refused', 'failed');
     showError(json.error?.message || `the service answered ${res.status}`);

@@ -22,6 +22,7 @@ import { blockingEngines, blockingReason, blocksRequests, type Engines, type Req
 import { answerConsentBanners } from './consent.js';
 import { explainNavigationFailure, guardPage } from './page-guard.js';
 import { printPdf } from './pdf.js';
+import { captureImage } from './page-capture.js';
 import type { CaptureFacts } from '../receipts/receipt.js';
 import {
   addStyles,
@@ -370,7 +371,7 @@ async function prepareAndShoot(
   await settleAnimations(page, o);
   if (o.deterministic) await stillForCapture(page, o.fullPage, left(until) - 250);
 
-  if (o.format === 'pdf') return printPdf(page, o.pdf, left(until));
+  if (o.format === 'pdf') return printPdf(page, o.pdf, until);
   const encoding = { type: o.format, quality: effectiveQuality(o), optimizeForSpeed: true, omitBackground: o.omitBackground } as const;
   if (o.selector) {
     const element = await page.$(o.selector).catch((error: Error) => {
@@ -388,20 +389,23 @@ async function prepareAndShoot(
     const dsf = o.deviceScaleFactor;
     const width = Math.min(box.width, Math.floor(LIMITS.maxImageSide / dsf));
     const height = Math.min(box.height, Math.floor(maxImageHeight(width * dsf) / dsf));
-    return element.screenshot({ ...encoding, clip: { x: 0, y: 0, width, height } });
+    // The box is in viewport coordinates: the capture takes page coordinates (beyond the viewport).
+    const scroll = (await page.evaluate('({ x: window.scrollX, y: window.scrollY })')) as { x: number; y: number };
+    await element.dispose().catch(() => undefined);
+    return captureImage(page, encoding, until, { x: box.x + scroll.x, y: box.y + scroll.y, width, height });
   }
   if (o.clip) {
     // Page coordinates, beyond the viewport if need be.
-    return page.screenshot({ ...encoding, clip: o.clip, captureBeyondViewport: true });
+    return captureImage(page, encoding, until, o.clip);
   }
   if (o.fullPage) {
     // Pages taller than one capture are captured in slices and stitched (lib/capture/stitch.ts).
     const maxCss = Math.floor(fullPageMaxImageHeight(o) / o.deviceScaleFactor);
     const pageHeight = await scrollThrough(page, maxCss, until);
     if (pageHeight > maxCss) seen.truncated = true;
-    return captureFullPage(page, o.width, Math.min(pageHeight, maxCss), o.deviceScaleFactor, encoding);
+    return captureFullPage(page, o.width, Math.min(pageHeight, maxCss), o.deviceScaleFactor, encoding, until);
   }
-  return page.screenshot(encoding);
+  return captureImage(page, encoding, until);
 }
 
 /** Full-page scroll cap and the bound on networkidle (see README, "fullPage" and "waitUntil"). */

@@ -30,6 +30,7 @@ import {
   clickElement,
   emulateIdentity,
   hideBlockedContent,
+  injectStyle,
   emulateMedia,
   forgetCookies,
   runScripts,
@@ -362,7 +363,7 @@ async function prepareAndShoot(
   await addStyles(page, o);
   if (o.hideSelectors.length) {
     // One rule per selector: a selector the browser cannot parse drops only its own rule.
-    await page.addStyleTag({ content: o.hideSelectors.map((s) => `${s} { visibility: hidden !important; }`).join('\n') });
+    await injectStyle(page, o.hideSelectors.map((s) => `${s} { visibility: hidden !important; }`).join('\n'));
   }
   await runScripts(page, o, () => left(until));
   await clickElement(page, o);
@@ -413,6 +414,14 @@ const NETWORK_IDLE_MAX_MS = 10_000;
 const left = (until: number) => Math.max(0, until - Date.now());
 
 async function waitVisible(page: Page, selector: string, until: number): Promise<void> {
+  // Polling an unparsable selector would only time out: it is tried once first, to name the mistake.
+  await page.evaluate(`document.querySelector(${JSON.stringify(selector)}), undefined`).catch((error: Error) => {
+    if (NAVIGATED_AWAY.test(error.message)) throw error;
+    throw new PermanentFailure(
+      'invalid_selector',
+      `waitForSelector ${JSON.stringify(selector)} is not a valid CSS selector (${error.message.split('\n')[0]})`,
+    );
+  });
   try {
     await page.waitForSelector(selector, { visible: true, timeout: Math.max(1, left(until) - 250) });
   } catch (error) {

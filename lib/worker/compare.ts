@@ -49,7 +49,7 @@ export class ImageComparer {
     const previous = await out.Body!.transformToByteArray();
     let diff: PixelDiff;
     try {
-      diff = diffPngs(image.bytes, previous);
+      diff = await diffPngs(image.bytes, previous);
     } catch (error) {
       throw new PermanentFailure(
         error instanceof RangeError ? 'compare_too_large' : 'compare_unavailable',

@@ -9,7 +9,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { config } from '../lib/contract/config.js';
 import { deviceList } from '../lib/contract/devices.js';
 import { isJobId } from '../lib/contract/job.js';
-import { parseBatchRequest, readBatch, submitBatch } from '../lib/api/batches.js';
+import { BatchPartlyQueued, parseBatchRequest, readBatch, submitBatch } from '../lib/api/batches.js';
 import { parseScreenshotRequest } from '../lib/contract/request.js';
 import { openApiDocument } from '../lib/contract/openapi.js';
 import { publicPart } from '../lib/receipts/receipt-key.js';
@@ -20,6 +20,7 @@ import {
   refuseCompareTo,
   readScreenshot,
   submitScreenshot,
+  JobTooLarge,
 } from '../lib/api/screenshots.js';
 import { EgressAllowList } from '../lib/egress/url-policy.js';
 import { bodyLimit } from './http/body-limit.js';
@@ -77,7 +78,7 @@ const postScreenshot = middy<Event, APIGatewayProxyResult>()
       const cachedStatusUrl = `${baseUrl(event)}/screenshots/${cached.id}`;
       return jsonResponse(200, { ...cached, statusUrl: cachedStatusUrl }, { location: cachedStatusUrl, 'cache-control': 'no-store' });
     }
-    const job = await submitScreenshot(parsed.request, api);
+    const job = await submitScreenshot(parsed.request, api).catch(tooLargeFor413);
     const statusUrl = `${baseUrl(event)}/screenshots/${job.id}`;
     logger.info('job queued', { jobId: job.id, url: job.url });
     return jsonResponse(
@@ -86,6 +87,12 @@ const postScreenshot = middy<Event, APIGatewayProxyResult>()
       { location: statusUrl },
     );
   });
+
+/** A job SQS could not hold is the caller's to shrink: 413, before anything was written. */
+function tooLargeFor413(error: unknown): never {
+  if (error instanceof JobTooLarge) throw new ApiError(413, 'request_too_large', error.message);
+  throw error;
+}
 
 function jobIdParameter(event: Event): string {
   const id = (event.pathParameters?.id ?? '').toLowerCase(); // the chapter's clients may send upper-case UUIDs
@@ -140,7 +147,18 @@ const postBatch = middy<Event, APIGatewayProxyResult>()
     const parsed = parseBatchRequest(event.body as unknown, allow);
     if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
     refuseCallbackWithoutSecret(parsed.batch.callbackUrl ?? parsed.batch.requests.find((r) => r.callbackUrl)?.callbackUrl);
-    const batch = await submitBatch(parsed.batch, api);
+    const batch = await submitBatch(parsed.batch, api)
+      .catch(tooLargeFor413)
+      .catch((error: unknown) => {
+        if (!(error instanceof BatchPartlyQueued)) throw error;
+        logger.error('batch partly queued', error);
+        // Its unqueued jobs are `failed`, so the batch settles; the caller learns which ones to send again.
+        throw new ApiError(
+          503,
+          'queue_unavailable',
+          `${error.message}; those are failed (aws_unavailable) in GET ${baseUrl(event)}/batches/${error.batchId}, the others run: submit the failed ones again`,
+        );
+      });
     const base = baseUrl(event);
     const statusUrl = `${base}/batches/${batch.id}`;
     logger.info('batch queued', { batchId: batch.id, jobs: batch.jobs.length });

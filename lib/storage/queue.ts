@@ -13,7 +13,7 @@ import { encodeJob, type Job } from '../contract/job.js';
  * Guide, "Amazon SQS message quotas": message size). A larger SendMessage is refused by SQS, after
  * the job's `queued` status would already have been written: lib/api/ refuses it first.
  */
-export const MAX_MESSAGE_BYTES = 262_144;
+const MAX_MESSAGE_BYTES = 262_144;
 /** Kept free for the redrive's message attribute and an html job's document key. */
 const MESSAGE_ROOM_BYTES = 1024;
 

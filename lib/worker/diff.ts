@@ -32,7 +32,7 @@ export interface PixelDiff extends Size {
 }
 
 /** Past this many pixels in the common area the diff is refused: the pixel budget of one image. */
-export const DIFF_MAX_PIXELS = LIMITS.maxImagePixels;
+const DIFF_MAX_PIXELS = LIMITS.maxImagePixels;
 
 /** pixelmatch's colour-distance threshold (0 to 1): 0.1 ignores what the eye cannot tell apart. */
 const THRESHOLD = 0.1;
@@ -46,7 +46,7 @@ const CONTEXT_ROWS = 2;
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** Width and height from a PNG's IHDR chunk, without decoding it. */
-export function pngSize(bytes: Uint8Array, which: string): Size {
+function pngSize(bytes: Uint8Array, which: string): Size {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.length < 24 || !b.subarray(0, 8).equals(PNG_SIGNATURE) || b.toString('latin1', 12, 16) !== 'IHDR') {
     throw new Error(`the ${which} image is not a readable PNG (no PNG header)`);

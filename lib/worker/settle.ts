@@ -128,7 +128,7 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<S
  * it never reaches the DLQ or its redrives). Infrastructure failures (browser_crashed, aws_*,
  * a worker that died mid-job and left no lastError) keep every receive and the redrive.
  */
-export const PAGE_FAILURES: ReadonlySet<Failure['code']> = new Set(['render_timeout', 'page_crashed']);
+const PAGE_FAILURES: ReadonlySet<Failure['code']> = new Set(['render_timeout', 'page_crashed']);
 export const PAGE_FAILURE_ATTEMPTS = 2;
 
 /** The failure, made final when it is a page failure that the previous attempt (its lastError) already had. */

@@ -9,7 +9,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { config } from '../lib/contract/config.js';
 import { deviceList } from '../lib/contract/devices.js';
 import { isJobId } from '../lib/contract/job.js';
-import { parseBatchRequest, readBatch, submitBatch } from '../lib/api/batches.js';
+import { BatchPartlyQueued, parseBatchRequest, readBatch, submitBatch } from '../lib/api/batches.js';
 import { parseScreenshotRequest } from '../lib/contract/request.js';
 import { openApiDocument } from '../lib/contract/openapi.js';
 import type { ScreenshotStatus } from '../lib/contract/status.js';
@@ -24,6 +24,7 @@ import {
   refuseCompareTo,
   readScreenshot,
   submitScreenshot,
+  JobTooLarge,
 } from '../lib/api/screenshots.js';
 import { EgressAllowList } from '../lib/egress/url-policy.js';
 import { bodyLimit } from './http/body-limit.js';
@@ -116,7 +117,7 @@ const postScreenshot = middy<Event, APIGatewayProxyResult>()
       if (wait.seconds !== undefined) return settledResponse(event, body, { ...applied, 'cache-control': 'no-store' })!;
       return jsonResponse(200, body, { location: cachedStatusUrl, 'cache-control': 'no-store' });
     }
-    const job = await submitScreenshot(parsed.request, api);
+    const job = await submitScreenshot(parsed.request, api).catch(tooLargeFor413);
     const statusUrl = `${baseUrl(event)}/screenshots/${job.id}`;
     logger.info('job queued', { jobId: job.id, url: job.url, waitSeconds: wait.seconds });
     if (wait.seconds !== undefined && wait.seconds > 0) {
@@ -134,6 +135,12 @@ const postScreenshot = middy<Event, APIGatewayProxyResult>()
       { ...applied, location: statusUrl },
     );
   });
+
+/** A job SQS could not hold is the caller's to shrink: 413, before anything was written. */
+function tooLargeFor413(error: unknown): never {
+  if (error instanceof JobTooLarge) throw new ApiError(413, 'request_too_large', error.message);
+  throw error;
+}
 
 function jobIdParameter(event: Event): string {
   const id = (event.pathParameters?.id ?? '').toLowerCase(); // the chapter's clients may send upper-case UUIDs
@@ -188,7 +195,18 @@ const postBatch = middy<Event, APIGatewayProxyResult>()
     const parsed = parseBatchRequest(event.body as unknown, allow);
     if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
     refuseCallbackWithoutSecret(parsed.batch.callbackUrl ?? parsed.batch.requests.find((r) => r.callbackUrl)?.callbackUrl);
-    const batch = await submitBatch(parsed.batch, api);
+    const batch = await submitBatch(parsed.batch, api)
+      .catch(tooLargeFor413)
+      .catch((error: unknown) => {
+        if (!(error instanceof BatchPartlyQueued)) throw error;
+        logger.error('batch partly queued', error);
+        // Its unqueued jobs are `failed`, so the batch settles; the caller learns which ones to send again.
+        throw new ApiError(
+          503,
+          'queue_unavailable',
+          `${error.message}; those are failed (aws_unavailable) in GET ${baseUrl(event)}/batches/${error.batchId}, the others run: submit the failed ones again`,
+        );
+      });
     const base = baseUrl(event);
     const statusUrl = `${base}/batches/${batch.id}`;
     logger.info('batch queued', { batchId: batch.id, jobs: batch.jobs.length });

@@ -31,7 +31,8 @@ import { parseScreenshotRequest, REQUEST_FIELDS, type RequestProblem, type Scree
 import { readJson, writeJson } from '../storage/s3-json.js';
 import type { ApiDeps } from './screenshots.js';
 import type { ScreenshotStatus } from '../contract/status.js';
-import { enqueueJob, readScreenshot } from './screenshots.js';
+import { enqueueJob, readScreenshot, refuseOversizedJob } from './screenshots.js';
+import { writeFailed } from '../worker/settle.js';
 import { type EgressAllowList, MAX_URL_LENGTH, refuseUnsafeUrl } from '../egress/url-policy.js';
 
 export const MAX_BATCH = 50;
@@ -122,10 +123,29 @@ type BatchReadDeps = Pick<ApiDeps, 'store' | 'presignTtlSeconds'> & { s3: S3Clie
 
 export type BatchDeps = ApiDeps & BatchReadDeps;
 
-/** Writes the batch record, then each job's queued status and message. */
+/** Some of a batch's jobs could not be queued; they were recorded `failed`, the rest run. */
+export class BatchPartlyQueued extends Error {
+  constructor(
+    readonly batchId: string,
+    readonly failed: number,
+    readonly total: number,
+    cause: unknown,
+  ) {
+    super(`${failed} of the batch's ${total} jobs could not be queued`, { cause });
+    this.name = 'BatchPartlyQueued';
+  }
+}
+
+/**
+ * Writes the batch record, then each job's queued status and message. Every job's message is
+ * sized first (JobTooLarge: nothing is written). A job whose status or message cannot be written
+ * (S3 or SQS failing) is recorded `failed` (aws_unavailable), so the batch settles `partial`
+ * instead of waiting forever on jobs that were never queued; BatchPartlyQueued says so.
+ */
 export async function submitBatch(batch: BatchRequest, deps: BatchDeps, now = new Date()): Promise<{ id: string; jobs: Job[] }> {
   const id = randomUUID();
   const jobs = batch.requests.map(({ url, ...options }) => ({ ...newJob(url ?? '', options, now), batchId: id }));
+  for (const [index, job] of jobs.entries()) refuseOversizedJob(job, `requests[${index}]`);
   const record: BatchRecord = {
     id,
     requestedAt: now.toISOString(),
@@ -134,7 +154,26 @@ export async function submitBatch(batch: BatchRequest, deps: BatchDeps, now = ne
   };
   await writeJson(deps.s3, deps.bucket, batchKey(id), record, 'no-store');
   const limit = pLimit(10);
-  await Promise.all(jobs.map((job) => limit(() => enqueueJob(job, deps))));
+  const results = await Promise.allSettled(jobs.map((job) => limit(() => enqueueJob(job, deps))));
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ job: jobs[i]!, reason: r.reason as unknown }] : []));
+  if (failed.length) {
+    await Promise.all(
+      failed.map(({ job, reason }) =>
+        limit(() =>
+          writeFailed(
+            deps.store,
+            job,
+            {
+              code: 'aws_unavailable',
+              message: `the job could not be queued (${(reason as Error)?.message ?? String(reason)}); submit it again`,
+            },
+            new Date(),
+          ).catch(() => undefined),
+        ),
+      ),
+    );
+    throw new BatchPartlyQueued(id, failed.length, jobs.length, failed[0]!.reason);
+  }
   return { id, jobs };
 }
 

@@ -6,7 +6,7 @@ import type { Config } from '../contract/config.js';
 import { type CacheEntry, cacheKey, isFresh, S3ResultCache, type ResultCache } from '../storage/cache.js';
 import { HTML_JOB_URL, htmlDigest, S3HtmlInputs, type HtmlInputs } from '../capture/html-input.js';
 import { newJob, newJobId, type Job } from '../contract/job.js';
-import { SqsJobQueue, type JobQueue } from '../storage/queue.js';
+import { oversizedMessage, SqsJobQueue, type JobQueue } from '../storage/queue.js';
 import { presentDiff } from '../worker/compare.js';
 import type { Receipt } from '../receipts/receipt.js';
 import { publicReceiptKeyLoader, type ReceiptKey } from '../receipts/receipt-key.js';
@@ -43,11 +43,26 @@ export function createApiDeps(cfg: Config): ApiDeps & { s3: S3Client; bucket: st
   };
 }
 
+/** A request whose job would not fit in one queue message: the caller must send less (413). */
+export class JobTooLarge extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobTooLarge';
+  }
+}
+
+/** Throws JobTooLarge for a job SQS would refuse, before anything about it is written. */
+export function refuseOversizedJob(job: Job, field?: string): void {
+  const problem = oversizedMessage(job);
+  if (problem) throw new JobTooLarge(field ? `${field}: ${problem}` : problem);
+}
+
 /** Records the job as queued (so GET knows the id) and then puts it on the queue. */
 export async function submitScreenshot(request: ScreenshotRequest, deps: ApiDeps): Promise<Job> {
   const { url, html, ...options } = request;
   const id = newJobId();
   const job = newJob(url ?? HTML_JOB_URL, options, new Date(), id);
+  refuseOversizedJob(job);
   // The document goes to the bucket before the job exists anywhere, so no job can miss it.
   if (html !== undefined) job.html = await deps.inputs.put(id, html);
   await enqueueJob(job, deps);

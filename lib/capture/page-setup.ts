@@ -123,14 +123,33 @@ function mergeHeaders(original: Record<string, string>, extra: [string, string][
   ];
 }
 
+/** How long an injected style's `@import`s may take to load before the capture goes on without them. */
+const STYLE_LOAD_MS = 5000;
+
+/**
+ * A <style> element with `css`, appended as a page's own would be, and waited for until its
+ * `@import`s have loaded or failed (at most STYLE_LOAD_MS). A failed import is what it is in a
+ * browser: the rest of the sheet applies and the page renders. (puppeteer's addStyleTag() throws
+ * "Could not load style" on it, which failed the job as if the service had.)
+ */
+export async function injectStyle(page: Page, css: string): Promise<void> {
+  await page.evaluate(`new Promise((resolve) => {
+    const style = document.createElement('style');
+    style.textContent = ${JSON.stringify(css)};
+    style.onload = style.onerror = () => resolve(undefined);
+    setTimeout(resolve, ${STYLE_LOAD_MS});
+    (document.head || document.documentElement).appendChild(style);
+  })`);
+}
+
 /** The caller's styles, and for disableAnimations the rule that turns transitions off. */
 export async function addStyles(page: Page, o: ScreenshotOptions): Promise<void> {
-  for (const content of o.styles) await page.addStyleTag({ content });
+  for (const content of o.styles) await injectStyle(page, content);
   if (o.disableAnimations) {
-    await page.addStyleTag({
-      content:
-        '*, *::before, *::after { transition: none !important; caret-color: transparent !important; scroll-behavior: auto !important; }',
-    });
+    await injectStyle(
+      page,
+      '*, *::before, *::after { transition: none !important; caret-color: transparent !important; scroll-behavior: auto !important; }',
+    );
   }
 }
 
@@ -154,7 +173,7 @@ export async function hideBlockedContent(page: Page, o: ScreenshotOptions, engin
   if (!engines || !(o.blockAds || o.blockCookieBanners)) return;
   const dom = (await page.evaluate(DOM_FACTS)) as DomFacts;
   const css = hidingCss(o, page.url(), dom, engines);
-  if (css) await page.addStyleTag({ content: css });
+  if (css) await injectStyle(page, css);
 }
 
 /**

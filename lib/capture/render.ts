@@ -26,6 +26,7 @@ import { clearSiteState, trackOrigins } from './site-state.js';
 import { extractsDocument, readPageFacts, type PageFacts } from './page-findings.js';
 import { imageChecks, pageChecks, qualityReport, refuseQuality } from './quality.js';
 import type { ExtractsDocument, QualityReport } from '../contract/findings.js';
+import { captureImage } from './page-capture.js';
 import type { CaptureFacts } from '../receipts/receipt.js';
 import {
   addStyles,
@@ -33,6 +34,7 @@ import {
   clickElement,
   emulateIdentity,
   hideBlockedContent,
+  injectStyle,
   emulateMedia,
   runScripts,
   scrollToElement,
@@ -409,7 +411,7 @@ async function prepareAndShoot(
   await addStyles(page, o);
   if (o.hideSelectors.length) {
     // One rule per selector: a selector the browser cannot parse drops only its own rule.
-    await page.addStyleTag({ content: o.hideSelectors.map((s) => `${s} { visibility: hidden !important; }`).join('\n') });
+    await injectStyle(page, o.hideSelectors.map((s) => `${s} { visibility: hidden !important; }`).join('\n'));
   }
   await runScripts(page, o, () => left(until));
   await clickElement(page, o);
@@ -418,7 +420,7 @@ async function prepareAndShoot(
   await settleAnimations(page, o);
   if (o.deterministic) await stillForCapture(page, o.fullPage, left(until) - 250);
 
-  if (o.format === 'pdf') return printPdf(page, o.pdf, left(until));
+  if (o.format === 'pdf') return printPdf(page, o.pdf, until);
   const encoding = { type: o.format, quality: effectiveQuality(o), optimizeForSpeed: true, omitBackground: o.omitBackground } as const;
   if (o.selector) {
     const element = await page.$(o.selector).catch((error: Error) => {
@@ -436,20 +438,23 @@ async function prepareAndShoot(
     const dsf = o.deviceScaleFactor;
     const width = Math.min(box.width, Math.floor(LIMITS.maxImageSide / dsf));
     const height = Math.min(box.height, Math.floor(maxImageHeight(width * dsf) / dsf));
-    return element.screenshot({ ...encoding, clip: { x: 0, y: 0, width, height } });
+    // The box is in viewport coordinates: the capture takes page coordinates (beyond the viewport).
+    const scroll = (await page.evaluate('({ x: window.scrollX, y: window.scrollY })')) as { x: number; y: number };
+    await element.dispose().catch(() => undefined);
+    return captureImage(page, encoding, until, { x: box.x + scroll.x, y: box.y + scroll.y, width, height });
   }
   if (o.clip) {
     // Page coordinates, beyond the viewport if need be.
-    return page.screenshot({ ...encoding, clip: o.clip, captureBeyondViewport: true });
+    return captureImage(page, encoding, until, o.clip);
   }
   if (o.fullPage) {
     // Pages taller than one capture are captured in slices and stitched (lib/capture/stitch.ts).
     const maxCss = Math.floor(fullPageMaxImageHeight(o) / o.deviceScaleFactor);
     const pageHeight = await scrollThrough(page, maxCss, until);
     if (pageHeight > maxCss) seen.truncated = true;
-    return captureFullPage(page, o.width, Math.min(pageHeight, maxCss), o.deviceScaleFactor, encoding);
+    return captureFullPage(page, o.width, Math.min(pageHeight, maxCss), o.deviceScaleFactor, encoding, until);
   }
-  return page.screenshot(encoding);
+  return captureImage(page, encoding, until);
 }
 
 /** Full-page scroll cap and the bound on networkidle (see README, "fullPage" and "waitUntil"). */
@@ -457,6 +462,14 @@ const NETWORK_IDLE_MAX_MS = 10_000;
 const left = (until: number) => Math.max(0, until - Date.now());
 
 async function waitVisible(page: Page, selector: string, until: number): Promise<void> {
+  // Polling an unparsable selector would only time out: it is tried once first, to name the mistake.
+  await page.evaluate(`document.querySelector(${JSON.stringify(selector)}), undefined`).catch((error: Error) => {
+    if (NAVIGATED_AWAY.test(error.message)) throw error;
+    throw new PermanentFailure(
+      'invalid_selector',
+      `waitForSelector ${JSON.stringify(selector)} is not a valid CSS selector (${error.message.split('\n')[0]})`,
+    );
+  });
   try {
     await page.waitForSelector(selector, { visible: true, timeout: Math.max(1, left(until) - 250) });
   } catch (error) {

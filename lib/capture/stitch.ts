@@ -2,9 +2,10 @@
 // (its largest compositor surface), so a taller page is captured in slices of at most that height
 // and the slices are stitched into one image with sharp (libvips, prebuilt for linux-x64). A page
 // that fits in one slice is captured directly, exactly as before: sharp only runs for tall pages.
-import type { Page, ScreenshotOptions as CaptureOptions } from 'puppeteer-core';
+import type { Page } from 'puppeteer-core';
 import sharp from 'sharp';
 import { LIMITS, type ScreenshotOptions } from '../contract/request.js';
+import { captureImage, type ImageEncoding } from './page-capture.js';
 
 /** Chromium's limit for one capture, in image pixels. */
 const SLICE_MAX_PIXELS = 16_384;
@@ -22,27 +23,31 @@ export function fullPageMaxImageHeight(o: Pick<ScreenshotOptions, 'width' | 'dev
   return Math.min(LIMITS.fullPageMaxHeight, byBudget, o.format === 'webp' ? WEBP_MAX_SIDE : Number.POSITIVE_INFINITY);
 }
 
-type Encoding = Pick<CaptureOptions, 'type' | 'quality' | 'optimizeForSpeed' | 'omitBackground'>;
-
 /**
  * Captures `cssHeight` CSS px of the page from the top, `width` CSS px wide: one capture when it
  * fits Chromium's limit, else lossless PNG slices stitched and encoded once in the asked format.
  */
-export async function captureFullPage(page: Page, width: number, cssHeight: number, dsf: number, encoding: Encoding): Promise<Uint8Array> {
+export async function captureFullPage(
+  page: Page,
+  width: number,
+  cssHeight: number,
+  dsf: number,
+  encoding: ImageEncoding,
+  until: number,
+): Promise<Uint8Array> {
   const sliceCss = Math.floor(SLICE_MAX_PIXELS / dsf);
   if (cssHeight <= sliceCss) {
-    return page.screenshot({ ...encoding, clip: { x: 0, y: 0, width, height: cssHeight }, captureBeyondViewport: true });
+    return captureImage(page, encoding, until, { x: 0, y: 0, width, height: cssHeight });
   }
   const slices: Array<{ input: Buffer; top: number; left: 0 }> = [];
   let top = 0;
   for (let y = 0; y < cssHeight; y += sliceCss) {
     const height = Math.min(sliceCss, cssHeight - y);
-    const bytes = await page.screenshot({
-      type: 'png',
-      omitBackground: encoding.omitBackground,
-      optimizeForSpeed: true,
-      clip: { x: 0, y, width, height },
-      captureBeyondViewport: true,
+    const bytes = await captureImage(page, { type: 'png', omitBackground: encoding.omitBackground, optimizeForSpeed: true }, until, {
+      x: 0,
+      y,
+      width,
+      height,
     });
     const input = Buffer.from(bytes);
     slices.push({ input, top, left: 0 });

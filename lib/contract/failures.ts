@@ -16,7 +16,9 @@ export interface Failure {
  * The one table. permanent: write `failed` with { code, message }, delete the message (never
  * retried). transient: report the message in batchItemFailures so SQS redelivers it; on the last
  * allowed receive the worker also writes `failed`, and after maxReceiveCount SQS moves the message
- * to the DLQ, from where lib/worker/redrive.ts brings it back a bounded number of times.
+ * to the DLQ, from where lib/worker/redrive.ts brings it back a bounded number of times. The
+ * page's own transient failures (render_timeout, page_crashed) have a smaller budget: the same one
+ * twice in a row is final (lib/worker/settle.ts, PAGE_FAILURE_ATTEMPTS).
  */
 export const FAILURES = {
   // permanent: the job can never succeed

@@ -413,7 +413,7 @@ type OptionsInput = {
   format?: string;
   quality?: number;
   omitBackground?: boolean;
-  clip?: { width?: number; height?: number };
+  clip?: { y?: number; width?: number; height?: number };
   selector?: string;
   fullPage?: boolean;
   width?: number;
@@ -434,13 +434,18 @@ const withinPixelBudget = (value: OptionsInput, ctx: z.RefinementCtx) => {
       message: `width x height x deviceScaleFactor² is ${viewport.toLocaleString('en-US')} image pixels, over the budget of ${budget}; lower deviceScaleFactor, width or height`,
     });
   }
+  // A capture beyond the viewport is rendered from the top of the page down to the clip's bottom
+  // edge: clip.y counts as much as clip.height.
   const clip = value.clip;
-  if (clip && typeof clip.width === 'number' && typeof clip.height === 'number' && area(clip.width, clip.height) > LIMITS.maxImagePixels) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['clip'],
-      message: `clip width x height x deviceScaleFactor² is ${area(clip.width, clip.height).toLocaleString('en-US')} image pixels, over the budget of ${budget}; clip a smaller area or lower deviceScaleFactor`,
-    });
+  if (clip && typeof clip.width === 'number' && typeof clip.height === 'number') {
+    const rendered = area(clip.width, (typeof clip.y === 'number' ? clip.y : 0) + clip.height);
+    if (rendered > LIMITS.maxImagePixels) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clip'],
+        message: `clip width x (y + height) x deviceScaleFactor² is ${rendered.toLocaleString('en-US')} image pixels (the page is rendered from its top to the clip's bottom), over the budget of ${budget}; clip a smaller area, nearer the top, or lower deviceScaleFactor`,
+      });
+    }
   }
 };
 /** Rules between fields; each message names the fields involved. */

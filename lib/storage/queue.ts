@@ -8,6 +8,22 @@ import {
 } from '@aws-sdk/client-sqs';
 import { encodeJob, type Job } from '../contract/job.js';
 
+/**
+ * SQS's limit for one message, body and attributes together: 262,144 bytes (Amazon SQS Developer
+ * Guide, "Amazon SQS message quotas": message size). A larger SendMessage is refused by SQS, after
+ * the job's `queued` status would already have been written: lib/api/ refuses it first.
+ */
+const MAX_MESSAGE_BYTES = 262_144;
+/** Kept free for the redrive's message attribute and an html job's document key. */
+const MESSAGE_ROOM_BYTES = 1024;
+
+/** Why the job's message would not fit in one SQS message, or undefined when it fits. */
+export function oversizedMessage(job: Job): string | undefined {
+  const bytes = Buffer.byteLength(encodeJob(job));
+  if (bytes + MESSAGE_ROOM_BYTES <= MAX_MESSAGE_BYTES) return undefined;
+  return `the job's options take ${bytes} bytes as a queue message, over the ${MAX_MESSAGE_BYTES - MESSAGE_ROOM_BYTES} bytes one message holds; send fewer or shorter headers, cookies, styles or scripts`;
+}
+
 export interface JobQueue {
   send(job: Job): Promise<void>;
 }

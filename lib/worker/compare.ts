@@ -58,7 +58,7 @@ export class ImageComparer {
     }
     let diff: PixelDiff;
     try {
-      diff = diffPngs(image.bytes, previous);
+      diff = await diffPngs(image.bytes, previous);
     } catch (error) {
       throw new PermanentFailure(
         error instanceof RangeError ? 'compare_too_large' : 'compare_unavailable',

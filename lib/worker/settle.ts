@@ -73,9 +73,10 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<S
     return { status: 'failed', id, code };
   }
 
+  let existing: StatusRecord | undefined;
   try {
     // At least once delivery: a job already done is not rendered again (same keys, same answer).
-    const existing = await deps.store.getStatus(job.id);
+    existing = await deps.store.getStatus(job.id);
     if (existing?.status === 'done') {
       await deps.onAlreadyDone?.(job, delivery.log).catch(() => undefined);
       return { status: 'already_done', id: job.id };
@@ -109,7 +110,7 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<S
     await notifySettled(deps, job, { status: 'done', imageKey: key, contentType: image.contentType, at, ...extras }, delivery.log);
     return { status: 'done', id: job.id, renderMs, sinceRequestMs: at.getTime() - Date.parse(job.requestedAt) };
   } catch (error) {
-    const failure = classifyFailure(error);
+    const failure = pageBudgetSpent(classifyFailure(error), existing);
     const lastTry = delivery.receiveCount >= deps.maxReceiveCount;
     if (failure.kind === 'permanent' || lastTry) {
       // GET must never say `queued` forever: the last receive records the failure (the message
@@ -124,6 +125,28 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<S
     if (!lastTry) await writeRetrying(deps.store, job, failure, delivery.receiveCount, now()).catch(() => undefined);
     throw new TransientFailure(failure.code, failure.message, { cause: error, lastTry });
   }
+}
+
+/**
+ * Failures of the page itself (it never rendered in time, it crashed its renderer) rather than of
+ * the service: a retry helps only when the cause was passing. They get PAGE_FAILURE_ATTEMPTS
+ * attempts: a page that fails the same way again is failed for good (the message is deleted, so
+ * it never reaches the DLQ or its redrives). Infrastructure failures (browser_crashed, aws_*,
+ * a worker that died mid-job and left no lastError) keep every receive and the redrive.
+ */
+const PAGE_FAILURES: ReadonlySet<Failure['code']> = new Set(['render_timeout', 'page_crashed']);
+export const PAGE_FAILURE_ATTEMPTS = 2;
+
+/** The failure, made final when it is a page failure that the previous attempt (its lastError) already had. */
+function pageBudgetSpent(failure: Failure, existing: StatusRecord | undefined): Failure {
+  if (failure.kind !== 'transient' || !PAGE_FAILURES.has(failure.code)) return failure;
+  const attempts = existing?.attempts ?? 0;
+  if (existing?.status !== 'queued' || existing.lastError?.code !== failure.code || attempts + 1 < PAGE_FAILURE_ATTEMPTS) return failure;
+  return {
+    kind: 'permanent',
+    code: failure.code,
+    message: `${failure.message} (the same on ${attempts + 1} attempts: a page that keeps failing this way is not retried further)`,
+  };
 }
 
 /**

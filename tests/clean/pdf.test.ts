@@ -5,6 +5,7 @@ import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../support/pages.js';
 import { postScreenshot, startTestStack } from '../support/stack.js';
 import { shoot, shootFailing } from '../options/shoot.js';
+import { PDF_LIMITS, pdfPageCount } from '../../lib/capture/pdf.js';
 
 let pages: PageServer;
 let stack: LocalStack;
@@ -22,6 +23,10 @@ beforeAll(async () => {
   pages = await servePages({
     // Three printed pages: each section breaks the page after it.
     '/doc': html(['one', 'two', 'three'].map((t) => `<section style="break-after:page"><h1>Page ${t}</h1></section>`).join('')),
+    // One page past the cap.
+    '/long': html(
+      Array.from({ length: PDF_LIMITS.maxPages + 1 }, (_, i) => `<section style="break-after:page">${i + 1}</section>`).join(''),
+    ),
   });
   stack = await startTestStack({ allow: [pages.hostPort], workerConcurrency: 2 });
 });
@@ -66,6 +71,15 @@ describe('format "pdf"', () => {
     const status = await shootFailing(stack.apiUrl, { url: `${pages.origin}/doc`, format: 'pdf', pdf: { pageRanges: '7-9' } });
     expect(status.status).toBe('failed');
     expect(status.error).toMatchObject({ code: 'invalid_options', message: expect.stringMatching(/pdf.pageRanges "7-9"/) });
+  });
+
+  it(`fails page_too_large (not retried) past ${PDF_LIMITS.maxPages} pages, saying to print fewer; within the cap with pageRanges`, async () => {
+    const status = await shootFailing(stack.apiUrl, { url: `${pages.origin}/long`, format: 'pdf' });
+    expect(status).toMatchObject({ status: 'failed', error: { code: 'page_too_large' } });
+    expect(status.error?.message).toMatch(/has 201 pages, over the limit of 200; print fewer with pdf.pageRanges/);
+    const shot = await shoot(stack.apiUrl, { url: `${pages.origin}/long`, format: 'pdf', pdf: { pageRanges: '1-200' } });
+    expect(pdfPageCount(shot.bytes)).toBe(200);
+    expect(pageSizes(shot.bytes)).toHaveLength(200);
   });
 
   it('answers 400 naming the field for options that mean nothing in a PDF', async () => {

@@ -141,24 +141,25 @@ describe(`load: a burst of ${GOOD} good + ${FLAKY} flaky + ${HANGING} hanging + 
       // No id ever showed two outcomes: each history is [queued...] then exactly one final state.
       const twoOutcomes = [...history].filter(([, seen]) => seen.filter((s) => s !== 'queued').length !== 1 || seen.indexOf('queued') > 0);
       expect(twoOutcomes).toEqual([]);
-      // The hopeless ones were retried up to maxReceiveCount and sit in the DLQ (for the redrive).
-      for (let i = 0; i < HANGING; i++) expect(pages.hits.get(`/hang/${i}`)).toBe(3);
+      // The hopeless ones end after their page budget: two render_timeouts in a row, deleted, not
+      // in the DLQ. A browser_crashed in between (the browser killed under one of its attempts)
+      // starts the count again: then it is rendered up to maxReceiveCount (3) and sits in the DLQ.
+      const hangHits = Array.from({ length: HANGING }, (_, i) => pages.hits.get(`/hang/${i}`) ?? 0);
+      for (const n of hangHits) expect([2, 3]).toContain(n);
       // A flaky job hangs once and is drawn the second time: two visits, or three when the browser
       // was killed under its second visit (that attempt is retried as browser_crashed). More than
       // that, or more third visits than crash retries, means a job that was drawn went round again.
       const flakyHits = Array.from({ length: FLAKY }, (_, i) => pages.hits.get(`/flaky/${i}`) ?? 0);
       for (const n of flakyHits) expect([2, 3]).toContain(n);
       expect(flakyHits.filter((n) => n === 3).length).toBeLessThanOrEqual(summary.browserCrashRetries);
-      // (Done jobs may also be there, redelivered past maxReceiveCount on a busy machine: the
-      // redrive drops those as alreadyDone.)
-      expect(summary.dlqDepth).toBeGreaterThanOrEqual(HANGING);
-      // Every DLQ message, however many, read back: each is a job of this burst, the hanging ones
-      // are all there, and any other one is a job that was done before it was moved.
+      // (Done jobs may be in the DLQ too, redelivered past maxReceiveCount on a busy machine: the
+      // redrive drops those as alreadyDone.) Every DLQ message, however many, read back: each is a job of this burst, the hanging ones
+      // there are those whose count a crash restarted, and any other one was done before it was moved.
       const dlq = (await peekBodies(h.sqs, h.stack.emulator.dlqUrl)).map((b) => String(JSON.parse(b).id));
       expect(dlq).toHaveLength(summary.dlqDepth);
-      const hangIds = [...kinds].filter(([, k]) => k === 'hang').map(([id]) => id);
       expect(dlq.filter((id) => !kinds.has(id))).toEqual([]);
-      expect(hangIds.filter((id) => !dlq.includes(id))).toEqual([]);
+      // (Three renders can also end by the budget: crashed, then timed out twice.)
+      expect(dlq.filter((id) => kinds.get(id) === 'hang').length).toBeLessThanOrEqual(hangHits.filter((n) => n === 3).length);
       expect(dlq.map((id) => [id, kinds.get(id), history.get(id)?.at(-1)])).toEqual(
         dlq.map((id) => [id, kinds.get(id), kinds.get(id) === 'hang' ? 'failed:render_timeout' : 'done']),
       );

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { FAILURES, PermanentFailure, TransientFailure, classifyFailure, type FailureCode } from '../../lib/contract/failures.js';
 import { encodeJob, newJob } from '../../lib/contract/job.js';
-import { settleJob, WRITE_MARGIN_MS, type SettleDeps } from '../../lib/worker/settle.js';
+import { PAGE_FAILURE_ATTEMPTS, settleJob, WRITE_MARGIN_MS, type SettleDeps } from '../../lib/worker/settle.js';
 import type { StatusRecord } from '../../lib/contract/status.js';
 import type { ScreenshotStore } from '../../lib/storage/store.js';
 
@@ -66,15 +66,45 @@ describe('settleJob', () => {
 
   it('transient failure before the last receive: retried, status untouched; on the last receive: `failed` written and still retried (to the DLQ)', async () => {
     const { deps, store } = setup(async () => {
-      throw new TransientFailure('render_timeout', 'slow');
+      throw new TransientFailure('browser_crashed', 'the browser went away');
     });
     const j = job();
     await store.putStatus({ id: j.id, status: 'queued', url: j.url, requestedAt: j.requestedAt, updatedAt: j.requestedAt });
-    await expect(settleJob(delivery(encodeJob(j), 2), deps)).rejects.toMatchObject({ code: 'render_timeout' });
+    await expect(settleJob(delivery(encodeJob(j), 2), deps)).rejects.toMatchObject({ code: 'browser_crashed' });
     expect(store.status.get(j.id)!.status).toBe('queued');
-    await expect(settleJob(delivery(encodeJob(j), 3), deps)).rejects.toMatchObject({ code: 'render_timeout' });
-    expect(store.status.get(j.id)).toMatchObject({ status: 'failed', error: { code: 'render_timeout' } });
+    await expect(settleJob(delivery(encodeJob(j), 3), deps)).rejects.toMatchObject({ code: 'browser_crashed', lastTry: true });
+    expect(store.status.get(j.id)).toMatchObject({ status: 'failed', error: { code: 'browser_crashed' } });
   });
+
+  it.each(['render_timeout', 'page_crashed'] as const)(
+    'page budget: the same %s on a second attempt fails the job for good (not retried, so never redriven); infrastructure failures keep every receive',
+    async (code) => {
+      const { deps, store, renders } = setup(async () => {
+        throw new TransientFailure(code, 'the page again');
+      });
+      deps.maxReceiveCount = 5;
+      const j = job();
+      await expect(settleJob(delivery(encodeJob(j), 1), deps)).rejects.toMatchObject({ code });
+      expect(store.status.get(j.id)).toMatchObject({ status: 'queued', attempts: 1, lastError: { code } });
+      expect(await settleJob(delivery(encodeJob(j), 2), deps)).toEqual({ status: 'failed', id: j.id, code });
+      expect(renders()).toBe(PAGE_FAILURE_ATTEMPTS);
+      expect(store.status.get(j.id)).toMatchObject({ status: 'failed', error: { code, message: /the same on 2 attempts/ } });
+
+      // A different page failure in between starts the count again; an infrastructure failure never counts.
+      const other = job();
+      let next: FailureCode = code;
+      const { deps: d2 } = setup(async () => {
+        throw new TransientFailure(next, 'varies');
+      });
+      d2.maxReceiveCount = 5;
+      await expect(settleJob(delivery(encodeJob(other), 1), d2)).rejects.toMatchObject({ code });
+      next = 'browser_crashed';
+      await expect(settleJob(delivery(encodeJob(other), 2), d2)).rejects.toMatchObject({ code: 'browser_crashed' });
+      next = code;
+      await expect(settleJob(delivery(encodeJob(other), 3), d2)).rejects.toMatchObject({ code });
+      expect(await settleJob(delivery(encodeJob(other), 4), d2)).toMatchObject({ status: 'failed', code });
+    },
+  );
 
   it('permanent failure: `failed` with { code, message }, not retried', async () => {
     const { deps, store } = setup(async () => {

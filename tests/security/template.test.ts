@@ -165,7 +165,14 @@ describe('API Gateway: API key on POST, a throttled usage plan with a quota, nar
     // The values serverless.yml custom.apiUsage sets and docs/security.md states: 5/s, burst 10, 2000 a day.
     expect(plan.Properties.Throttle).toEqual({ RateLimit: 5, BurstLimit: 10 });
     expect(plan.Properties.Quota).toEqual({ Limit: 2000, Period: 'DAY' });
-    expect(plan.Properties.ApiStages).toEqual([{ ApiId: { Ref: 'ApiGatewayRestApi' }, Stage: 'prod' }]);
+    // A batch (up to 50 jobs, one request to the quota) has its own, slower throttle: ~10 jobs/s per key.
+    expect(plan.Properties.ApiStages).toEqual([
+      {
+        ApiId: { Ref: 'ApiGatewayRestApi' },
+        Stage: 'prod',
+        Throttle: { '/batches/POST': { RateLimit: 0.2, BurstLimit: 2 } },
+      },
+    ]);
     const planKey = only(resourcesOfType(template, 'AWS::ApiGateway::UsagePlanKey'));
     expect(planKey.Properties.KeyType).toBe('API_KEY');
   });

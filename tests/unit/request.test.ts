@@ -151,6 +151,11 @@ describe('capture-control fields (identity, device, injection, interaction, clip
         [{ clip: { x: 0, y: 0, width: 10 } }, /clip\.height must be a number/],
         [{ clip: { x: 0, y: 0, width: 10, height: 10 }, selector: '#a' }, /clip cannot be combined with selector or fullPage/],
         [{ clip: { x: 0, y: 0, width: 10, height: 10 }, fullPage: true }, /clip cannot be combined with selector or fullPage/],
+        // 3000 x (16000 + 1000) = 51 MP rendered, though the clip itself is 3 MP.
+        [
+          { width: 3000, clip: { x: 0, y: 16_000, width: 3000, height: 1000 } },
+          /clip width x \(y \+ height\) x deviceScaleFactor² is 51,000,000 image pixels .* over the budget of 50,000,000; clip a smaller area, nearer the top/,
+        ],
         [{ omitBackground: 'yes' }, /omitBackground must be true or false/],
         [{ omitBackground: true, format: 'jpeg' }, /omitBackground needs a format with transparency/],
         [{ styles: 'body{}' }, /styles must be an array of CSS strings/],

@@ -89,7 +89,8 @@ describe('each function role has only the actions it uses', () => {
   const sub = `arn:\${AWS::Partition}`;
   const logs = (fn: string) => [`${sub}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/url2png-prod-${fn}:*`];
   const receiptKey = [`${sub}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/url2png/prod/receipt-signing-key`];
-  const receiptPublicKey = [`${sub}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/url2png/prod/receipt-public-key`];
+  const receiptPublicKey = `${sub}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/url2png/prod/receipt-public-key`;
+  const renderLinkSecrets = `${sub}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/url2png/prod/render-link-secrets`;
   const bucket = (...prefixes: string[]) => prefixes.map((p) => `ImagesBucket/${p}/*`).sort();
   const consume = (queue: string) =>
     Object.fromEntries(
@@ -101,17 +102,19 @@ describe('each function role has only the actions it uses', () => {
       'logs:CreateLogStream': logs('api'),
       'logs:PutLogEvents': logs('api'),
       'sqs:SendMessage': ['JobsQueue'],
-      's3:PutObject': bucket('status', 'inputs', 'batches'),
-      's3:GetObject': bucket('status', 'images', 'cache', 'receipts', 'diffs', 'batches'),
-      // The public half only: the API never holds the signing key.
-      'ssm:GetParameter': receiptPublicKey,
+      // cache/pending: GET /render's marker of the job rendering a link (lib/api/link-renders.ts).
+      's3:PutObject': bucket('status', 'inputs', 'batches', 'cache/pending'),
+      's3:GetObject': bucket('status', 'images', 'cache', 'receipts', 'diffs', 'batches', 'extracts'),
+      // The receipt key's public half only (the API never holds the signing key), and the render
+      // link secrets, which only the API reads.
+      'ssm:GetParameter': [receiptPublicKey, renderLinkSecrets].sort(),
     });
     expect(grants('WorkerRole')).toEqual({
       'logs:CreateLogStream': logs('worker'),
       'logs:PutLogEvents': logs('worker'),
       ...consume('JobsQueue'),
-      's3:PutObject': bucket('status', 'images', 'cache', 'receipts', 'diffs', 'batches'),
-      's3:GetObject': bucket('status', 'images', 'cache', 'receipts', 'diffs', 'batches', 'inputs'),
+      's3:PutObject': bucket('status', 'images', 'cache', 'receipts', 'diffs', 'extracts', 'batches'),
+      's3:GetObject': bucket('status', 'images', 'cache', 'receipts', 'diffs', 'extracts', 'batches', 'inputs'),
       's3:AbortMultipartUpload': bucket('images', 'diffs'),
       'ssm:GetParameter': receiptKey,
     });
@@ -153,6 +156,8 @@ describe('API Gateway: API key on POST, a throttled usage plan with a quota, nar
       ApiGatewayMethodScreenshotsIdVarReceiptGet: open,
       ApiGatewayMethodReceiptDashkeyGet: open,
       ApiGatewayMethodDevicesGet: open,
+      // A render link is its own credential (an HMAC signature the function checks).
+      ApiGatewayMethodRenderGet: open,
       ApiGatewayMethodGet: open,
       ApiGatewayMethodOpenapijsonGet: open,
     });
@@ -182,7 +187,7 @@ describe('API Gateway: API key on POST, a throttled usage plan with a quota, nar
     for (const [name, m] of options) {
       const params = m.Properties.Integration.IntegrationResponses[0].ResponseParameters;
       const headers = params['method.response.header.Access-Control-Allow-Headers'].replace(/'/g, '').split(',').sort();
-      expect.soft(headers, name).toEqual(['Content-Type', 'X-Api-Key']);
+      expect.soft(headers, name).toEqual(['Content-Type', 'Prefer', 'X-Api-Key']);
       const allowed = params['method.response.header.Access-Control-Allow-Methods'].replace(/'/g, '').split(',').sort();
       expect
         .soft(

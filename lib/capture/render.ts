@@ -42,11 +42,11 @@ import {
   effectiveQuality,
   FORMAT_INFO,
   LIMITS,
-  maxImageHeight,
   screenshotOptionsSchema,
   type ScreenshotOptions,
   type ScreenshotOptionsInput,
 } from '../contract/request.js';
+import { maxImageHeight } from '../contract/limits.js';
 
 export interface RenderInput {
   /** The page; ignored when html is given. */
@@ -386,7 +386,7 @@ async function prepareAndShoot(
     }
     // The element's image stays inside the pixel budget too: cut to it, as a full page is.
     const dsf = o.deviceScaleFactor;
-    const width = Math.min(box.width, Math.floor(LIMITS.maxImageSide / dsf));
+    const width = Math.min(box.width, Math.floor(LIMITS.maxCaptureSide / dsf));
     const height = Math.min(box.height, Math.floor(maxImageHeight(width * dsf) / dsf));
     return element.screenshot({ ...encoding, clip: { x: 0, y: 0, width, height } });
   }

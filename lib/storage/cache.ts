@@ -3,7 +3,7 @@
 // index when a job asked for caching and is done; the API reads it before queueing a new job.
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { pdfSettings } from '../capture/pdf.js';
+import { pdfSettings } from '../contract/pdf-options.js';
 import { effectiveQuality, type ScreenshotOptions } from '../contract/request.js';
 import { readJson, writeJson } from './s3-json.js';
 

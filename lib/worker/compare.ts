@@ -4,17 +4,10 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import { diffPngs, type PixelDiff } from './diff.js';
 import { PermanentFailure, TransientFailure } from '../contract/failures.js';
 import type { Job } from '../contract/job.js';
-import type { DiffRecord, DiffSummary } from '../contract/status.js';
+import type { DiffRecord } from '../contract/status.js';
 import type { ScreenshotStore } from '../storage/store.js';
 
 const diffImageKey = (id: string): string => `diffs/${id}.png`;
-
-export async function presentDiff(
-  { diffImageKey: key, ...numbers }: DiffRecord,
-  presign: (key: string) => Promise<string>,
-): Promise<DiffSummary> {
-  return { ...numbers, diffImageUrl: await presign(key) };
-}
 
 export class ImageComparer {
   constructor(

@@ -2,13 +2,12 @@
 // its request, and a job with a callbackUrl gets its webhook. Errors here never fail the job.
 import { onBatchJobSettled, type BatchSettleDeps } from '../api/batches.js';
 import { cacheKey, type ResultCache } from '../storage/cache.js';
-import { presentDiff } from './compare.js';
 import type { EgressGuard } from '../egress/egress.js';
 import type { Job } from '../contract/job.js';
 import { cacheTtlSeconds } from '../contract/request.js';
 import type { JobLog, Settled } from './settle.js';
 import type { ScreenshotStore } from '../storage/store.js';
-import type { WebhookPayload } from '../contract/status.js';
+import { presentDiff, type WebhookPayload } from '../contract/status.js';
 import { deliverWebhook, type DeliveryResult, type WebhookSettings } from './webhook.js';
 
 export interface OnSettledDeps {

@@ -13,11 +13,9 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import type { BatchWebhookPayload } from '../api/batches.js';
 import type { EgressGuard } from '../egress/egress.js';
-import type { WebhookPayload } from '../contract/status.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, type WebhookPayload } from '../contract/status.js';
 import { defaultPort } from '../egress/url-policy.js';
 
-export const SIGNATURE_HEADER = 'x-url2png-signature';
-export const TIMESTAMP_HEADER = 'x-url2png-timestamp';
 const DELIVERY_HEADER = 'x-url2png-delivery';
 
 /** `v1=<hex>`: HMAC-SHA256 over "<timestamp>.<body>". */

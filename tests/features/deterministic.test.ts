@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { decodePng } from '../support/images.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot, startTestStack } from '../support/stack.js';
 import { shoot } from '../options/shoot.js';
 

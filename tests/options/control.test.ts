@@ -6,7 +6,7 @@ import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { decodePng, imageSize, near } from '../support/images.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot, startTestStack } from '../support/stack.js';
 import { shoot, shootFailing } from './shoot.js';
 

@@ -8,7 +8,7 @@ import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeJob, newJob } from '../../lib/contract/job.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
-import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
+import { hangingPage, html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot } from '../support/stack.js';
 import {
   getStatus,
@@ -23,7 +23,8 @@ import {
   type Harness,
   type Link,
 } from './harness.js';
-import { eventually, inGroup, stillThere, treeOf } from '../support/procs.js';
+import { inGroup, stillThere, treeOf } from '../../fixtures/procs.js';
+import { eventually } from '../support/eventually.js';
 
 let pages: PageServer;
 let h: Harness;

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EgressGuard, egressRefusal, startEgressProxy, type EgressProxy } from '../../lib/egress/egress.js';
 import { EgressAllowList } from '../../lib/egress/url-policy.js';
-import { eventually } from '../support/procs.js';
+import { eventually } from '../support/eventually.js';
 
 const ANSWERS: Record<string, string> = {
   '/status-099': 'HTTP/1.1 099 x\r\ncontent-length: 2\r\n\r\nok',

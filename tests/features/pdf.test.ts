@@ -2,7 +2,7 @@
 // stored object is a PDF, served as application/pdf, with the paper size and pages asked for.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot, startTestStack } from '../support/stack.js';
 import { shoot, shootFailing } from '../options/shoot.js';
 

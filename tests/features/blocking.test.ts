@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRenderHarness, type RenderHarness } from '../support/render-harness.js';
+import { startRenderHarness, type RenderHarness } from '../../fixtures/render-harness.js';
 import { renderScreenshot } from '../../lib/capture/render.js';
 import type { ScreenshotOptionsInput } from '../../lib/contract/request.js';
 import { decodePng, near, type Pixels } from '../support/images.js';
-import { html, type PageHandler, servePages, type PageServer } from '../support/pages.js';
+import { html, type PageHandler, servePages, type PageServer } from '../../fixtures/pages.js';
 
 /** The real names the fixtures load from; the test's resolver sends each to 127.0.0.1. */
 const HOSTS = [

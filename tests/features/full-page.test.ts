@@ -3,7 +3,7 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
 
 const HEIGHT = 40_000;

@@ -13,8 +13,8 @@ import { onBatchJobSettled, type BatchWebhookPayload } from '../../lib/api/batch
 import { S3ScreenshotStore } from '../../lib/storage/store.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
-import { eventually } from '../support/procs.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
+import { eventually } from '../support/eventually.js';
 import { startTestStack } from '../support/stack.js';
 import { runCli } from '../surfaces/support.js';
 

@@ -404,7 +404,7 @@ async function prepareAndShoot(
   return page.screenshot(encoding);
 }
 
-/** Full-page scroll cap and the bound on networkidle (see README, "fullPage" and "waitUntil"). */
+/** Full-page scroll cap and the bound on networkidle (see docs/api.md, "fullPage" and "waitUntil"). */
 const NETWORK_IDLE_MAX_MS = 10_000;
 const left = (until: number) => Math.max(0, until - Date.now());
 

@@ -23,7 +23,7 @@ export interface OnSettledDeps {
   batches?: Omit<BatchSettleDeps, 'deliver'>;
 }
 
-/** A webhook's total deadline, every attempt and backoff included (README, "Webhooks"). */
+/** A webhook's total deadline, every attempt and backoff included (docs/api.md, "Webhooks"). */
 const WEBHOOK_TOTAL_MS = 15_000;
 /** Time kept back from the invocation's remaining time for the worker to answer. */
 const WEBHOOK_EXIT_MARGIN_MS = 1_000;

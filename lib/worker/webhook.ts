@@ -2,7 +2,7 @@
 // signed, retried with backoff, and under the same egress policy as the browser: the host is
 // resolved once, every address checked, and the connection made to that exact address.
 //
-// Signature (how a receiver verifies, see README "Webhooks"):
+// Signature (how a receiver verifies, see docs/api.md "Webhooks"):
 //   x-url2png-timestamp: <unix seconds>
 //   x-url2png-signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
 // Recompute over the raw body, compare in constant time, reject timestamps older than 5 minutes.

@@ -20,7 +20,7 @@ import { runCli } from '../surfaces/support.js';
 
 const SECRET = 'test-batch-webhook-secret-42';
 const FAILING = new Set([3, 8, 13, 18]);
-/** The README's recipe: v1= hex HMAC-SHA256(secret, "<timestamp>.<raw body>"). */
+/** docs/api.md's recipe: v1= hex HMAC-SHA256(secret, "<timestamp>.<raw body>"). */
 const signature = (timestamp: string, raw: string) => `v1=${createHmac('sha256', SECRET).update(`${timestamp}.${raw}`).digest('hex')}`;
 
 interface Call {

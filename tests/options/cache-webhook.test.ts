@@ -59,7 +59,7 @@ async function startReceiver() {
 }
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
-/** The README's verification recipe, verbatim in spirit: recompute, compare in constant time, check age. */
+/** docs/api.md's verification recipe, verbatim in spirit: recompute, compare in constant time, check age. */
 function verify(secret: string, call: Received, maxAgeS = 300): boolean {
   const timestamp = String(call.headers['x-url2png-timestamp'] ?? '');
   const signature = String(call.headers['x-url2png-signature'] ?? '');

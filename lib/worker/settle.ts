@@ -1,7 +1,7 @@
 // One job message -> a settled job (done or failed) or a TransientFailure thrown for redelivery.
 // The only place that turns a failure class (lib/contract/failures.ts) into what happens to the message
 // and the status record.
-import { classifyFailure, TransientFailure, type Failure } from '../contract/failures.js';
+import { classifyFailure, TransientFailure, type TransientCode, type Failure } from '../contract/failures.js';
 import { decodeJob, salvageJobId, type Job } from '../contract/job.js';
 import type { RenderedImage, RenderInput } from '../capture/render.js';
 import type { Problem } from '../contract/problem.js';
@@ -116,7 +116,8 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<S
     if (failure.kind === 'permanent') return { status: 'failed', id: job.id, code: failure.code };
     // A client polling meanwhile sees why it is still queued and how often it was tried.
     if (!lastTry) await writeRetrying(deps.store, job, failure, delivery.receiveCount, now()).catch(() => undefined);
-    throw new TransientFailure(failure.code, failure.message, { cause: error, lastTry });
+    // Not permanent (returned above), so the table lets a TransientFailure carry this code.
+    throw new TransientFailure(failure.code as TransientCode, failure.message, { cause: error, lastTry });
   }
 }
 

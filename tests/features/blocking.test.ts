@@ -170,6 +170,17 @@ describe('blockAds and blockTrackers', () => {
     expect(near(img.at(100, 50), CONTENT)).toBe(true);
   });
 
+  it('blockAds alone stops the ad scripts and hides the slots, not the analytics pixel', async () => {
+    const before = new Map(pages.hits);
+    const img = await render('/news', { blockAds: true });
+    expect(requested(before, ...AD_PATHS)).toEqual([]);
+    expect(shows(img, AD)).toBe(false);
+    expect(shows(img, PLACEHOLDER)).toBe(false);
+    expect(near(img.at(100, 50), CONTENT)).toBe(true);
+    // Google Analytics is a tracker, not an ad network: only blockTrackers stops it.
+    expect(requested(before, '/collect')).toEqual(['/collect']);
+  });
+
   it('blockTrackers alone stops the analytics and ad-network pixels, not the ad scripts', async () => {
     const before = new Map(pages.hits);
     await render('/news', { blockTrackers: true });

@@ -15,8 +15,9 @@ const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 /** The npm on PATH (the one a user's npx is) and its own engine check, as it runs before a command. */
 function npmEngineCheck(): (target: unknown, npmVer: string, nodeVer: string) => void {
   const globalRoot = execFileSync('npm', ['root', '-g'], { encoding: 'utf8' }).trim();
+  // npm's own copy (not a dependency of this project): the module npm runs the check with.
   const require = createRequire(join(globalRoot, 'npm', 'package.json'));
-  return require('npm-install-checks').checkEngine;
+  return require(join(globalRoot, 'npm', 'node_modules', 'npm-install-checks')).checkEngine;
 }
 
 describe('npx url2png on an older Node', () => {

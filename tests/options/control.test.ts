@@ -255,9 +255,17 @@ describe('capture-control fields, proved on the image or on what the servers rec
     expect(imageSize((await job('explicit')).bytes)).toEqual({ width: 1500, height: 1977 });
     expect(reports.get('explicit')).toMatchObject({ ua: 'url2png-test/1.0', width: 500 });
     for (const headers of siteSeen.get('/identity?job=explicit')!) expect(headers['user-agent']).toBe('url2png-test/1.0');
-    // Neither the headers nor the cookies of the other job: every job is its own browser context.
-    expect(siteSeen.get('/report?job=explicit')![0]!.cookie).toBeUndefined();
-    expect(siteSeen.get('/report?job=explicit')![0]!['x-team']).toBeUndefined();
+  });
+
+  it('a job started after one with cookies and headers sees none of them: every job is its own browser context', async () => {
+    // In this order for sure: the job with cookie and header is done before the next one starts
+    // (the jobs above may render at the same time, or the other way round).
+    await job('identity');
+    await job('after-identity', { url: page('/identity?job=after-identity'), authentication: LOGIN });
+    expect(siteSeen.get('/report?job=after-identity')).toHaveLength(1);
+    expect(siteSeen.get('/report?job=after-identity')![0]!.cookie).toBeUndefined();
+    expect(siteSeen.get('/report?job=after-identity')![0]!['x-team']).toBeUndefined();
+    expect(reports.get('after-identity')!.cookie).toBe('');
   });
 
   it('styles, scripts (a promise awaited), click, disableAnimations and omitBackground, each on its own spot of one image', async () => {

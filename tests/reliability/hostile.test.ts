@@ -144,9 +144,10 @@ beforeAll(async () => {
     }
     socket.end(MALFORMED[path] ?? 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n', 'latin1');
   });
-  // A webhook receiver that sends its status line and then one byte a second, forever.
+  // A webhook receiver that sends its status line and then a header one byte a second, forever:
+  // no attempt ever gets an answer, each one runs into its 5 s, and only the 15 s total ends them.
   trickle = await rawServer((_path, socket) => {
-    socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n');
+    socket.write('HTTP/1.1 200 OK\r\nx-trickle: ');
     const timer = setInterval(() => socket.write('.'), 1000);
     socket.on('close', () => clearInterval(timer));
   });

@@ -1,8 +1,8 @@
 import { blockingEngines } from '../lib/capture/blocking.js';
 import { renderScreenshot } from '../lib/capture/render.js';
 import type { ScreenshotOptionsInput } from '../lib/contract/request.js';
-import { html, type PageHandler, servePages } from '../tests/support/pages.js';
-import { startRenderHarness } from '../tests/support/render-harness.js';
+import { html, type PageHandler, servePages } from '../fixtures/pages.js';
+import { startRenderHarness } from '../fixtures/render-harness.js';
 
 /** Real ad and tracker endpoints, as a news page loads them (each also fetches a creative or pixel). */
 const AD_HOSTS = [

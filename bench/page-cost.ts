@@ -8,8 +8,8 @@
 import type { Browser, CDPSession } from 'puppeteer-core';
 import { resolveExecutable } from '../lib/capture/browser.js';
 import { guardPage } from '../lib/capture/page-guard.js';
-import { servePages } from '../tests/support/pages.js';
-import { TICKS_PER_SECOND, treeOf } from '../tests/support/procs.js';
+import { servePages } from '../fixtures/pages.js';
+import { TICKS_PER_SECOND, treeOf } from '../fixtures/procs.js';
 import { BENCH_PAGE, capturePage, inIsolatedPage, launchBenchBrowser, renderIsolated } from './page.js';
 
 const JOBS = Number(process.argv[2] ?? 40);

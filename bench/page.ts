@@ -3,7 +3,7 @@
 // pipeline only by what the pipeline adds (queue, store, API, egress proxy).
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { chromiumArgs } from '../lib/capture/browser.js';
-import { html } from '../tests/support/pages.js';
+import { html } from '../fixtures/pages.js';
 
 /** Text, a heading and a gradient at 1280x800. */
 export const BENCH_PAGE = html(

@@ -1,7 +1,7 @@
 // Memory of a process tree (this process, its worker child, every Chromium process), as PSS so
 // that pages shared between Chromium's processes are not counted once per process.
 import { readFileSync } from 'node:fs';
-import { type Proc, treeOf } from '../tests/support/procs.js';
+import { type Proc, treeOf } from '../fixtures/procs.js';
 
 function pssKb(pid: number): number {
   try {

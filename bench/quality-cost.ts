@@ -10,8 +10,8 @@ import { imageChecks } from '../lib/capture/quality.js';
 import { resolveExecutable } from '../lib/capture/browser.js';
 import { useBundledFonts } from '../lib/capture/fonts.js';
 import type { ExtractKind } from '../lib/contract/findings.js';
-import { servePages } from '../tests/support/pages.js';
-import { TICKS_PER_SECOND, treeOf } from '../tests/support/procs.js';
+import { servePages } from '../fixtures/pages.js';
+import { TICKS_PER_SECOND, treeOf } from '../fixtures/procs.js';
 import { BENCH_PAGE, launchBenchBrowser } from './page.js';
 
 const JOBS = Number(process.argv[2] ?? 10);

@@ -10,10 +10,10 @@ import { resolveExecutable } from '../lib/capture/browser.js';
 import { encodeJob, newJob } from '../lib/contract/job.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';
 import type { Emulator } from '../local/emulator.js';
-import { servePages } from '../tests/support/pages.js';
+import { servePages } from '../fixtures/pages.js';
 import { BENCH_PAGE, launchBenchBrowser, networkBoundRoutes, renderIsolated } from './page.js';
-import { processes, TICKS_PER_SECOND, treeOf } from '../tests/support/procs.js';
-import { packageService } from '../tests/support/serverless.js';
+import { processes, TICKS_PER_SECOND, treeOf } from '../fixtures/procs.js';
+import { packageService } from '../fixtures/serverless.js';
 import { sampleMemory } from './proc-memory.js';
 import { type BlockingBench, blockingBench, blockingRows } from './blocking.js';
 

@@ -1,9 +1,9 @@
 // The HTTP side of the command-line client: submit a request, follow its status URL, download the
-// image. Plain fetch against the API in README.md (GET /openapi.json); nothing here knows about the terminal.
+// image. Plain fetch against the API in docs/api.md (GET /openapi.json); nothing here knows about the terminal.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DiffSummary, ScreenshotStatus } from '../lib/contract/status.js';
 
-/** Exit codes of `url2png`, documented in the README. */
+/** Exit codes of `url2png`, documented in docs/cli.md. */
 export const EXIT = {
   ok: 0,
   /** The job ended failed (its error message is printed), or the image could not be saved. */

@@ -13,7 +13,8 @@ import { BatchPartlyQueued, parseBatchRequest, readBatch, submitBatch } from '..
 import { parseScreenshotRequest } from '../lib/contract/request.js';
 import { openApiDocument } from '../lib/contract/openapi.js';
 import type { ScreenshotStatus } from '../lib/contract/status.js';
-import { MAX_WAIT_SECONDS, preferredWait, waitForSettled, waitSchema } from '../lib/api/sync-wait.js';
+import { waitForSettled } from '../lib/api/sync-wait.js';
+import { MAX_WAIT_SECONDS, preferredWait, waitSchema } from '../lib/contract/wait.js';
 import { renderForLink } from '../lib/api/link-renders.js';
 import { type LinkSecrets, linkSecretsLoader, verifyRenderLink } from '../lib/api/render-links.js';
 import { publicPart } from '../lib/receipts/receipt-key.js';

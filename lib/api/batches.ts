@@ -27,15 +27,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import { isJobId, newJob, type Job } from '../contract/job.js';
-import { parseScreenshotRequest, REQUEST_FIELDS, type RequestProblem, type ScreenshotRequest } from '../contract/request.js';
+import { MAX_BATCH, parseScreenshotRequest, REQUEST_FIELDS, type RequestProblem, type ScreenshotRequest } from '../contract/request.js';
 import { readJson, writeJson } from '../storage/s3-json.js';
 import type { ApiDeps } from './screenshots.js';
 import type { ScreenshotStatus } from '../contract/status.js';
 import { enqueueJob, readScreenshot, refuseOversizedJob } from './screenshots.js';
-import { writeFailed } from '../worker/settle.js';
+import { writeFailed } from '../storage/write-failed.js';
 import { type EgressAllowList, MAX_URL_LENGTH, refuseUnsafeUrl } from '../egress/url-policy.js';
-
-export const MAX_BATCH = 50;
 
 interface BatchRecord {
   id: string;

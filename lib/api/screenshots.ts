@@ -4,15 +4,14 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { clientSettings } from '../storage/aws.js';
 import type { Config } from '../contract/config.js';
 import { type CacheEntry, cacheKey, isFresh, S3ResultCache, type ResultCache } from '../storage/cache.js';
-import { HTML_JOB_URL, htmlDigest, S3HtmlInputs, type HtmlInputs } from '../capture/html-input.js';
+import { HTML_JOB_URL, htmlDigest, S3HtmlInputs, type HtmlInputs } from '../storage/html-inputs.js';
 import { newJob, newJobId, type Job } from '../contract/job.js';
 import { oversizedMessage, SqsJobQueue, type JobQueue } from '../storage/queue.js';
-import { presentDiff } from '../worker/compare.js';
 import type { Receipt } from '../receipts/receipt.js';
 import { publicReceiptKeyLoader, type ReceiptKey } from '../receipts/receipt-key.js';
 import { S3Receipts } from '../receipts/receipts.js';
 import { cacheTtlSeconds, screenshotOptionsSchema, type ScreenshotRequest } from '../contract/request.js';
-import type { JobState, ScreenshotStatus } from '../contract/status.js';
+import { type JobState, presentDiff, type ScreenshotStatus } from '../contract/status.js';
 import { S3ScreenshotStore, type ScreenshotStore } from '../storage/store.js';
 
 export interface ApiDeps {

@@ -47,11 +47,11 @@ import {
   effectiveQuality,
   FORMAT_INFO,
   LIMITS,
-  maxImageHeight,
   screenshotOptionsSchema,
   type ScreenshotOptions,
   type ScreenshotOptionsInput,
 } from '../contract/request.js';
+import { maxImageHeight } from '../contract/limits.js';
 
 export interface RenderInput {
   /** The page; ignored when html is given. */
@@ -436,7 +436,7 @@ async function prepareAndShoot(
     }
     // The element's image stays inside the pixel budget too: cut to it, as a full page is.
     const dsf = o.deviceScaleFactor;
-    const width = Math.min(box.width, Math.floor(LIMITS.maxImageSide / dsf));
+    const width = Math.min(box.width, Math.floor(LIMITS.maxCaptureSide / dsf));
     const height = Math.min(box.height, Math.floor(maxImageHeight(width * dsf) / dsf));
     // The box is in viewport coordinates: the capture takes page coordinates (beyond the viewport).
     const scroll = (await page.evaluate('({ x: window.scrollX, y: window.scrollY })')) as { x: number; y: number };
@@ -457,7 +457,7 @@ async function prepareAndShoot(
   return captureImage(page, encoding, until);
 }
 
-/** Full-page scroll cap and the bound on networkidle (see README, "fullPage" and "waitUntil"). */
+/** Full-page scroll cap and the bound on networkidle (see docs/api.md, "fullPage" and "waitUntil"). */
 const NETWORK_IDLE_MAX_MS = 10_000;
 const left = (until: number) => Math.max(0, until - Date.now());
 

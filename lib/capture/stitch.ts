@@ -7,19 +7,17 @@ import sharp from 'sharp';
 import { LIMITS, type ScreenshotOptions } from '../contract/request.js';
 import { captureImage, type ImageEncoding } from './page-capture.js';
 
-/** Chromium's limit for one capture, in image pixels. */
-const SLICE_MAX_PIXELS = 16_384;
 /** WebP cannot hold a side longer than this: webp full pages are cut here whatever the budget. */
 const WEBP_MAX_SIDE = 16_383;
 
 /**
  * The tallest full-page image, in image pixels, for these options: LIMITS.fullPageMaxHeight, and
- * at most LIMITS.fullPageMaxMegapixels in all (so a wide page at a high pixel density is cut
+ * at most LIMITS.maxImagePixels in all (so a wide page at a high pixel density is cut
  * sooner: memory and encoding time grow with the pixel count), and WebP's own limit.
  */
 export function fullPageMaxImageHeight(o: Pick<ScreenshotOptions, 'width' | 'deviceScaleFactor' | 'format'>): number {
   const imageWidth = Math.ceil(o.width * o.deviceScaleFactor);
-  const byBudget = Math.floor((LIMITS.fullPageMaxMegapixels * 1_000_000) / imageWidth);
+  const byBudget = Math.floor(LIMITS.maxImagePixels / imageWidth);
   return Math.min(LIMITS.fullPageMaxHeight, byBudget, o.format === 'webp' ? WEBP_MAX_SIDE : Number.POSITIVE_INFINITY);
 }
 
@@ -35,7 +33,7 @@ export async function captureFullPage(
   encoding: ImageEncoding,
   until: number,
 ): Promise<Uint8Array> {
-  const sliceCss = Math.floor(SLICE_MAX_PIXELS / dsf);
+  const sliceCss = Math.floor(LIMITS.maxCaptureSide / dsf);
   if (cssHeight <= sliceCss) {
     return captureImage(page, encoding, until, { x: 0, y: 0, width, height: cssHeight });
   }

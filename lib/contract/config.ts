@@ -2,7 +2,6 @@
 // local runtime sets the same names before it imports the handlers.
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { ceilingForMemory } from '../worker/adaptive-concurrency.js';
 import { TUNING } from './tuning.js';
 
 const intFrom = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
@@ -52,6 +51,17 @@ const envSchema = z.object({
   /** "1" keeps @sparticuz/chromium's --single-process (no contexts); default is multi-process. */
   URL2PNG_CHROMIUM_SINGLE_PROCESS: z.enum(['0', '1']).default('0'),
 });
+
+/** Resident memory a page costs at most in the measured runs (renderer + its share of the browser). */
+const MB_PER_PAGE = 90;
+/** The worker, the browser process and their baseline before any page opens. */
+const BASE_MB = 450;
+const HARD_CEILING = 16;
+
+/** The most pages a function of `memoryMb` can hold at once, never below `floor`. */
+export function ceilingForMemory(memoryMb: number, floor: number): number {
+  return Math.max(floor, Math.min(HARD_CEILING, Math.floor((memoryMb - BASE_MB) / MB_PER_PAGE)));
+}
 
 export interface Config {
   region: string;

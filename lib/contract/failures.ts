@@ -75,10 +75,17 @@ const failureKind = (code: FailureCode, raisedAs: FailureKind): FailureKind => {
   return kind === 'raised' ? raisedAs : kind;
 };
 
-/** A job that can never succeed: record `failed`, do not retry. */
+/** The codes the table lets a class raise: its own kind, or `raised` (the class decides). */
+type CodesOf<K extends FailureKind> = { [C in FailureCode]: (typeof FAILURES)[C]['kind'] extends K | 'raised' ? C : never }[FailureCode];
+/** Codes a PermanentFailure may carry: `new PermanentFailure('render_timeout', …)` does not compile. */
+export type PermanentCode = CodesOf<'permanent'>;
+/** Codes a TransientFailure may carry: `new TransientFailure('dns_not_found', …)` does not compile. */
+export type TransientCode = CodesOf<'transient'>;
+
+/** A job that can never succeed: record `failed`, do not retry. Only permanent codes (and http_error). */
 export class PermanentFailure extends Error {
   constructor(
-    readonly code: FailureCode,
+    readonly code: PermanentCode,
     message: string,
   ) {
     super(message);
@@ -86,13 +93,13 @@ export class PermanentFailure extends Error {
   }
 }
 
-/** A job that may succeed on a later delivery: report it in batchItemFailures. */
+/** A job that may succeed on a later delivery: report it in batchItemFailures. Only transient codes (and http_error). */
 export class TransientFailure extends Error {
   /** Thrown on the last allowed receive: `failed` is recorded and SQS moves the message to the DLQ. */
   readonly lastTry: boolean;
 
   constructor(
-    readonly code: FailureCode,
+    readonly code: TransientCode,
     message: string,
     options?: { cause?: unknown; lastTry?: boolean },
   ) {

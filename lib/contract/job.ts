@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { screenshotOptionsSchema, type ScreenshotOptions, type ScreenshotOptionsInput } from './request.js';
 import { PermanentFailure } from './failures.js';
-import type { HtmlInputRef } from '../capture/html-input.js';
+import type { HtmlInputRef } from '../storage/html-inputs.js';
 
 const JOB_VERSION = 1;
 // Any RFC 9562 UUID in its canonical lower-case form (the API makes v4; a client may send another).

@@ -2,12 +2,10 @@
 // status, the webhook payload and the error body (lib/contract/status.ts), so the docs cannot drift from what
 // the API validates and answers. OpenAPI 3.1 schemas are JSON Schema 2020-12.
 import { z } from 'zod';
-import { MAX_BATCH } from '../api/batches.js';
-import { screenshotRequestSchema } from './request.js';
+import { MAX_BATCH, screenshotRequestSchema } from './request.js';
 import { errorBodySchema } from './problem.js';
-import { screenshotStatusSchema, webhookPayloadSchema } from './status.js';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../worker/webhook.js';
-import { MAX_WAIT_SECONDS, waitSchema } from '../api/sync-wait.js';
+import { SIGNATURE_HEADER, screenshotStatusSchema, TIMESTAMP_HEADER, webhookPayloadSchema } from './status.js';
+import { MAX_WAIT_SECONDS, waitSchema } from './wait.js';
 
 /** A zod schema as an OpenAPI 3.1 (JSON Schema 2020-12) schema object. */
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output') {

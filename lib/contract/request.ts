@@ -1,58 +1,15 @@
 // The screenshot request: one schema for API validation, the job message, the OpenAPI document
-// and the README's field table. Every message says which field is wrong and what its bounds are.
+// and the field table in docs/api.md (`npm run docs:fields`). Every message says which field is wrong and what its bounds are.
 import { z } from 'zod';
-import { pdfOptionsSchema, refusePdfMismatches } from '../capture/pdf.js';
+import { pdfOptionsSchema, refusePdfMismatches } from './pdf-options.js';
 import type { Problem } from './problem.js';
 import { devicePreset } from './devices.js';
 import { EXTRACT_KINDS, QUALITY_FLAGS } from './findings.js';
+import { LIMITS, VIEWPORT } from './limits.js';
+
+// The bounds live in ./limits.ts (lib/contract/devices.ts needs them without this schema).
+export { LIMITS, VIEWPORT };
 import { type EgressAllowList, MAX_URL_LENGTH, refuseUnsafeUrl } from '../egress/url-policy.js';
-
-export const VIEWPORT = {
-  width: { min: 320, max: 3840, default: 1280 },
-  height: { min: 200, max: 2160, default: 800 },
-} as const;
-
-export const LIMITS = {
-  deviceScaleFactor: { min: 1, max: 3, default: 1 },
-  quality: { min: 1, max: 100, default: 80 },
-  delay: { min: 0, max: 10_000, default: 0 },
-  /** Cache TTL in seconds; images live 7 days in the bucket (tuning.json imageExpirationDays). */
-  cacheTtl: { min: 1, max: 604_800, default: 86_400 },
-  selectorLength: 500,
-  hideSelectors: 20,
-  /**
-   * A full-page image is at most this many image pixels tall (CSS px x deviceScaleFactor; 65535 is
-   * JPEG's limit) and at most fullPageMaxMegapixels in all; WebP stops at 16383 (its format's limit).
-   */
-  fullPageMaxHeight: 65_535,
-  /** Chromium's limit for one capture (CSS px here): a clip must fit in it. */
-  captureMaxPixels: 16_384,
-  fullPageMaxMegapixels: 50,
-  headers: 20,
-  headerNameLength: 256,
-  headerValueLength: 8192,
-  cookies: 50,
-  cookieValueLength: 4096,
-  userAgentLength: 512,
-  credentialLength: 256,
-  /** styles and scripts: at most this many strings each, and this many bytes (UTF-8) in all. */
-  injections: 10,
-  injectionBytes: 64 * 1024,
-  /** html: the document's size in bytes (UTF-8). */
-  htmlBytes: 1024 * 1024,
-  /**
-   * The pixel budget: no image (viewport, clip, element or full page) has more pixels than this
-   * (~200 MB of RGBA while it is encoded). Viewports and clips are refused at the API; full pages
-   * and elements, whose size only the page decides, are cut to it.
-   */
-  maxImagePixels: 50_000_000,
-  /** No single capture's side is longer than this many pixels (Chromium's own limit). */
-  maxImageSide: 16_384,
-} as const;
-
-/** The tallest single capture (in image pixels) that fits the pixel budget at this width (in image pixels). */
-export const maxImageHeight = (widthPx: number): number =>
-  Math.max(1, Math.min(LIMITS.maxImageSide, Math.floor(LIMITS.maxImagePixels / Math.max(1, widthPx))));
 
 /**
  * Request headers a caller may not set: the ones that frame the HTTP message or its hop (a wrong
@@ -153,7 +110,7 @@ const optionsShape = {
     'Pixel density: the image is width x deviceScaleFactor pixels wide',
   ),
   fullPage: flag('fullPage').describe(
-    `Capture the whole scroll height instead of the viewport. The page is scrolled to the bottom first so lazy content loads; pages taller than one capture are captured in slices and stitched. The image is cut (and the status says truncated: true) past ${LIMITS.fullPageMaxHeight} image pixels tall or ${LIMITS.fullPageMaxMegapixels} megapixels in all (width x height x deviceScaleFactor squared), and for webp past 16383 pixels`,
+    `Capture the whole scroll height instead of the viewport. The page is scrolled to the bottom first so lazy content loads; pages taller than one capture are captured in slices and stitched. The image is cut (and the status says truncated: true) past ${LIMITS.fullPageMaxHeight} image pixels tall or ${LIMITS.maxImagePixels / 1_000_000} megapixels in all (width x height x deviceScaleFactor squared), and for webp past 16383 pixels`,
   ),
   format: oneOf('format', FORMATS, 'png').describe('Image format; "pdf" prints the page to a PDF (see pdf)'),
   pdf: pdfOptionsSchema.optional(),
@@ -322,11 +279,11 @@ const optionsShape = {
         x: z
           .number({ error: 'clip.x must be a number of CSS px from 0' })
           .min(0, { error: 'clip.x must be at least 0' })
-          .max(LIMITS.captureMaxPixels, { error: `clip.x must be at most ${LIMITS.captureMaxPixels}` }),
+          .max(LIMITS.maxCaptureSide, { error: `clip.x must be at most ${LIMITS.maxCaptureSide}` }),
         y: z
           .number({ error: 'clip.y must be a number of CSS px from 0' })
           .min(0, { error: 'clip.y must be at least 0' })
-          .max(LIMITS.captureMaxPixels, { error: `clip.y must be at most ${LIMITS.captureMaxPixels}` }),
+          .max(LIMITS.maxCaptureSide, { error: `clip.y must be at most ${LIMITS.maxCaptureSide}` }),
         width: z
           .number({ error: 'clip.width must be a number of CSS px' })
           .min(1, { error: 'clip.width must be at least 1' })
@@ -334,7 +291,7 @@ const optionsShape = {
         height: z
           .number({ error: 'clip.height must be a number of CSS px' })
           .min(1, { error: 'clip.height must be at least 1' })
-          .max(LIMITS.captureMaxPixels, { error: `clip.height must be at most ${LIMITS.captureMaxPixels}` }),
+          .max(LIMITS.maxCaptureSide, { error: `clip.height must be at most ${LIMITS.maxCaptureSide}` }),
       },
       { error: 'clip must be {"x": 0, "y": 0, "width": 400, "height": 300} in CSS px' },
     )
@@ -529,6 +486,9 @@ export type ScreenshotOptions = z.output<typeof screenshotOptionsSchema>;
 /** Options as a caller may write them: every field optional, the schema fills the defaults. */
 export type ScreenshotOptionsInput = z.input<typeof screenshotOptionsSchema>;
 export type ScreenshotRequest = z.output<typeof screenshotRequestSchema>;
+
+/** POST /batches: at most this many requests in one batch. */
+export const MAX_BATCH = 50;
 
 export const REQUEST_FIELDS = ['url', 'html', ...Object.keys(optionsShape)] as const;
 

@@ -91,4 +91,16 @@ export const webhookPayloadSchema = screenshotStatusSchema
   .extend({
     status: z.enum(['done', 'failed']),
   });
+/** The webhook's signature headers (lib/worker/webhook.ts signs, the OpenAPI document describes them). */
+export const SIGNATURE_HEADER = 'x-url2png-signature';
+export const TIMESTAMP_HEADER = 'x-url2png-timestamp';
+
 export type WebhookPayload = z.infer<typeof webhookPayloadSchema>;
+
+/** A stored diff as a client sees it: the diff image's key becomes a presigned URL. */
+export async function presentDiff(
+  { diffImageKey: key, ...numbers }: DiffRecord,
+  presign: (key: string) => Promise<string>,
+): Promise<DiffSummary> {
+  return { ...numbers, diffImageUrl: await presign(key) };
+}

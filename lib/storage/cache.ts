@@ -3,7 +3,7 @@
 // index when a job asked for caching and is done; the API reads it before queueing a new job.
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { pdfSettings } from '../capture/pdf.js';
+import { pdfSettings } from '../contract/pdf-options.js';
 import { effectiveQuality, type ScreenshotOptions } from '../contract/request.js';
 import { readJson, writeJson } from './s3-json.js';
 
@@ -26,70 +26,80 @@ function canonicalUrl(raw: string): string {
   return url.href.endsWith('#') ? url.href.slice(0, -1) : url.href;
 }
 
-/**
- * Every option that changes the image, with defaults applied; never cache or callbackUrl. An html
- * request is keyed by its document's digest. Credentials and cookie values enter only hashed.
- */
-export function cacheKey(url: string, o: ScreenshotOptions, htmlSha256?: string): string {
-  const canonical = {
-    url: canonicalUrl(url),
-    width: o.width,
-    height: o.height,
-    deviceScaleFactor: o.deviceScaleFactor,
-    fullPage: o.fullPage,
-    format: o.format,
-    quality: effectiveQuality(o) ?? null,
-    waitUntil: o.waitUntil,
-    delay: o.delay,
-    waitForSelector: o.waitForSelector ?? null,
-    selector: o.selector ?? null,
-    darkMode: o.darkMode,
-    hideSelectors: o.hideSelectors,
-    // Only for PDFs, so that the keys of every earlier image request stay what they were.
-    ...(o.format === 'pdf' ? { pdf: pdfSettings(o.pdf) } : {}),
-    // Likewise only when set: the done status of a compared job carries a diff against that job.
-    ...(o.compareTo ? { compareTo: o.compareTo } : {}),
-    // A deterministic capture's page sees a fixed clock (now, or its own requestedAt when none).
-    ...(o.deterministic ? { deterministic: true, now: o.now ?? null } : {}),
-    ...captureControl(o, htmlSha256),
-  };
-  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
-}
+/** A field's part of the cache key: its value there (undefined leaves it out), or why it has none. */
+type KeyPart = ((o: ScreenshotOptions, htmlSha256: string | undefined) => unknown) | { notInKey: string };
+
+const ifSet = <T>(v: T | undefined): T | undefined => v;
+const ifTrue = (v: boolean): true | undefined => v || undefined;
 
 /**
- * The capture-control fields (and an html document's digest), only those set: a request without
- * them keeps the key it had before they existed. Header names are case-insensitive.
+ * Every request field and its part of the cache key, in the key's order. A field missing here does
+ * not compile; tests/unit/cache-key.test.ts sets each field to a value other than its default and
+ * requires the key to change, unless the field says why it is not in the key.
+ *
+ * Fields added after the first release enter only when set (`ifSet`, `ifTrue`), so a request
+ * without them keeps the key it had before they existed. Credentials and cookie values enter only
+ * hashed, with the rest. An html request is keyed by its document's digest.
  */
-function captureControl(o: ScreenshotOptions, htmlSha256: string | undefined): Record<string, unknown> {
-  const set: Record<string, unknown> = {
-    html: htmlSha256,
-    headers:
-      o.headers &&
-      Object.entries(o.headers)
-        .map(([k, v]) => [k.toLowerCase(), v])
-        .sort(),
-    cookies: o.cookies,
-    userAgent: o.userAgent,
-    authentication: o.authentication,
-    device: o.device,
-    timezone: o.timezone,
-    locale: o.locale,
-    clip: o.clip,
-    omitBackground: o.omitBackground || undefined,
-    styles: o.styles.length ? o.styles : undefined,
-    scripts: o.scripts.length ? o.scripts : undefined,
-    click: o.click,
-    scrollTo: o.scrollTo,
-    disableAnimations: o.disableAnimations || undefined,
-    failOnHttpError: o.failOnHttpError || undefined,
-    blockAds: o.blockAds || undefined,
-    blockTrackers: o.blockTrackers || undefined,
-    blockCookieBanners: o.blockCookieBanners || undefined,
-    // The done status carries what extract asked for; qualityFail decides whether a capture is done at all.
-    extract: o.extract.length ? [...o.extract].sort() : undefined,
-    qualityFail: o.qualityFail.length ? [...o.qualityFail].sort() : undefined,
-  };
-  return Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined));
+export const CACHE_KEY_FIELDS: Record<keyof ScreenshotOptions | 'html', KeyPart> = {
+  width: (o) => o.width,
+  height: (o) => o.height,
+  deviceScaleFactor: (o) => o.deviceScaleFactor,
+  fullPage: (o) => o.fullPage,
+  format: (o) => o.format,
+  quality: (o) => effectiveQuality(o) ?? null,
+  waitUntil: (o) => o.waitUntil,
+  delay: (o) => o.delay,
+  waitForSelector: (o) => o.waitForSelector ?? null,
+  selector: (o) => o.selector ?? null,
+  darkMode: (o) => o.darkMode,
+  hideSelectors: (o) => o.hideSelectors,
+  // Only for PDFs, so that the keys of every earlier image request stay what they were.
+  pdf: (o) => (o.format === 'pdf' ? pdfSettings(o.pdf) : undefined),
+  // The done status of a compared job carries a diff against that job.
+  compareTo: (o) => ifSet(o.compareTo),
+  // A deterministic capture's page sees a fixed clock (now, or its own requestedAt when none).
+  deterministic: (o) => ifTrue(o.deterministic),
+  now: (o) => (o.deterministic ? (o.now ?? null) : undefined),
+  html: (_, htmlSha256) => ifSet(htmlSha256),
+  // Header names are case-insensitive.
+  headers: (o) =>
+    o.headers &&
+    Object.entries(o.headers)
+      .map(([k, v]) => [k.toLowerCase(), v])
+      .sort(),
+  cookies: (o) => ifSet(o.cookies),
+  userAgent: (o) => ifSet(o.userAgent),
+  authentication: (o) => ifSet(o.authentication),
+  device: (o) => ifSet(o.device),
+  timezone: (o) => ifSet(o.timezone),
+  locale: (o) => ifSet(o.locale),
+  clip: (o) => ifSet(o.clip),
+  omitBackground: (o) => ifTrue(o.omitBackground),
+  styles: (o) => (o.styles.length ? o.styles : undefined),
+  scripts: (o) => (o.scripts.length ? o.scripts : undefined),
+  click: (o) => ifSet(o.click),
+  scrollTo: (o) => ifSet(o.scrollTo),
+  disableAnimations: (o) => ifTrue(o.disableAnimations),
+  failOnHttpError: (o) => ifTrue(o.failOnHttpError),
+  blockAds: (o) => ifTrue(o.blockAds),
+  blockTrackers: (o) => ifTrue(o.blockTrackers),
+  blockCookieBanners: (o) => ifTrue(o.blockCookieBanners),
+  // The done status carries what extract asked for; qualityFail decides whether a capture is done at all.
+  extract: (o) => (o.extract.length ? [...o.extract].sort() : undefined),
+  qualityFail: (o) => (o.qualityFail.length ? [...o.qualityFail].sort() : undefined),
+  cache: { notInKey: 'how old a cached image may be, not what it shows' },
+  callbackUrl: { notInKey: 'where the result is announced, not what it shows' },
+};
+
+/** SHA-256 over the canonical URL and every field's part (CACHE_KEY_FIELDS), defaults applied. */
+export function cacheKey(url: string, o: ScreenshotOptions, htmlSha256?: string): string {
+  const canonical: Record<string, unknown> = { url: canonicalUrl(url) };
+  for (const [field, part] of Object.entries(CACHE_KEY_FIELDS)) {
+    if (typeof part === 'function') canonical[field] = part(o, htmlSha256);
+  }
+  // JSON.stringify leaves out the undefined parts: a field left out adds nothing to the key.
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
 
 export const cacheIndexKey = (key: string): string => `cache/${key}.json`;

@@ -10,7 +10,7 @@ import { cpus, freemem } from 'node:os';
 export interface ConcurrencyBounds {
   /** Never fewer pages at once than this (the CPU-derived count). */
   floor: number;
-  /** Never more: what the memory holds (see ceilingForMemory). */
+  /** Never more: what the memory holds (lib/contract/config.ts's ceilingForMemory). */
   ceiling: number;
 }
 
@@ -40,17 +40,6 @@ export interface ControllerTuning {
 // 96 % busy) and only a full CPU (over 98.5 % on a 3 s mean) sheds pages, a few per step
 // (docs/tuning.md has the measurements).
 const CONTROLLER: ControllerTuning = { raiseBelowCpu: 0.93, targetCpu: 0.96, cutAboveCpu: 0.985, decreaseFactor: 0.75, minFreeMb: 256 };
-
-/** Resident memory a page costs at most in the measured runs (renderer + its share of the browser). */
-const MB_PER_PAGE = 90;
-/** The worker, the browser process and their baseline before any page opens. */
-const BASE_MB = 450;
-const HARD_CEILING = 16;
-
-/** The most pages a function of `memoryMb` can hold at once, never below `floor`. */
-export function ceilingForMemory(memoryMb: number, floor: number): number {
-  return Math.max(floor, Math.min(HARD_CEILING, Math.floor((memoryMb - BASE_MB) / MB_PER_PAGE)));
-}
 
 /**
  * One control step. `saturated` says the limit was binding since the last step (pages waited for a

@@ -11,13 +11,6 @@ import type { ScreenshotStore } from '../storage/store.js';
 
 const diffImageKey = (id: string): string => `diffs/${id}.png`;
 
-export async function presentDiff(
-  { diffImageKey: key, ...numbers }: DiffRecord,
-  presign: (key: string) => Promise<string>,
-): Promise<DiffSummary> {
-  return { ...numbers, diffImageUrl: await presign(key) };
-}
-
 export class ImageComparer {
   constructor(
     private readonly s3: S3Client,

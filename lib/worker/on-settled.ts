@@ -2,13 +2,12 @@
 // its request, and a job with a callbackUrl gets its webhook. Errors here never fail the job.
 import { onBatchJobSettled, type BatchSettleDeps } from '../api/batches.js';
 import { cacheKey, type ResultCache } from '../storage/cache.js';
-import { presentDiff } from './compare.js';
 import type { EgressGuard } from '../egress/egress.js';
 import type { Job } from '../contract/job.js';
 import { cacheTtlSeconds } from '../contract/request.js';
 import type { JobLog, Settled } from './settle.js';
 import type { ScreenshotStore } from '../storage/store.js';
-import type { WebhookPayload } from '../contract/status.js';
+import { presentDiff, type WebhookPayload } from '../contract/status.js';
 import { deliverWebhook, type DeliveryResult, type WebhookSettings } from './webhook.js';
 
 export interface OnSettledDeps {
@@ -24,7 +23,7 @@ export interface OnSettledDeps {
   batches?: Omit<BatchSettleDeps, 'deliver'>;
 }
 
-/** A webhook's total deadline, every attempt and backoff included (README, "Webhooks"). */
+/** A webhook's total deadline, every attempt and backoff included (docs/api.md, "Webhooks"). */
 const WEBHOOK_TOTAL_MS = 15_000;
 /** Time kept back from the invocation's remaining time for the worker to answer. */
 const WEBHOOK_EXIT_MARGIN_MS = 1_000;

@@ -10,7 +10,8 @@ import { clientSettings } from '../storage/aws.js';
 import type { Config } from '../contract/config.js';
 import { decodeJob, type Job } from '../contract/job.js';
 import { SqsRedriveQueues, type RedriveQueues } from '../storage/queue.js';
-import { recordUndecodable, writeFailed } from './settle.js';
+import { recordUndecodable } from './settle.js';
+import { writeFailed } from '../storage/write-failed.js';
 import { S3ScreenshotStore, type ScreenshotStore } from '../storage/store.js';
 
 /** The redrive function's SDK clients, as createApiDeps() and createWorkerRuntime() build the others'. */

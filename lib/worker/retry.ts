@@ -1,4 +1,5 @@
-// How soon a transient failure is tried again. SQS would bring a failed record back only after
+// SQS visibility backoff (not a retry loop: nothing here calls anything again). How soon a
+// transient failure is delivered again. SQS would bring a failed record back only after
 // the queue's visibility timeout (400 s: it must stay >= 6 x the function timeout for records in
 // flight), so the worker shortens it for the record that failed (ChangeMessageVisibility):
 // base, 3 x base, 9 x base ... seconds (5, 15, 45, 120 by default), capped, and never longer

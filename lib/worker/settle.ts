@@ -1,12 +1,13 @@
 // One job message -> a settled job (done or failed) or a TransientFailure thrown for redelivery.
 // The only place that turns a failure class (lib/contract/failures.ts) into what happens to the message
 // and the status record.
-import { classifyFailure, TransientFailure, type Failure } from '../contract/failures.js';
+import { classifyFailure, TransientFailure, type TransientCode, type Failure } from '../contract/failures.js';
 import { decodeJob, salvageJobId, type Job } from '../contract/job.js';
 import type { RenderedImage, RenderInput } from '../capture/render.js';
 import type { Problem } from '../contract/problem.js';
 import type { StatusRecord } from '../contract/status.js';
 import type { ScreenshotStore } from '../storage/store.js';
+import { writeFailed } from '../storage/write-failed.js';
 
 /** Where the lines about one job go: the worker's per-record logger (Lambda context, jobId, messageId). */
 export type JobLog = (message: string, detail: Record<string, unknown>) => void;
@@ -123,7 +124,8 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<S
     if (failure.kind === 'permanent') return { status: 'failed', id: job.id, code: failure.code };
     // A client polling meanwhile sees why it is still queued and how often it was tried.
     if (!lastTry) await writeRetrying(deps.store, job, failure, delivery.receiveCount, now()).catch(() => undefined);
-    throw new TransientFailure(failure.code, failure.message, { cause: error, lastTry });
+    // Not permanent (returned above), so the table lets a TransientFailure carry this code.
+    throw new TransientFailure(failure.code as TransientCode, failure.message, { cause: error, lastTry });
   }
 }
 
@@ -178,33 +180,4 @@ async function writeRetrying(store: ScreenshotStore, job: Job, failure: Failure,
     attempts,
     lastError: { code: failure.code, message: failure.message },
   });
-}
-
-/**
- * Writes `failed` unless the job is already `done`: a slower duplicate delivery (or a late
- * last-receive) must not turn an existing image into a failure. `done` always wins.
- */
-export async function writeFailed(
-  store: ScreenshotStore,
-  job: Pick<Job, 'id' | 'url' | 'requestedAt'>,
-  failure: Pick<Failure, 'code' | 'message'>,
-  at: Date,
-): Promise<boolean> {
-  const existing = await store.getStatus(job.id);
-  if (existing?.status === 'done') return false;
-  await store.putStatus(
-    failedRecord({ ...job, url: job.url || existing?.url || '', requestedAt: existing?.requestedAt ?? job.requestedAt }, failure, at),
-  );
-  return true;
-}
-
-function failedRecord(job: Pick<Job, 'id' | 'url' | 'requestedAt'>, failure: Problem, at: Date): StatusRecord {
-  return {
-    id: job.id,
-    status: 'failed',
-    url: job.url,
-    requestedAt: job.requestedAt,
-    updatedAt: at.toISOString(),
-    error: { code: failure.code, message: failure.message },
-  };
 }

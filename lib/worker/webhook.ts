@@ -2,7 +2,7 @@
 // signed, retried with backoff, and under the same egress policy as the browser: the host is
 // resolved once, every address checked, and the connection made to that exact address.
 //
-// Signature (how a receiver verifies, see README "Webhooks"):
+// Signature (how a receiver verifies, see docs/api.md "Webhooks"):
 //   x-url2png-timestamp: <unix seconds>
 //   x-url2png-signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
 // Recompute over the raw body, compare in constant time, reject timestamps older than 5 minutes.
@@ -13,11 +13,9 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import type { BatchWebhookPayload } from '../api/batches.js';
 import type { EgressGuard } from '../egress/egress.js';
-import type { WebhookPayload } from '../contract/status.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, type WebhookPayload } from '../contract/status.js';
 import { defaultPort } from '../egress/url-policy.js';
 
-export const SIGNATURE_HEADER = 'x-url2png-signature';
-export const TIMESTAMP_HEADER = 'x-url2png-timestamp';
 const DELIVERY_HEADER = 'x-url2png-delivery';
 
 /** `v1=<hex>`: HMAC-SHA256 over "<timestamp>.<body>". */

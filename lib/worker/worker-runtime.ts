@@ -15,7 +15,7 @@ import { receiptKeyLoader } from '../receipts/receipt-key.js';
 import { S3Receipts } from '../receipts/receipts.js';
 import { S3ResultCache, type ResultCache } from '../storage/cache.js';
 import { useBundledFonts } from '../capture/fonts.js';
-import { S3HtmlInputs } from '../capture/html-input.js';
+import { S3HtmlInputs } from '../storage/html-inputs.js';
 import { batchMemberSettled, onSettled, type OnSettledDeps } from './on-settled.js';
 import { retryAfter, retryDelaySeconds } from './retry.js';
 import { settleJob, type Delivery, type JobLog, type SettleOutcome, type Settled } from './settle.js';
@@ -94,7 +94,7 @@ export async function createWorkerRuntime(
   const afterSettled = onSettled(settledDeps);
   const deps = {
     store,
-    // An html job's document waits in the bucket (lib/capture/html-input.ts).
+    // An html job's document waits in the bucket (lib/storage/html-inputs.ts).
     render: async (input: Parameters<typeof renderScreenshot>[0], job: Job) =>
       renderScreenshot(
         { ...input, requestedAt: job.requestedAt, html: job.html ? await inputs.get(job.html) : undefined },

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorBodySchema } from '../../lib/contract/problem.js';
 import { screenshotStatusSchema } from '../../lib/contract/status.js';
 import type { LocalStack } from '../../local/stack.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { imageSize as pngSize } from '../support/images.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
 

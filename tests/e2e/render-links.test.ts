@@ -7,7 +7,7 @@ import { LINK_IMAGE_CACHE_CONTROL } from '../../lib/api/link-renders.js';
 import { signRenderLink } from '../../lib/api/render-links.js';
 import type { LocalStack } from '../../local/stack.js';
 import { decodePng, near } from '../support/images.js';
-import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
+import { hangingPage, html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
 
 const SECRET = 'test-secret-0123456789abcdef';

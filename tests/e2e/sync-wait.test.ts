@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { screenshotStatusSchema } from '../../lib/contract/status.js';
 import type { LocalStack } from '../../local/stack.js';
 import { decodePng, near } from '../support/images.js';
-import { html, neverLoadingPage, servePages, type PageServer } from '../support/pages.js';
+import { html, neverLoadingPage, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
 
 let pages: PageServer;

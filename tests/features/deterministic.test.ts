@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { decodePng } from '../support/images.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot, startTestStack } from '../support/stack.js';
 import { shoot } from '../options/shoot.js';
 
@@ -35,6 +35,15 @@ beforeAll(async () => {
     '/clock': html(`<script>
       const ok = Date.now() === 1893456000000 && new Date().getTime() === 1893456000000 && new Date(0).getTime() === 0 && performance.now() === 0 && Date() === new Date(1893456000000).toString();
       document.documentElement.style.background = ok ? '#0f0' : '#f00';
+    </script>`),
+    // Date.now() as pixels: six bytes, big-endian, as the red, green and blue of two 20 px blocks.
+    '/stamp': html(`<canvas id="c" width="40" height="20" style="position:absolute;left:0;top:0"></canvas><script>
+      const c = document.getElementById('c').getContext('2d');
+      let t = Date.now();
+      const bytes = [];
+      for (let i = 0; i < 6; i++) { bytes.unshift(t % 256); t = Math.floor(t / 256); }
+      c.fillStyle = 'rgb(' + bytes.slice(0, 3).join(',') + ')'; c.fillRect(0, 0, 20, 20);
+      c.fillStyle = 'rgb(' + bytes.slice(3).join(',') + ')'; c.fillRect(20, 0, 20, 20);
     </script>`),
   });
   stack = await startTestStack({ allow: [pages.hostPort] });
@@ -70,6 +79,14 @@ describe('deterministic', () => {
       now: '2030-01-01T00:00:00Z',
     });
     expect(decodePng(shot.bytes).at(10, 10)).toEqual([0, 255, 0]);
+  });
+
+  it("without now, the page's clock is the job's requestedAt (not the time it renders)", async () => {
+    const shot = await shoot(stack.apiUrl, { url: `${pages.origin}/stamp`, width: 320, height: 200, deterministic: true, delay: 200 });
+    const png = decodePng(shot.bytes);
+    const bytes = [...png.at(10, 10), ...png.at(30, 10)];
+    const seen = bytes.reduce((n, b) => n * 256 + b, 0);
+    expect(new Date(seen).toISOString()).toBe(shot.status.requestedAt);
   });
 
   it('refuses now without deterministic, and a now that is not a date-time, naming the field', async () => {

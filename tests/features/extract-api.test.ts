@@ -11,8 +11,8 @@ import { webhookPayloadSchema, type WebhookPayload } from '../../lib/contract/st
 import { cacheKey } from '../../lib/storage/cache.js';
 import type { LocalStack } from '../../local/stack.js';
 import { shoot, shootFailing } from '../options/shoot.js';
-import { servePages, type PageServer } from '../support/pages.js';
-import { eventually } from '../support/procs.js';
+import { servePages, type PageServer } from '../../fixtures/pages.js';
+import { eventually } from '../support/eventually.js';
 import { startTestStack } from '../support/stack.js';
 import { FIXTURES } from './page-fixtures.js';
 

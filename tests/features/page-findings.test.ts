@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBundledFonts } from '../../lib/capture/fonts.js';
 import { renderScreenshot } from '../../lib/capture/render.js';
 import type { ScreenshotOptionsInput } from '../../lib/contract/request.js';
-import { startRenderHarness, type RenderHarness } from '../support/render-harness.js';
+import { startRenderHarness, type RenderHarness } from '../../fixtures/render-harness.js';
 import { FIXTURES } from './page-fixtures.js';
-import { servePages, type PageServer } from '../support/pages.js';
+import { servePages, type PageServer } from '../../fixtures/pages.js';
 
 let pages: PageServer;
 let harness: RenderHarness;

@@ -1,6 +1,6 @@
 // Fixture pages for extract and the quality checks: a clean control page that no check may flag,
 // and one bad page per check.
-import { html, type PageHandler } from '../support/pages.js';
+import { html, type PageHandler } from '../../fixtures/pages.js';
 
 const paragraphs = (n: number, topic: string) =>
   Array.from(

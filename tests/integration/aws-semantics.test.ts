@@ -9,15 +9,15 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onBatchJobSettled, type BatchWebhookPayload } from '../../lib/api/batches.js';
-import { S3HtmlInputs } from '../../lib/capture/html-input.js';
+import { S3HtmlInputs } from '../../lib/storage/html-inputs.js';
 import { newJob } from '../../lib/contract/job.js';
 import { ImageComparer } from '../../lib/worker/compare.js';
 import { S3ScreenshotStore } from '../../lib/storage/store.js';
 import { asFunction } from '../../local/aws-sdk-hooks.js';
 import { LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
-import { eventually } from '../support/procs.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
+import { eventually } from '../support/eventually.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
 
 let pages: PageServer;

@@ -6,7 +6,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_REGION, startEmulator, type Emulator } from '../../local/emulator.js';
 import { startEventSourceMapping, type EventSourceMapping } from '../../local/event-source-mapping.js';
-import { eventually } from '../support/procs.js';
+import { eventually } from '../support/eventually.js';
 import { queueDepth } from '../reliability/harness.js';
 
 let emulator: Emulator;

@@ -10,7 +10,7 @@ import { PermanentFailure } from '../../lib/contract/failures.js';
 import { uploadObject } from '../../lib/storage/upload.js';
 import { LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
-import { servePages, type PageServer } from '../support/pages.js';
+import { servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
 
 const WIDTH = 1280;

@@ -2,8 +2,8 @@
 // on its own, only the API function knows and may read the render link secrets' parameter, and the
 // API function ends before API Gateway's 29 s integration timeout (synchronous answers wait in it).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MAX_WAIT_SECONDS } from '../../lib/api/sync-wait.js';
-import { packageService, resourcesOfType, type PackagedService, type TemplateJson } from '../support/serverless.js';
+import { MAX_WAIT_SECONDS } from '../../lib/contract/wait.js';
+import { packageService, resourcesOfType, type PackagedService, type TemplateJson } from '../../fixtures/serverless.js';
 
 let pkg: PackagedService;
 beforeAll(async () => {

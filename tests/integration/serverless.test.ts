@@ -7,11 +7,11 @@ import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TUNING } from '../../lib/contract/tuning.js';
 import type { LocalStack } from '../../local/stack.js';
-import { copyService, invokeLocal, packageService, resourcesOfType, type PackagedService } from '../support/serverless.js';
+import { copyService, invokeLocal, packageService, resourcesOfType, type PackagedService } from '../../fixtures/serverless.js';
 import { startTestStack } from '../support/stack.js';
 import { readZip } from '../options/zip.js';
-import { eventually } from '../support/procs.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { eventually } from '../support/eventually.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { decodePng, near } from '../support/images.js';
 import type { ScreenshotStatus } from '../../lib/contract/status.js';
 

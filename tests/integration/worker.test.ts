@@ -6,7 +6,7 @@ import { encodeJob, newJob } from '../../lib/contract/job.js';
 import { startEmulator, type Emulator } from '../../local/emulator.js';
 import { toSqsRecord } from '../../local/event-source-mapping.js';
 import { lambdaContext } from '../../local/lambda-context.js';
-import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
+import { hangingPage, html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { imageSize as pngSize } from '../support/images.js';
 
 let emulator: Emulator;

@@ -12,10 +12,10 @@ import { webhookPayloadSchema } from '../../lib/contract/status.js';
 import { deliverWebhook, WEBHOOK_RETRY } from '../../lib/worker/webhook.js';
 import { LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
 import { sniffFormat } from '../support/images.js';
-import { eventually } from '../support/procs.js';
+import { eventually } from '../support/eventually.js';
 import { shoot } from './shoot.js';
 
 const SECRET = 'test-webhook-secret-0123456789';
@@ -59,7 +59,7 @@ async function startReceiver() {
 }
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
-/** The README's verification recipe, verbatim in spirit: recompute, compare in constant time, check age. */
+/** docs/api.md's verification recipe, verbatim in spirit: recompute, compare in constant time, check age. */
 function verify(secret: string, call: Received, maxAgeS = 300): boolean {
   const timestamp = String(call.headers['x-url2png-timestamp'] ?? '');
   const signature = String(call.headers['x-url2png-signature'] ?? '');
@@ -301,7 +301,7 @@ describe('GET /openapi.json', () => {
     expect(p.hideSelectors).toMatchObject({ type: 'array', maxItems: 20, default: [] });
     expect(p.cache.anyOf).toEqual([{ type: 'boolean' }, { type: 'integer', minimum: 1, maximum: 604800 }]);
     expect(p.fullPage.description).toMatch(
-      new RegExp(`${LIMITS.fullPageMaxHeight} image pixels tall or ${LIMITS.fullPageMaxMegapixels} megapixels`),
+      new RegExp(`${LIMITS.fullPageMaxHeight} image pixels tall or ${LIMITS.maxImagePixels / 1_000_000} megapixels`),
     );
     for (const field of REQUEST_FIELDS) expect(p[field].description, field).toBeTruthy();
     expect(doc.paths['/screenshots'].post.callbacks.settled).toBeDefined();

@@ -2,7 +2,7 @@
 // HTTP API of the local stack (real SQS/S3 emulator, real worker, real Chromium).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
-import { html, servePages, type PageHandler, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageHandler, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot, startTestStack } from '../support/stack.js';
 import { decodePng, imageSize, near, sniffFormat } from '../support/images.js';
 import { shoot, shootFailing } from './shoot.js';

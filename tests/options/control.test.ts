@@ -6,11 +6,10 @@ import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { decodePng, imageSize, near } from '../support/images.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot, startTestStack } from '../support/stack.js';
 import { shoot, shootFailing } from './shoot.js';
 
-const RED: [number, number, number] = [255, 0, 0];
 const GREEN: [number, number, number] = [0, 255, 0];
 const BLUE: [number, number, number] = [0, 0, 255];
 const WHITE: [number, number, number] = [255, 255, 255];
@@ -96,7 +95,18 @@ beforeAll(async () => {
       <button id="btn" onclick="this.style.background = '#0f0'"></button>
       <div id="fade"></div><div id="anim"></div>
       <script>addEventListener('load', () => { document.getElementById('fade').style.background = '#00f'; })</script></body></html>`,
-    '/long': html('<div style="height:3000px;background:#f00"></div><div id="target" style="height:1000px;background:#00f"></div>'),
+    // Four boxes of four colours, so a clip that ignores x, y or both lands on another colour.
+    '/clip': html(
+      ['0,0,#f00', '240,0,#0f0', '0,60,#ff0', '240,60,#00f']
+        .map((b) => b.split(','))
+        .map(([x, y, c]) => `<div style="position:absolute;left:${x}px;top:${y}px;width:100px;height:50px;background:${c}"></div>`)
+        .join(''),
+    ),
+    // Bands every 500 px: where the capture starts says how far the page was scrolled.
+    '/long': html(
+      `${['#f00', '#ff0', '#0f0', '#0ff', '#f0f', '#800'].map((c) => `<div style="height:500px;background:${c}"></div>`).join('')}` +
+        '<div id="target" style="height:200px;background:#00f"></div><div style="height:2000px;background:#000"></div>',
+    ),
     '/sub.png': (_req, res) => res.writeHead(404).end(),
   });
   stack = await startTestStack({ allow: [site.hostPort, other.hostPort, `localhost:${other.port}`], workerConcurrency: 2 });
@@ -194,7 +204,7 @@ describe('capture-control fields, proved on the image or on what the servers rec
       disableAnimations: true,
     });
     job('plain', { url: page('/canvas'), width: 640, height: 480 });
-    job('clip', { url: page('/canvas'), clip: { x: 240, y: 0, width: 100, height: 50 } });
+    job('clip', { url: page('/clip'), clip: { x: 240, y: 60, width: 100, height: 50 } });
     job('scrollTo', { url: page('/long'), width: 400, height: 300, scrollTo: '#target', failOnHttpError: true });
   });
 
@@ -245,9 +255,17 @@ describe('capture-control fields, proved on the image or on what the servers rec
     expect(imageSize((await job('explicit')).bytes)).toEqual({ width: 1500, height: 1977 });
     expect(reports.get('explicit')).toMatchObject({ ua: 'url2png-test/1.0', width: 500 });
     for (const headers of siteSeen.get('/identity?job=explicit')!) expect(headers['user-agent']).toBe('url2png-test/1.0');
-    // Neither the headers nor the cookies of the other job: every job is its own browser context.
-    expect(siteSeen.get('/report?job=explicit')![0]!.cookie).toBeUndefined();
-    expect(siteSeen.get('/report?job=explicit')![0]!['x-team']).toBeUndefined();
+  });
+
+  it('a job started after one with cookies and headers sees none of them: every job is its own browser context', async () => {
+    // In this order for sure: the job with cookie and header is done before the next one starts
+    // (the jobs above may render at the same time, or the other way round).
+    await job('identity');
+    await job('after-identity', { url: page('/identity?job=after-identity'), authentication: LOGIN });
+    expect(siteSeen.get('/report?job=after-identity')).toHaveLength(1);
+    expect(siteSeen.get('/report?job=after-identity')![0]!.cookie).toBeUndefined();
+    expect(siteSeen.get('/report?job=after-identity')![0]!['x-team']).toBeUndefined();
+    expect(reports.get('after-identity')!.cookie).toBe('');
   });
 
   it('styles, scripts (a promise awaited), click, disableAnimations and omitBackground, each on its own spot of one image', async () => {
@@ -272,21 +290,26 @@ describe('capture-control fields, proved on the image or on what the servers rec
     expect(near(off.at(600, 450), WHITE)).toBe(true);
   });
 
-  it('clip: exactly the rectangle asked for (the red button at 240,0, 100x50)', async () => {
+  it('clip: exactly the rectangle asked for (the blue box at 240,60, 100x50; the other boxes are other colours)', async () => {
     const png = decodePng((await job('clip')).bytes);
     expect({ width: png.width, height: png.height }).toEqual({ width: 100, height: 50 });
+    // Blue: the box at (240, 60). Ignoring x would give yellow, ignoring y green, both red.
     for (const [x, y] of [
       [0, 0],
       [99, 49],
       [50, 25],
     ] as const)
-      expect(near(png.at(x, y), RED)).toBe(true);
+      expect(near(png.at(x, y), BLUE)).toBe(true);
   });
 
-  it('scrollTo: the element 3000 px down is at the top of the capture (failOnHttpError passes a 200 page)', async () => {
+  it('scrollTo: the 200 px element 3000 px down is at the top of the capture (failOnHttpError passes a 200 page)', async () => {
     const png = decodePng((await job('scrollTo')).bytes);
-    expect(near(png.at(200, 10), BLUE)).toBe(true);
-    expect(near(png.at(200, 290), BLUE)).toBe(true);
+    // The target's 200 px exactly at the top, then the black below it: a scroll that stops short
+    // shows a band's colour at the top, one that overshoots shows black there.
+    expect(near(png.at(200, 2), BLUE)).toBe(true);
+    expect(near(png.at(200, 195), BLUE)).toBe(true);
+    expect(near(png.at(200, 210), [0, 0, 0])).toBe(true);
+    expect(near(png.at(200, 290), [0, 0, 0])).toBe(true);
   });
 });
 

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FONT_DIRS } from '../../lib/capture/fonts.js';
 import type { LocalStack } from '../../local/stack.js';
-import { servePages, type PageServer } from '../support/pages.js';
+import { servePages, type PageServer } from '../../fixtures/pages.js';
 import { startTestStack } from '../support/stack.js';
 import { imageSize } from '../support/images.js';
 import { CELL, CELLS, expectGlyphPixels, GLYPH_PAGE } from './fonts.js';

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import chromium from '@sparticuz/chromium';
 import puppeteer from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packageService, type PackagedService } from '../support/serverless.js';
+import { packageService, type PackagedService } from '../../fixtures/serverless.js';
 import { fontConfig, FONT_DIRS } from '../../lib/capture/fonts.js';
 import { CELL, CELLS, expectGlyphFonts, expectGlyphPixels, fontsUsed, GLYPH_PAGE } from './fonts.js';
 import { readZip, type ZipEntry } from './zip.js';

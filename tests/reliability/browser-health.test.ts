@@ -11,9 +11,10 @@ import { EgressGuard, startEgressProxy, type EgressProxy } from '../../lib/egres
 import { classifyFailure } from '../../lib/contract/failures.js';
 import { renderScreenshot } from '../../lib/capture/render.js';
 import { EgressAllowList } from '../../lib/egress/url-policy.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { imageSize as pngSize } from '../support/images.js';
-import { eventually, inGroup, processes, zombiesOf } from '../support/procs.js';
+import { inGroup, processes, zombiesOf } from '../../fixtures/procs.js';
+import { eventually } from '../support/eventually.js';
 
 let pages: PageServer;
 let guard: EgressGuard;

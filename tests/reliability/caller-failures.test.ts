@@ -4,7 +4,7 @@
 // whose message says what to change, or renders as a browser would. Either way it is settled on
 // its first receive: a caller's mistake is never retried as if the service had failed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot } from '../support/stack.js';
 import { settleAll, startHarness, type Harness } from './harness.js';
 import type { ScreenshotStatus } from '../../lib/contract/status.js';

@@ -8,8 +8,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PAGE_FAILURE_ATTEMPTS } from '../../lib/worker/settle.js';
-import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
-import { eventually } from '../support/procs.js';
+import { hangingPage, html, servePages, type PageServer } from '../../fixtures/pages.js';
+import { eventually } from '../support/eventually.js';
 import { postScreenshot } from '../support/stack.js';
 import { queueDepth, settleAll, startHarness, type Harness } from './harness.js';
 

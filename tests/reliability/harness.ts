@@ -13,7 +13,7 @@ import {
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { LOCAL_REGION } from '../../local/emulator.js';
 import type { ScreenshotStatus } from '../../lib/contract/status.js';
-import { processes } from '../support/procs.js';
+import { processes } from '../../fixtures/procs.js';
 
 const SHORT_TUNING = {
   URL2PNG_VISIBILITY_TIMEOUT_S: '3',

@@ -11,8 +11,8 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../lib/contract/request.js';
-import { hangingPage, html, neverLoadingPage, servePages, type PageServer } from '../support/pages.js';
-import { eventually } from '../support/procs.js';
+import { hangingPage, html, neverLoadingPage, servePages, type PageServer } from '../../fixtures/pages.js';
+import { eventually } from '../support/eventually.js';
 import type { ScreenshotStatus as StatusBody } from '../../lib/contract/status.js';
 import { postScreenshot } from '../support/stack.js';
 import { getStatus, settleAll, startHarness, workerBrowserPid, type Harness } from './harness.js';
@@ -21,10 +21,16 @@ import { getStatus, settleAll, startHarness, workerBrowserPid, type Harness } fr
 async function rawServer(answer: (path: string, socket: net.Socket) => void) {
   const open = new Set<net.Socket>();
   let connections = 0;
+  /** When the first connection came and when the last one closed (ms since the epoch). */
+  const times = { firstConnect: 0, lastClose: 0 };
   const server = net.createServer((socket) => {
     connections++;
+    times.firstConnect ||= Date.now();
     open.add(socket);
-    socket.on('close', () => open.delete(socket));
+    socket.on('close', () => {
+      open.delete(socket);
+      times.lastClose = Date.now();
+    });
     socket.on('error', () => socket.destroy());
     let head = '';
     socket.on('data', (chunk: Buffer) => {
@@ -39,6 +45,7 @@ async function rawServer(answer: (path: string, socket: net.Socket) => void) {
     hostPort: `127.0.0.1:${port}`,
     origin: `http://127.0.0.1:${port}`,
     open,
+    times,
     get connections() {
       return connections;
     },
@@ -137,9 +144,10 @@ beforeAll(async () => {
     }
     socket.end(MALFORMED[path] ?? 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n', 'latin1');
   });
-  // A webhook receiver that sends its status line and then one byte a second, forever.
+  // A webhook receiver that sends its status line and then a header one byte a second, forever:
+  // no attempt ever gets an answer, each one runs into its 5 s, and only the 15 s total ends them.
   trickle = await rawServer((_path, socket) => {
-    socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n');
+    socket.write('HTTP/1.1 200 OK\r\nx-trickle: ');
     const timer = setInterval(() => socket.write('.'), 1000);
     socket.on('close', () => clearInterval(timer));
   });
@@ -283,6 +291,10 @@ describe('hostile pages beside good ones (visibility 400 s, render 20 s, backoff
       ),
     ).toBe(0);
     expect(trickle.connections).toBeLessThanOrEqual(4);
+    // From its first connection to its last close, the webhook took at most its 15 s total (and
+    // a few seconds of slack for a loaded machine); without the total, 4 attempts of 5 s with
+    // backoffs of 1, 2 and 4 s would take ~27 s.
+    expect(trickle.times.lastClose - trickle.times.firstConnect).toBeLessThanOrEqual(15_000 + 4_000);
   });
 
   it('the worker process survived every one of them, and its open file descriptors are back to the baseline', async () => {

@@ -6,7 +6,7 @@
 import type http from 'node:http';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
+import { hangingPage, html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot } from '../support/stack.js';
 import type { ScreenshotStatus } from '../../lib/contract/status.js';
 import {
@@ -19,7 +19,7 @@ import {
   workerBrowserPid,
   type Harness,
 } from './harness.js';
-import { eventually } from '../support/procs.js';
+import { eventually } from '../support/eventually.js';
 
 const GOOD = Number(process.env.URL2PNG_LOAD_GOOD ?? 150);
 const FLAKY = 6;

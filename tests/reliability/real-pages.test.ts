@@ -7,12 +7,12 @@ import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyFailure } from '../../lib/contract/failures.js';
-import { startRenderHarness, type RenderHarness } from '../support/render-harness.js';
+import { startRenderHarness, type RenderHarness } from '../../fixtures/render-harness.js';
 import { renderScreenshot } from '../../lib/capture/render.js';
 import { LIMITS, type ScreenshotOptionsInput } from '../../lib/contract/request.js';
 import { decodePng, imageSize, near } from '../support/images.js';
-import { hangingPage, html, neverLoadingPage, servePages, type PageServer } from '../support/pages.js';
-import { processes } from '../support/procs.js';
+import { hangingPage, html, neverLoadingPage, servePages, type PageServer } from '../../fixtures/pages.js';
+import { processes } from '../../fixtures/procs.js';
 
 const GREEN: [number, number, number] = [0, 200, 0];
 const RED = 'background:rgb(220,0,0)';

@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCRATCH_ROOT, killGroup } from '../../lib/capture/browser.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
-import { eventually, processes } from '../support/procs.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
+import { processes } from '../../fixtures/procs.js';
+import { eventually } from '../support/eventually.js';
 import { postScreenshot, waitForSettled } from '../support/stack.js';
 
 const ROOT = join(import.meta.dirname, '../..');

@@ -2,7 +2,15 @@
 // idempotency and "done wins". The store here is an in-memory ScreenshotStore (the S3-backed one
 // is exercised end to end in faults.test.ts); render is a function the test controls.
 import { describe, expect, it } from 'vitest';
-import { FAILURES, PermanentFailure, TransientFailure, classifyFailure, type FailureCode } from '../../lib/contract/failures.js';
+import {
+  FAILURES,
+  PermanentFailure,
+  TransientFailure,
+  classifyFailure,
+  type FailureCode,
+  type PermanentCode,
+  type TransientCode,
+} from '../../lib/contract/failures.js';
 import { encodeJob, newJob } from '../../lib/contract/job.js';
 import { PAGE_FAILURE_ATTEMPTS, settleJob, WRITE_MARGIN_MS, type SettleDeps } from '../../lib/worker/settle.js';
 import type { StatusRecord } from '../../lib/contract/status.js';
@@ -92,7 +100,7 @@ describe('settleJob', () => {
 
       // A different page failure in between starts the count again; an infrastructure failure never counts.
       const other = job();
-      let next: FailureCode = code;
+      let next: TransientCode = code;
       const { deps: d2 } = setup(async () => {
         throw new TransientFailure(next, 'varies');
       });
@@ -213,8 +221,10 @@ describe('settleJob', () => {
     expect(classifyFailure(new TransientFailure('http_error', 'x'))).toEqual({ kind: 'transient', code: 'http_error', message: 'x' });
     for (const code of codes.filter((c) => c !== 'http_error')) {
       const kind = permanent.includes(code) ? 'permanent' : 'transient';
-      expect(classifyFailure(new PermanentFailure(code, 'x'))).toEqual({ kind, code, message: 'x' });
-      expect(classifyFailure(new TransientFailure(code, 'x'))).toEqual({ kind, code, message: 'x' });
+      // The types refuse a code of the other kind (PermanentFailure('render_timeout') does not
+      // compile); were one forced through, the table would still decide.
+      expect(classifyFailure(new PermanentFailure(code as PermanentCode, 'x'))).toEqual({ kind, code, message: 'x' });
+      expect(classifyFailure(new TransientFailure(code as TransientCode, 'x'))).toEqual({ kind, code, message: 'x' });
     }
     expect(classifyFailure(new Error('Protocol error (Runtime.callFunctionOn): Page crashed!'))).toMatchObject({
       kind: 'transient',

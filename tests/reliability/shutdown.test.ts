@@ -5,9 +5,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCRATCH_ROOT } from '../../lib/capture/browser.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot, waitForSettled } from '../support/stack.js';
-import { eventually, processes } from '../support/procs.js';
+import { processes } from '../../fixtures/procs.js';
+import { eventually } from '../support/eventually.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 let pages: PageServer;

@@ -2,7 +2,7 @@
 // alarms, the redrive function, the EventBridge rules that run it, and its least-privilege role.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TUNING } from '../../lib/contract/tuning.js';
-import { packageService, resourcesOfType, type PackagedService, type TemplateJson } from '../support/serverless.js';
+import { packageService, resourcesOfType, type PackagedService, type TemplateJson } from '../../fixtures/serverless.js';
 
 let pkg: PackagedService;
 let r: Record<string, TemplateJson>;

@@ -163,6 +163,23 @@ describe('malformed requests are 4xx JSON errors', () => {
       expectClientError(await send('POST', '/screenshots', body), 400, 'invalid_json');
     }
   });
+  it('callbackUrl without a webhook secret -> 400 callbacks_disabled, for a screenshot, a batch and a batch item', async () => {
+    // This stack has no URL2PNG_WEBHOOK_SECRET: a webhook could not be signed.
+    expect(process.env.URL2PNG_WEBHOOK_SECRET).toBeUndefined();
+    const hook = 'https://hooks.example.com/url2png';
+    const single = await post({ url: 'https://example.com/', callbackUrl: hook });
+    expectClientError(single, 400, 'callbacks_disabled');
+    expect(single.json.error!.message).toMatch(/URL2PNG_WEBHOOK_SECRET/);
+    const batch = (body: unknown) => send('POST', '/batches', JSON.stringify(body));
+    expectClientError(await batch({ requests: [{ url: 'https://example.com/' }], callbackUrl: hook }), 400, 'callbacks_disabled');
+    expectClientError(
+      await batch({ requests: [{ url: 'https://example.com/' }, { url: 'https://example.org/', callbackUrl: hook }] }),
+      400,
+      'callbacks_disabled',
+    );
+    // Without a callbackUrl the same requests are accepted.
+    expect((await post({ url: 'https://example.com/' })).status).toBe(202);
+  });
   it('not an object -> 400', async () => {
     for (const body of [[], 'https://example.com', 42, null, true]) expectClientError(await post(body), 400, 'invalid_request');
   });

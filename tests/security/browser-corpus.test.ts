@@ -10,7 +10,7 @@ import type { ReceiptKey } from '../../lib/receipts/receipt-key.js';
 import type { RenderedImage } from '../../lib/capture/render.js';
 import { screenshotOptionsSchema } from '../../lib/contract/request.js';
 import { createWorkerRuntime, type WorkerRuntime } from '../../lib/worker/worker-runtime.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { MemoryStore, scriptedResolver, startCanary, type Canary } from './support.js';
 
 /**
@@ -313,7 +313,7 @@ async function settle(url: string, delay = DELAY_MS.default) {
 }
 
 beforeAll(async () => {
-  const routes: Record<string, string | import('../support/pages.js').PageHandler> = {};
+  const routes: Record<string, string | import('../../fixtures/pages.js').PageHandler> = {};
   pages = await servePages(routes);
   Object.assign(routes, helperRoutes(pages));
   for (const v of VECTORS) {

@@ -26,8 +26,8 @@ import { type AwsCall, LOCAL_ACCOUNT } from '../../local/aws-sdk-hooks.js';
 import { LOCAL_NAMES, LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { type Moto, startMoto } from '../support/moto.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
-import { packageService, type TemplateJson } from '../support/serverless.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
+import { packageService, type TemplateJson } from '../../fixtures/serverless.js';
 import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
 
 // moto checks no signature; any pair will do.

@@ -15,8 +15,8 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killGroup } from '../../lib/capture/browser.js';
 import { DATA_DIR_MARKER } from '../../local/data-dir.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
-import { eventually } from '../support/procs.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
+import { eventually } from '../support/eventually.js';
 import { postScreenshot, waitForSettled } from '../support/stack.js';
 import { runCli } from '../surfaces/support.js';
 

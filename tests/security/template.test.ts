@@ -1,7 +1,7 @@
 // `serverless package --stage prod`: the private bucket, least-privilege roles, the API key on
 // POST and the throttled usage plan, read from the CloudFormation template that would deploy.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { packageService, resourcesOfType, type TemplateJson } from '../support/serverless.js';
+import { packageService, resourcesOfType, type TemplateJson } from '../../fixtures/serverless.js';
 
 let template: TemplateJson;
 

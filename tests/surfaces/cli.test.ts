@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
-import { hangingPage, html, servePages, type PageServer } from '../support/pages.js';
+import { hangingPage, html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { imageSize as pngSize } from '../support/images.js';
 import { startTestStack, waitForSettled } from '../support/stack.js';
 import { decodePng, imageSize, sniffFormat } from '../support/images.js';

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdaptiveLimit, ceilingForMemory, nextLimit, processTreeCpuSeconds } from '../../lib/worker/adaptive-concurrency.js';
+import { ceilingForMemory } from '../../lib/contract/config.js';
+import { AdaptiveLimit, nextLimit, processTreeCpuSeconds } from '../../lib/worker/adaptive-concurrency.js';
 
 const bounds = { floor: 4, ceiling: 12 };
 

@@ -11,7 +11,7 @@ import {
   signRenderLink,
   verifyRenderLink,
 } from '../../lib/api/render-links.js';
-import { preferredWait } from '../../lib/api/sync-wait.js';
+import { preferredWait } from '../../lib/contract/wait.js';
 
 const SECRET = 'unit-secret-0123456789';
 

@@ -13,14 +13,14 @@ import { onBatchJobSettled, type BatchWebhookPayload } from '../../lib/api/batch
 import { S3ScreenshotStore } from '../../lib/storage/store.js';
 import { LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
-import { eventually } from '../support/procs.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
+import { eventually } from '../support/eventually.js';
 import { startTestStack } from '../support/stack.js';
 import { runCli } from '../surfaces/support.js';
 
 const SECRET = 'test-batch-webhook-secret-42';
 const FAILING = new Set([3, 8, 13, 18]);
-/** The README's recipe: v1= hex HMAC-SHA256(secret, "<timestamp>.<raw body>"). */
+/** docs/api.md's recipe: v1= hex HMAC-SHA256(secret, "<timestamp>.<raw body>"). */
 const signature = (timestamp: string, raw: string) => `v1=${createHmac('sha256', SECRET).update(`${timestamp}.${raw}`).digest('hex')}`;
 
 interface Call {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRenderHarness, type RenderHarness } from '../support/render-harness.js';
+import { startRenderHarness, type RenderHarness } from '../../fixtures/render-harness.js';
 import { renderScreenshot } from '../../lib/capture/render.js';
 import type { ScreenshotOptionsInput } from '../../lib/contract/request.js';
 import { decodePng, near, type Pixels } from '../support/images.js';
-import { html, type PageHandler, servePages, type PageServer } from '../support/pages.js';
+import { html, type PageHandler, servePages, type PageServer } from '../../fixtures/pages.js';
 
 /** The real names the fixtures load from; the test's resolver sends each to 127.0.0.1. */
 const HOSTS = [
@@ -168,6 +168,17 @@ describe('blockAds and blockTrackers', () => {
     // The slots are hidden, not left as empty (grey placeholder) boxes.
     expect(shows(img, PLACEHOLDER)).toBe(false);
     expect(near(img.at(100, 50), CONTENT)).toBe(true);
+  });
+
+  it('blockAds alone stops the ad scripts and hides the slots, not the analytics pixel', async () => {
+    const before = new Map(pages.hits);
+    const img = await render('/news', { blockAds: true });
+    expect(requested(before, ...AD_PATHS)).toEqual([]);
+    expect(shows(img, AD)).toBe(false);
+    expect(shows(img, PLACEHOLDER)).toBe(false);
+    expect(near(img.at(100, 50), CONTENT)).toBe(true);
+    // Google Analytics is a tracker, not an ad network: only blockTrackers stops it.
+    expect(requested(before, '/collect')).toEqual(['/collect']);
   });
 
   it('blockTrackers alone stops the analytics and ad-network pixels, not the ad scripts', async () => {

@@ -1,8 +1,9 @@
 // format "pdf" through the HTTP API of the local stack (real emulator, worker and Chromium): the
 // stored object is a PDF, served as application/pdf, with the paper size and pages asked for.
+import { inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
-import { html, servePages, type PageServer } from '../support/pages.js';
+import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { postScreenshot, startTestStack } from '../support/stack.js';
 import { shoot, shootFailing } from '../options/shoot.js';
 import { PDF_LIMITS, pdfPageCount } from '../../lib/capture/pdf.js';
@@ -19,10 +20,42 @@ function pageSizes(bytes: Uint8Array): Array<[number, number]> {
   ]);
 }
 
+const COLOURS: Record<string, string> = { '1 0 0': 'red', '0 1 0': 'green', '0 0 1': 'blue' };
+
+/**
+ * The background colour of each printed page, in order: Chromium writes one Flate content stream per
+ * page, where a section's background is a fill colour ("0 1 0 rg" is green).
+ */
+function pageColours(bytes: Uint8Array): string[] {
+  const buf = Buffer.from(bytes);
+  const text = buf.toString('latin1');
+  const colours: string[] = [];
+  for (const m of text.matchAll(/stream\r?\n/g)) {
+    const start = m.index + m[0].length;
+    let content: string;
+    try {
+      content = inflateSync(buf.subarray(start, text.indexOf('endstream', start))).toString('latin1');
+    } catch {
+      continue; // not a Flate stream (an image, a font)
+    }
+    const fill = [...content.matchAll(/([\d.]+) ([\d.]+) ([\d.]+) rg/g)].map((f) => COLOURS[`${f[1]} ${f[2]} ${f[3]}`]).find(Boolean);
+    if (fill) colours.push(fill);
+  }
+  return colours;
+}
+
 beforeAll(async () => {
   pages = await servePages({
-    // Three printed pages: each section breaks the page after it.
-    '/doc': html(['one', 'two', 'three'].map((t) => `<section style="break-after:page"><h1>Page ${t}</h1></section>`).join('')),
+    // Three printed pages (each section breaks the page after it), red, green and blue.
+    '/doc': html(
+      [
+        ['one', '#f00'],
+        ['two', '#0f0'],
+        ['three', '#00f'],
+      ]
+        .map(([t, c]) => `<section style="break-after:page;background:${c}"><h1>Page ${t}</h1></section>`)
+        .join(''),
+    ),
     // One page past the cap.
     '/long': html(
       Array.from({ length: PDF_LIMITS.maxPages + 1 }, (_, i) => `<section style="break-after:page">${i + 1}</section>`).join(''),
@@ -45,6 +78,7 @@ describe('format "pdf"', () => {
     expect(Buffer.from(shot.bytes.subarray(-32)).toString('latin1')).toContain('%%EOF');
     const sizes = pageSizes(shot.bytes);
     expect(sizes).toHaveLength(3);
+    expect(pageColours(shot.bytes)).toEqual(['red', 'green', 'blue']);
     // A4 is 210 x 297 mm = 595 x 842 points.
     for (const [w, h] of sizes) {
       expect(w).toBeCloseTo(595, -1);
@@ -60,11 +94,19 @@ describe('format "pdf"', () => {
     });
     const sizes = pageSizes(shot.bytes);
     expect(sizes).toHaveLength(2);
+    // Pages two and three, not the first two.
+    expect(pageColours(shot.bytes)).toEqual(['green', 'blue']);
     // Letter is 8.5 x 11 in = 612 x 792 points; landscape swaps them.
     for (const [w, h] of sizes) {
       expect(w).toBeCloseTo(792, 0);
       expect(h).toBeCloseTo(612, 0);
     }
+  });
+
+  it('keeps exactly the pages pageRanges lists, in order ("1, 3": the first and the last)', async () => {
+    const shot = await shoot(stack.apiUrl, { url: `${pages.origin}/doc`, format: 'pdf', pdf: { pageRanges: '1, 3' } });
+    expect(pageSizes(shot.bytes)).toHaveLength(2);
+    expect(pageColours(shot.bytes)).toEqual(['red', 'blue']);
   });
 
   it('fails the job (not retried) when pageRanges lies past the last page', async () => {

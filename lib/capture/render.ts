@@ -160,7 +160,14 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
       ).catch((error: unknown) => explainNavigationFailure(error, pageGuard, deps.guard)),
     );
     work.catch(() => undefined); // after a timeout its rejection (page closed under it) is expected
-    const { bytes, pageFacts } = await Promise.race([work, timer.promise, watch.crashed]).finally(() => watch.dispose());
+    const { bytes, pageFacts } = await Promise.race([work, timer.promise, watch.crashed])
+      .catch((error: unknown) => {
+        // A capture bounded by the same deadline (lib/capture/page-capture.ts) may name it first:
+        // either way the page outlived its deadline and is closed (or its browser killed) as such.
+        if (error instanceof TransientFailure && error.code === 'render_timeout') timedOut = true;
+        throw error;
+      })
+      .finally(() => watch.dispose());
     const capturedAt = new Date().toISOString();
     const finalUrl = page.url();
     const httpStatus = watch.lastDocument()?.status() ?? null;

@@ -4,7 +4,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { diffPngs, type PixelDiff } from './diff.js';
 import { PermanentFailure, TransientFailure } from '../contract/failures.js';
 import type { Job } from '../contract/job.js';
-import type { DiffRecord, DiffSummary } from '../contract/status.js';
+import type { DiffRecord } from '../contract/status.js';
 import { isMissingKey } from '../storage/s3-json.js';
 import { uploadObject } from '../storage/upload.js';
 import type { ScreenshotStore } from '../storage/store.js';

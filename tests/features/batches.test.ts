@@ -7,15 +7,14 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onBatchJobSettled, type BatchWebhookPayload } from '../../lib/api/batches.js';
 import { S3ScreenshotStore } from '../../lib/storage/store.js';
-import { LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { eventually } from '../support/eventually.js';
-import { startTestStack } from '../support/stack.js';
+import { emulatorS3, startTestStack } from '../support/stack.js';
 import { runCli } from '../surfaces/support.js';
 
 const SECRET = 'test-batch-webhook-secret-42';
@@ -157,7 +156,7 @@ describe('POST /batches', () => {
 describe('the batch webhook claim', () => {
   it('sends once when many workers see the batch settle at the same time, and never again after', async () => {
     const { emulator } = stack;
-    const s3 = new S3Client({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: emulator.credentials, forcePathStyle: true });
+    const s3 = emulatorS3(emulator);
     const store = new S3ScreenshotStore(s3, emulator.bucket);
     const batchId = '0b5e6a9c-1d2e-4f30-9a4b-5c6d7e8f9a0b';
     const jobIds = ['1b5e6a9c-1d2e-4f30-9a4b-5c6d7e8f9a01', '2b5e6a9c-1d2e-4f30-9a4b-5c6d7e8f9a02'];

@@ -5,7 +5,7 @@
 //   - Amazon S3 User Guide, "Add preconditions to S3 operations with conditional requests": a
 //     PutObject with If-None-Match: * on an existing key answers 412 PreconditionFailed.
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onBatchJobSettled, type BatchWebhookPayload } from '../../lib/api/batches.js';
@@ -18,7 +18,7 @@ import { LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { html, servePages, type PageServer } from '../../fixtures/pages.js';
 import { eventually } from '../support/eventually.js';
-import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
+import { emulatorS3, postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
 
 let pages: PageServer;
 let stack: LocalStack;
@@ -27,12 +27,7 @@ let s3: S3Client;
 beforeAll(async () => {
   pages = await servePages({ '/page': html('<h1>semantics</h1>') });
   stack = await startTestStack({ allow: [pages.hostPort], workerConcurrency: 2 });
-  s3 = new S3Client({
-    region: LOCAL_REGION,
-    endpoint: stack.emulator.endpoint,
-    forcePathStyle: true,
-    credentials: stack.emulator.credentials,
-  });
+  s3 = emulatorS3(stack.emulator);
 }, 120_000);
 
 afterAll(async () => {

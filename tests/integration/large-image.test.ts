@@ -4,14 +4,13 @@
 // store refuses for its size fails the job at once instead of being retried into the DLQ.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentFailure } from '../../lib/contract/failures.js';
 import { uploadObject } from '../../lib/storage/upload.js';
-import { LOCAL_REGION } from '../../local/emulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { servePages, type PageServer } from '../../fixtures/pages.js';
-import { postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
+import { emulatorS3, postScreenshot, startTestStack, waitForSettled } from '../support/stack.js';
 
 const WIDTH = 1280;
 const HEIGHT = 9000; // 11.5 megapixels of the budget's 50: ~3 bytes a pixel as a PNG of noise
@@ -34,12 +33,7 @@ let s3: S3Client;
 beforeAll(async () => {
   pages = await servePages({ '/noise': noisePage });
   stack = await startTestStack({ allow: [pages.hostPort], workerConcurrency: 1 });
-  s3 = new S3Client({
-    region: LOCAL_REGION,
-    endpoint: stack.emulator.endpoint,
-    forcePathStyle: true,
-    credentials: stack.emulator.credentials,
-  });
+  s3 = emulatorS3(stack.emulator);
 }, 120_000);
 
 afterAll(async () => {

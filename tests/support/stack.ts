@@ -3,6 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScreenshotStatus } from '../../lib/contract/status.js';
+import { S3Client } from '@aws-sdk/client-s3';
+import { type Emulator, LOCAL_REGION } from '../../local/emulator.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 
 export interface TestStackOptions {
@@ -18,6 +20,10 @@ export async function startTestStack(options: TestStackOptions): Promise<LocalSt
   Object.assign(process.env, options.env ?? {});
   return startLocalStack({ port: 0, emulatorPort: 0, workerConcurrency: options.workerConcurrency });
 }
+
+/** An S3 client of the run's emulator, signing with its per-run secret (destroy it when done). */
+export const emulatorS3 = (emulator: Pick<Emulator, 'endpoint' | 'credentials'>): S3Client =>
+  new S3Client({ region: LOCAL_REGION, endpoint: emulator.endpoint, forcePathStyle: true, credentials: emulator.credentials });
 
 export async function postScreenshot(apiUrl: string, body: unknown) {
   const res = await fetch(`${apiUrl}/screenshots`, {

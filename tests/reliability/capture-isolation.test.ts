@@ -19,11 +19,11 @@ import { queueDepth, settleAll, startHarness, type Harness } from './harness.js'
 // the hostile jobs' two renders each end while the suite runs on.
 const RENDER_TIMEOUT_MS = 12_000;
 /**
- * Over the 8 jobs' time alone: generous for a loaded 2-core machine, well under the render deadline.
- * (Captured through page.screenshot() again, the resize case measured 13.7 s beside against 5.8 s
- * alone with a 12 s deadline: the good jobs wait for the hostile one's deadline.)
+ * What the 8 good jobs may take beside a hostile page over their time alone (the issue's bound).
+ * Measured in full suite runs on 2 cores: at most 0.64 s over. With a browser-wide capture lock put
+ * back on purpose, 11.7 s beside against 2.8 s alone: the good jobs wait for the hostile deadline.
  */
-const marginMs = (aloneMs: number) => 3000 + aloneMs / 2;
+const MARGIN_MS = 2000;
 
 // Each page blocks its main thread with a synchronous request the fixture server never answers:
 // blocked without burning a core, so on a shared 2-core machine what the good jobs measure is the
@@ -114,7 +114,7 @@ describe('a page that blocks its main thread during capture holds only its own j
       const besideMs = await eightGoodJobs();
       console.info(`capture isolation, ${name}: 8 good jobs ${besideMs} ms beside it, ${aloneMs} ms alone`);
       expect(besideMs, `8 good jobs took ${besideMs} ms beside the ${name} page, ${aloneMs} ms alone`).toBeLessThan(
-        aloneMs + marginMs(aloneMs),
+        aloneMs + MARGIN_MS,
       );
     }, 120_000);
   }

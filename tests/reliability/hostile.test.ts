@@ -198,7 +198,6 @@ describe('hostile pages beside good ones (visibility 400 s, render 20 s, backoff
   const good: string[] = [];
   let submittedAt = 0;
   let settled: Map<string, StatusBody>;
-  let trickleJob = '';
 
   beforeAll(async () => {
     submittedAt = Date.now();
@@ -224,8 +223,7 @@ describe('hostile pages beside good ones (visibility 400 s, render 20 s, backoff
         name ? post(jobs[name]!).then((id) => (hostile[name] = id)) : undefined,
       ]),
     );
-    trickleJob = await post({ url: `${pages.origin}/ok`, callbackUrl: `${trickle.origin}/hook` });
-    settled = await settleAll(apiUrl, [...good, ...Object.values(hostile), trickleJob], 60_000);
+    settled = await settleAll(apiUrl, [...good, ...Object.values(hostile)], 60_000);
   }, 90_000);
 
   it('a dozen good jobs submitted with them are all done within 45 s', async () => {
@@ -280,22 +278,27 @@ describe('hostile pages beside good ones (visibility 400 s, render 20 s, backoff
   });
 
   it('a webhook receiver that trickles a byte a second: the job is done at once, the webhook gives up within its 15 s total', async () => {
-    expect(settled.get(trickleJob)!.status).toBe('done');
+    // Submitted on its own, once the others have settled: its invocation then has most of the
+    // worker's 60 s left, so what ends the webhook is its own 15 s total, not the invocation's end
+    // (submitted beside the hostile jobs, it waited for a render slot, and the remaining time cut
+    // it at ~18 s even with the total raised to 60 s).
+    const trickleJob = await post({ url: `${pages.origin}/ok`, callbackUrl: `${trickle.origin}/hook` });
+    expect((await settleAll(apiUrl, [trickleJob], 30_000)).get(trickleJob)!.status).toBe('done');
+    // Until the worker says it gave up (between attempts no connection is open, so an empty
+    // receiver proves nothing), then what the receiver saw.
+    await eventually(
+      () => h.output.some((line) => line.includes('webhook not delivered') && line.includes(trickleJob)),
+      Boolean,
+      45_000,
+    );
+    expect(trickle.open.size).toBe(0);
     expect(trickle.connections).toBeGreaterThanOrEqual(1);
-    // Attempts of at most 5 s each, with backoffs, all inside the 15 s total deadline.
-    expect(
-      await eventually(
-        () => trickle.open.size,
-        (n) => n === 0,
-        20_000,
-      ),
-    ).toBe(0);
     expect(trickle.connections).toBeLessThanOrEqual(4);
     // From its first connection to its last close, the webhook took at most its 15 s total (and
     // a few seconds of slack for a loaded machine); without the total, 4 attempts of 5 s with
-    // backoffs of 1, 2 and 4 s would take ~27 s.
+    // backoffs of 1, 2 and 4 s take ~27 s.
     expect(trickle.times.lastClose - trickle.times.firstConnect).toBeLessThanOrEqual(15_000 + 4_000);
-  });
+  }, 60_000);
 
   it('the worker process survived every one of them, and its open file descriptors are back to the baseline', async () => {
     expect(h.stack.worker.starts).toBe(startsBefore);

@@ -1,6 +1,6 @@
 // deterministic: true through the local stack: a page that draws Date.now(), Math.random(), a CSS
 // animation, a Web Animation and a requestAnimationFrame loop gives pixel-identical images in two
-// deterministic captures, and different ones without.
+// deterministic captures, and different ones without; the same across two worker processes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { decodePng } from '../support/images.js';
@@ -68,6 +68,19 @@ describe('deterministic', () => {
     const d = await shoot(stack.apiUrl, request);
     expect(same(c.bytes, d.bytes), 'two ordinary captures are identical: the page is not restless enough to test anything').toBe(false);
     expect(same(a.bytes, c.bytes)).toBe(false);
+  });
+
+  it('gives the same bytes from two worker processes (the worker and its browser started anew in between)', async () => {
+    const request = { url: `${pages.origin}/restless`, width: 640, height: 400, deterministic: true, now: '2030-01-01T00:00:00Z' };
+    const a = await shoot(stack.apiUrl, request);
+    const startsBefore = stack.worker.starts;
+    const pidBefore = stack.worker.pid;
+    stack.worker.kill('SIGKILL');
+    const b = await shoot(stack.apiUrl, request);
+    // A new Node process with a new Chromium rendered it: nothing carried over but the request.
+    expect(stack.worker.starts).toBe(startsBefore + 1);
+    expect(stack.worker.pid).not.toBe(pidBefore);
+    expect(same(a.bytes, b.bytes), 'two worker processes gave different deterministic captures').toBe(true);
   });
 
   it('freezes every clock the page can read at the given now', async () => {

@@ -113,9 +113,7 @@ describe('a page that blocks its main thread during capture holds only its own j
       await sleep(300);
       const besideMs = await eightGoodJobs();
       console.info(`capture isolation, ${name}: 8 good jobs ${besideMs} ms beside it, ${aloneMs} ms alone`);
-      expect(besideMs, `8 good jobs took ${besideMs} ms beside the ${name} page, ${aloneMs} ms alone`).toBeLessThan(
-        aloneMs + MARGIN_MS,
-      );
+      expect(besideMs, `8 good jobs took ${besideMs} ms beside the ${name} page, ${aloneMs} ms alone`).toBeLessThan(aloneMs + MARGIN_MS);
     }, 120_000);
   }
 

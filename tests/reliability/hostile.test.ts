@@ -286,11 +286,7 @@ describe('hostile pages beside good ones (visibility 400 s, render 20 s, backoff
     expect((await settleAll(apiUrl, [trickleJob], 30_000)).get(trickleJob)!.status).toBe('done');
     // Until the worker says it gave up (between attempts no connection is open, so an empty
     // receiver proves nothing), then what the receiver saw.
-    await eventually(
-      () => h.output.some((line) => line.includes('webhook not delivered') && line.includes(trickleJob)),
-      Boolean,
-      45_000,
-    );
+    await eventually(() => h.output.some((line) => line.includes('webhook not delivered') && line.includes(trickleJob)), Boolean, 45_000);
     expect(trickle.open.size).toBe(0);
     expect(trickle.connections).toBeGreaterThanOrEqual(1);
     expect(trickle.connections).toBeLessThanOrEqual(4);

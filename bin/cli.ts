@@ -46,6 +46,8 @@ interface Options {
   compareTo?: string;
   extract?: string[];
   qualityFail?: string[];
+  /** false with --no-quality-checks. */
+  qualityChecks?: boolean;
   header?: Record<string, string>;
   cookie?: Array<{ name: string; value: string }>;
   device?: string;
@@ -159,6 +161,7 @@ function program(): Command {
       `fail instead of saving when one of these quality checks fires (comma-separated: ${QUALITY_FLAGS.join(', ')})`,
       names(QUALITY_FLAGS),
     )
+    .option('--no-quality-checks', 'skip the quality checks (no quality report; about 8 % less CPU per capture)')
     .option('--header <name:value>', "an extra request header for the page's own origin, repeatable", header)
     .option('--cookie <name=value>', "a cookie for the page's host, repeatable", cookie)
     .option('--device <name>', 'emulate a device, e.g. "iPhone 15" or "Pixel 5" (the list: GET /devices)')
@@ -273,6 +276,7 @@ function buildRequest(rawUrl: string | undefined, o: Options): Record<string, un
   if (o.compareTo !== undefined) request.compareTo = o.compareTo;
   if (o.extract !== undefined) request.extract = o.extract;
   if (o.qualityFail !== undefined) request.qualityFail = o.qualityFail;
+  if (o.qualityChecks === false) request.qualityChecks = false;
   // The service refuses pdf settings without format "pdf" and names the field.
   if (o.paper !== undefined || o.landscape) {
     request.pdf = {

@@ -184,8 +184,10 @@ export interface PageFacts {
   glyphs?: { missing: number; checked: number; examples: string[] };
 }
 
-export async function readPageFacts(page: Page, kinds: readonly ExtractKind[]): Promise<PageFacts> {
-  return (await page.evaluate(findingsScript(kinds, Object.keys(PROBES) as Array<keyof typeof PROBES>))) as PageFacts;
+/** The extracts asked for, and the quality probes unless `probes` is false; nothing asked, no round trip. */
+export async function readPageFacts(page: Page, kinds: readonly ExtractKind[], probes = true): Promise<PageFacts> {
+  if (!kinds.length && !probes) return {};
+  return (await page.evaluate(findingsScript(kinds, probes ? (Object.keys(PROBES) as Array<keyof typeof PROBES>) : []))) as PageFacts;
 }
 
 let turndown: TurndownService | undefined;

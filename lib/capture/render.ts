@@ -173,9 +173,10 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
     const httpStatus = watch.lastDocument()?.status() ?? null;
     const contentType = FORMAT_INFO[options.format].contentType;
     // An image sharp cannot read is reported without blank and tiny, never a failed capture.
-    const pixels = await imageChecks(bytes, contentType).catch(() => ({}));
-    const quality = qualityReport({ ...pixels, ...pageChecks(pageFacts, httpStatus) });
-    refuseQuality(quality, options.qualityFail);
+    const quality = options.qualityChecks
+      ? qualityReport({ ...(await imageChecks(bytes, contentType).catch(() => ({}))), ...pageChecks(pageFacts, httpStatus) })
+      : undefined;
+    if (quality) refuseQuality(quality, options.qualityFail);
     const extracts = options.extract.length
       ? extractsDocument(options.extract, pageFacts, { finalUrl, document: watch.lastDocument() })
       : undefined;
@@ -192,7 +193,7 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
       ...FORMAT_INFO[options.format],
       facts,
       ...(seen.truncated ? { truncated: true } : {}),
-      quality,
+      ...(quality ? { quality } : {}),
       ...(extracts ? { extracts } : {}),
     };
   } finally {
@@ -305,7 +306,7 @@ async function capture(
  * a capture that succeeded.
  */
 async function readFindings(page: Page, o: ScreenshotOptions): Promise<PageFacts> {
-  const facts = readPageFacts(page, o.extract);
+  const facts = readPageFacts(page, o.extract, o.qualityChecks);
   return o.extract.length ? facts : facts.catch(() => ({}));
 }
 

@@ -342,6 +342,12 @@ const optionsShape = {
   qualityFail: namesOf('qualityFail', QUALITY_FLAGS).describe(
     'Fail the job quality_failed (permanent) when one of these quality flags is raised, instead of answering done (docs/quality.md)',
   ),
+  qualityChecks: z
+    .boolean({ error: 'qualityChecks must be true or false' })
+    .default(true)
+    .describe(
+      "Run the quality checks on the capture and report them as quality in the done status (docs/quality.md). false skips them (about 8 % of a render's CPU) and leaves quality out",
+    ),
 };
 
 /** `now` sets the frozen clock of a deterministic capture: meaningless without one. */
@@ -351,6 +357,17 @@ const nowNeedsDeterministic = (value: { deterministic?: boolean; now?: string },
       code: 'custom',
       path: ['now'],
       message: 'now sets the clock of a deterministic capture; add "deterministic": true or drop now',
+    });
+  }
+};
+
+/** qualityFail acts on the quality checks' flags: it cannot be asked for with the checks off. */
+const qualityFailNeedsChecks = (value: { qualityFail?: readonly string[]; qualityChecks?: boolean }, ctx: z.RefinementCtx) => {
+  if (value.qualityChecks === false && (value.qualityFail?.length ?? 0) > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['qualityFail'],
+      message: 'qualityFail needs the quality checks; drop qualityFail or drop "qualityChecks": false',
     });
   }
 };
@@ -433,6 +450,7 @@ export const screenshotOptionsSchema = z
   .superRefine(refusePdfMismatches)
   .superRefine(compareToNeedsPng)
   .superRefine(nowNeedsDeterministic)
+  .superRefine(qualityFailNeedsChecks)
   .superRefine(withinPixelBudget);
 
 /** The fields that speak for the page's origin: they need a URL, not an html document. */
@@ -460,6 +478,7 @@ export const screenshotRequestSchema = z
   .superRefine(refusePdfMismatches)
   .superRefine(compareToNeedsPng)
   .superRefine(nowNeedsDeterministic)
+  .superRefine(qualityFailNeedsChecks)
   .superRefine(withinPixelBudget)
   .superRefine((value, ctx) => {
     if ((value.url === undefined) === (value.html === undefined)) {

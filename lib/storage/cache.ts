@@ -88,6 +88,8 @@ export const CACHE_KEY_FIELDS: Record<keyof ScreenshotOptions | 'html', KeyPart>
   // The done status carries what extract asked for; qualityFail decides whether a capture is done at all.
   extract: (o) => (o.extract.length ? [...o.extract].sort() : undefined),
   qualityFail: (o) => (o.qualityFail.length ? [...o.qualityFail].sort() : undefined),
+  // Only when off, so that the keys of every earlier request stay what they were.
+  qualityChecks: (o) => (o.qualityChecks ? undefined : false),
   cache: { notInKey: 'how old a cached image may be, not what it shows' },
   callbackUrl: { notInKey: 'where the result is announced, not what it shows' },
 };

@@ -77,6 +77,13 @@ describe('extract and quality over the API', () => {
     expect(status.extractsUrl).toBeUndefined();
   });
 
+  it('"qualityChecks": false: done without a quality report (the soft 404 is not looked for), extract still works', async () => {
+    const { status } = await shoot(stack.apiUrl, { url: `${pages.origin}/soft404`, qualityChecks: false, extract: ['metadata'] });
+    expect(status.status).toBe('done');
+    expect(status.quality).toBeUndefined();
+    expect(status.metadata?.title).toBeTruthy();
+  });
+
   it('qualityFail fails the job quality_failed with the check and its numbers', async () => {
     const status = await shootFailing(stack.apiUrl, { url: `${pages.origin}/challenge`, qualityFail: ['challenge'] });
     expect(status.status).toBe('failed');
@@ -86,12 +93,17 @@ describe('extract and quality over the API', () => {
     });
   });
 
-  it('a wrong extract or qualityFail entry is a 400 that lists the allowed names', async () => {
+  it('a wrong extract, qualityFail or qualityChecks is a 400 that says what to send', async () => {
     for (const [body, says] of [
       [{ extract: ['pdf'] }, 'extract must be an array of "metadata", "text", "markdown", "html"'],
       [{ extract: 'metadata' }, 'extract must be an array of'],
       [{ extract: ['text', 'text'] }, 'extract must not name an entry twice'],
       [{ qualityFail: ['ugly'] }, 'qualityFail must be an array of "blank", "overlay", "challenge", "soft404", "missingGlyphs", "tiny"'],
+      [
+        { qualityFail: ['blank'], qualityChecks: false },
+        'qualityFail needs the quality checks; drop qualityFail or drop "qualityChecks": false',
+      ],
+      [{ qualityChecks: 'no' }, 'qualityChecks must be true or false'],
     ] as const) {
       const res = await fetch(`${stack.apiUrl}/screenshots`, {
         method: 'POST',

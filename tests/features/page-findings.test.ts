@@ -151,6 +151,12 @@ describe('quality', () => {
     expect((await render('/contact')).quality!.flags).not.toContain('challenge');
   });
 
+  it('qualityChecks: false runs no check: no report, even on a blank page', async () => {
+    const shot = await render('/blank', { qualityChecks: false });
+    expect(shot.quality).toBeUndefined();
+    expect(shot.bytes.byteLength).toBeGreaterThan(0);
+  });
+
   it('qualityFail fails the capture quality_failed, naming the checks and their numbers', async () => {
     await expect(render('/modal', { qualityFail: ['overlay', 'blank'] })).rejects.toMatchObject({
       name: 'PermanentFailure',

@@ -200,7 +200,7 @@ describe('url2png against a running local stack', () => {
     expect(readdirSync(cwd)).toEqual([]);
   });
 
-  it('--extract saves <name>.extracts.json beside the image; --quality-fail fails a job whose check fires', async () => {
+  it('--extract saves <name>.extracts.json beside the image; --quality-fail fails a job whose check fires; --no-quality-checks', async () => {
     const out = join(dir, 'extract.png');
     const run = await runCli([`${pages.origin}/hello`, '-o', out, '--endpoint', stack.apiUrl, '--extract', 'metadata,markdown', '--json']);
     expect(run.code, run.stderr).toBe(0);
@@ -222,6 +222,19 @@ describe('url2png against a running local stack', () => {
       message: expect.stringContaining('blank (one colour covers 100%'),
     });
     expect(readdirSync(cwd)).toEqual([]);
+
+    // --no-quality-checks: the same empty page is done, with no quality report to fail on.
+    const unchecked = await runCli([
+      `${pages.origin}/empty`,
+      '-o',
+      join(dir, 'unchecked.png'),
+      '--endpoint',
+      stack.apiUrl,
+      '--no-quality-checks',
+      '--json',
+    ]);
+    expect(unchecked.code, unchecked.stderr).toBe(0);
+    expect(parseJson(unchecked.stdout).quality).toBeUndefined();
 
     const usage = await runCli([`${pages.origin}/hello`, '--endpoint', stack.apiUrl, '--extract', 'metadata,pdf']);
     expect(usage.code).toBe(2);

@@ -61,6 +61,7 @@ const VARIANTS: Record<keyof ScreenshotOptions, { base?: ScreenshotOptionsInput;
   now: { base: { deterministic: true }, value: { now: '2020-01-01T00:00:00.000Z' } },
   extract: { value: { extract: ['markdown'] } },
   qualityFail: { value: { qualityFail: ['blank'] } },
+  qualityChecks: { value: { qualityChecks: false } },
 };
 
 describe('the cache key registry', () => {

@@ -33,6 +33,7 @@ describe('screenshot request schema', () => {
         blockCookieBanners: false,
         extract: [],
         qualityFail: [],
+        qualityChecks: true,
       },
     });
   });

@@ -104,7 +104,7 @@ export async function blockingBench(executablePath: string, log: (line: string) 
   };
   try {
     // The lists are parsed on the first blocking job of a process: measured on their own here.
-    const engines = blockingEngines();
+    const engines = await blockingEngines();
     const engineLoad = { ms: engines.loadMs, heapMb: engines.heapMb };
     const variants: Array<[string, string, ScreenshotOptionsInput]> = [
       ['adHeavy.off', '/ad-heavy', {}],

@@ -10,7 +10,12 @@ import { resolveExecutable } from '../lib/capture/browser.js';
 import { guardPage } from '../lib/capture/page-guard.js';
 import { servePages } from '../fixtures/pages.js';
 import { TICKS_PER_SECOND, treeOf } from '../fixtures/procs.js';
-import { BENCH_PAGE, capturePage, inIsolatedPage, launchBenchBrowser, renderIsolated } from './page.js';
+import { timerProbe } from '../lib/capture/navigation.js';
+import { findingsScript, PROBES } from '../lib/capture/page-findings.js';
+import { imageChecks } from '../lib/capture/quality.js';
+import { renderScreenshot } from '../lib/capture/render.js';
+import { startRenderHarness } from '../fixtures/render-harness.js';
+import { BENCH_PAGE, capturePage, inIsolatedPage, launchBareBrowser, launchBenchBrowser, renderBare, renderIsolated } from './page.js';
 
 const JOBS = Number(process.argv[2] ?? 40);
 const CONCURRENCY = 4;
@@ -29,13 +34,22 @@ const launch = () => launchBenchBrowser(executablePath);
 
 interface Step {
   name: string;
+  /** The browser the step's jobs run on: the worker's flags (default) or the bare browser's. */
+  bare?: boolean;
+  /** Instead of a browser of this bench's: a set-up of its own (the worker's render path), one job per call. */
+  own?: () => Promise<{ job: () => Promise<void>; close: () => Promise<void> }>;
   /** One job; `browser` is warm and shared, `cdp` a browser-level session. */
   job?: (browser: Browser, cdp: CDPSession) => Promise<void>;
   /** Instead of `job`: a loop that owns its own resources (one per concurrent slot). */
   slot?: (browser: Browser, take: () => boolean) => Promise<void>;
 }
 
+/** The page scripts the worker runs in every job beyond the floor's capture (lib/capture/render.ts). */
+const AT_REST_CHECK = '[(document.querySelector(\'meta[http-equiv="refresh" i]\') || {}).content ?? null, 0]';
+const QUALITY_PROBES = findingsScript([], Object.keys(PROBES) as Array<keyof typeof PROBES>);
+
 const STEPS: Step[] = [
+  { name: 'bare browser: one job (puppeteer defaults, bench/page.ts)', bare: true, job: (b) => renderBare(b, url) },
   {
     name: 'isolated page, no DevTools session in it (context + target)',
     job: async (_b, cdp) => {
@@ -86,6 +100,39 @@ const STEPS: Step[] = [
       }),
   },
   {
+    name: "  + the worker's page scripts: timer probe, one at-rest check",
+    job: (b) =>
+      inIsolatedPage(b, async (p) => {
+        await p.evaluateOnNewDocument(timerProbe);
+        await p.setViewport({ width: 1280, height: 800 });
+        await p.goto(url, { waitUntil: 'load' });
+        await p.evaluate(AT_REST_CHECK);
+        await p.screenshot({ type: 'png', optimizeForSpeed: true });
+      }),
+  },
+  {
+    name: '  + the quality probes in the page and the image checks (sharp)',
+    job: (b) =>
+      inIsolatedPage(b, async (p) => {
+        await p.evaluateOnNewDocument(timerProbe);
+        await p.setViewport({ width: 1280, height: 800 });
+        await p.goto(url, { waitUntil: 'load' });
+        await p.evaluate(AT_REST_CHECK);
+        const png = await p.screenshot({ type: 'png', optimizeForSpeed: true });
+        await p.evaluate(QUALITY_PROBES);
+        await imageChecks(png, 'image/png');
+      }),
+  },
+  {
+    name: "the worker's render path: renderScreenshot (egress proxy, page guard, at rest, quality)",
+    own: async () => {
+      const { guard, proxy, host, close } = await startRenderHarness([pages.hostPort], 'bench-page', undefined, executablePath);
+      const job = async () =>
+        void (await renderScreenshot({ url, options: {} }, { browsers: host, guard, proxy }, { timeoutMs: 30_000, loadTimeoutMs: 15_000 }));
+      return { job, close };
+    },
+  },
+  {
     name: 'not isolated: one page per slot, reused (for comparison)',
     slot: async (b, take) => {
       const context = await b.createBrowserContext();
@@ -105,22 +152,24 @@ const STEPS: Step[] = [
 ];
 
 async function measure(step: Step): Promise<{ cpuMsPerJob: number; jobsPerSecond: number }> {
-  const browser = await launch();
-  const cdp = await browser.target().createCDPSession();
-  for (let i = 0; i < 2; i++) await renderIsolated(browser, url); // warm
+  const own = await step.own?.();
+  const browser = own ? undefined : step.bare ? await launchBareBrowser(executablePath) : await launch();
+  const cdp = await browser?.target().createCDPSession();
+  for (let i = 0; i < 2; i++) await (own ? own.job() : renderIsolated(browser!, url)); // warm
   let left = JOBS;
   const take = () => left-- > 0;
   const cpu0 = treeCpuMs();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      if (step.slot) return step.slot(browser, take);
-      while (take()) await step.job!(browser, cdp);
+      if (own) while (take()) await own.job();
+      else if (step.slot) return step.slot(browser!, take);
+      else while (take()) await step.job!(browser!, cdp!);
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
   const cpuMs = treeCpuMs() - cpu0;
-  await browser.close();
+  await (own ? own.close() : browser!.close());
   return { cpuMsPerJob: cpuMs / JOBS, jobsPerSecond: JOBS / seconds };
 }
 

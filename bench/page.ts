@@ -21,6 +21,26 @@ export function launchBenchBrowser(executablePath: string): Promise<Browser> {
   return puppeteer.launch({ executablePath, args: benchArgs(), headless: 'shell', pipe: true, defaultViewport: null });
 }
 
+/**
+ * The bare browser: what a plain puppeteer script (or capture-website) runs, puppeteer-core's
+ * defaults and the same Chromium binary, headless. Only `--no-sandbox` is added, and only when this
+ * process runs as root, where Chromium refuses to start without it.
+ */
+export function launchBareBrowser(executablePath: string): Promise<Browser> {
+  const root = process.getuid?.() === 0;
+  return puppeteer.launch({ executablePath, headless: 'shell', args: root ? ['--no-sandbox'] : [] });
+}
+
+/** One job on the bare browser: a fresh context, viewport 1280x800, `goto` until `load`, a PNG with puppeteer's defaults, close. */
+export async function renderBare(browser: Browser, url: string): Promise<void> {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  await page.setViewport({ width: 1280, height: 800 });
+  await page.goto(url, { waitUntil: 'load' });
+  await page.screenshot({ type: 'png' });
+  await context.close();
+}
+
 /** Viewport, navigation to `load` and a PNG capture, with the worker's settings. */
 export async function capturePage(page: Page, url: string): Promise<void> {
   await page.setViewport({ width: 1280, height: 800 });

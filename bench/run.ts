@@ -3,7 +3,8 @@
 // nothing. `--json` prints the same figures as JSON.
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Browser } from 'puppeteer-core';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveExecutable } from '../lib/capture/browser.js';
@@ -11,7 +12,7 @@ import { encodeJob, newJob } from '../lib/contract/job.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';
 import type { Emulator } from '../local/emulator.js';
 import { servePages } from '../fixtures/pages.js';
-import { BENCH_PAGE, launchBenchBrowser, networkBoundRoutes, renderIsolated } from './page.js';
+import { BENCH_PAGE, launchBareBrowser, launchBenchBrowser, networkBoundRoutes, renderBare, renderIsolated } from './page.js';
 import { processes, TICKS_PER_SECOND, treeOf } from '../fixtures/procs.js';
 import { packageService } from '../fixtures/serverless.js';
 import { sampleMemory } from './proc-memory.js';
@@ -31,7 +32,15 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
-type ColdStart = { importMs: number; firstInvocationMs: number; totalMs: number } | { error: string };
+/**
+ * A packaged bundle's first event in a fresh process. For the worker, in parts: `extractionMs` is
+ * @sparticuz/chromium unpacking its binary into an empty /tmp, `firstInvocationMs` the first job
+ * (browser launch + first render + storage), `secondInvocationMs` the next job on the warm browser;
+ * so the launch is about first − second.
+ */
+type ColdStart =
+  | { importMs: number; extractionMs?: number; firstInvocationMs: number; secondInvocationMs?: number; totalMs: number }
+  | { error: string };
 
 interface Burst {
   jobs: number;
@@ -50,36 +59,51 @@ interface NetworkBound {
   latencyMs: number;
   floor: Record<string, number>;
   best: number;
+  /** The bare browser (bench/page.ts): puppeteer's defaults, no worker flags. */
+  bareFloor: Record<string, number>;
+  bareBest: number;
   pipeline: Burst;
   pipelineOverFloor: number;
+  pipelineOverBareFloor: number;
 }
 
 interface BenchResult {
   machine: { cores: number };
   floor: { screenshotsPerSecond: Record<string, number>; best: number; warmRenderMsP50: number };
+  /** One warm bare browser (bench/page.ts), a fresh context per job: what a plain puppeteer script gets. */
+  bareFloor: { screenshotsPerSecond: Record<string, number>; best: number; warmRenderMsP50: number };
   chapterModel: { screenshotsPerSecond: number };
   pipeline: Burst & {
     singleJobLatencyMs: { p50: number; p95: number };
     overheadOverWarmRenderMsP50: number;
+    overheadOverBareWarmRenderMsP50: number;
   };
   networkBound: NetworkBound[];
-  ratios: { pipelineOverFloor: number; pipelineOverChapter: number; floorOverChapter: number };
-  bundles: { apiZipKb: number; workerZipKb: number };
-  coldStart: { api: ColdStart; worker: ColdStart };
-  blocking: BlockingBench;
+  ratios: { pipelineOverFloor: number; pipelineOverBareFloor: number; pipelineOverChapter: number; floorOverChapter: number };
+  bundles?: { apiZipKb: number; workerZipKb: number };
+  coldStart?: { api: ColdStart; worker: ColdStart };
+  blocking?: BlockingBench;
 }
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
+/** A browser and how it renders one job: the worker's flags and settings, or the bare browser's. */
+interface FloorKind {
+  launch: (executablePath: string) => Promise<Browser>;
+  render: (browser: Browser, url: string) => Promise<void>;
+}
+const WORKER_FLAGS: FloorKind = { launch: launchBenchBrowser, render: renderIsolated };
+const BARE: FloorKind = { launch: launchBareBrowser, render: renderBare };
+
 /** Raw floor: one warm browser, `concurrency` jobs at once, no queue, no storage, no proxy. */
-async function floor(executablePath: string, url: string, concurrency: number, jobs: number) {
-  const browser = await launchBenchBrowser(executablePath);
-  for (let i = 0; i < 3; i++) await renderIsolated(browser, url);
+async function floor(executablePath: string, url: string, concurrency: number, jobs: number, kind: FloorKind = WORKER_FLAGS) {
+  const browser = await kind.launch(executablePath);
+  for (let i = 0; i < 3; i++) await kind.render(browser, url);
   let next = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next++ < jobs) await renderIsolated(browser, url);
+      while (next++ < jobs) await kind.render(browser, url);
     }),
   );
   const seconds = (performance.now() - started) / 1000;
@@ -88,13 +112,13 @@ async function floor(executablePath: string, url: string, concurrency: number, j
 }
 
 /** One warm render at a time: the latency floor of a single job. */
-async function warmRenderMs(executablePath: string, url: string, jobs = 20) {
-  const browser = await launchBenchBrowser(executablePath);
-  for (let i = 0; i < 3; i++) await renderIsolated(browser, url);
+async function warmRenderMs(executablePath: string, url: string, kind: FloorKind = WORKER_FLAGS, jobs = 20) {
+  const browser = await kind.launch(executablePath);
+  for (let i = 0; i < 3; i++) await kind.render(browser, url);
   const times: number[] = [];
   for (let i = 0; i < jobs; i++) {
     const t = performance.now();
-    await renderIsolated(browser, url);
+    await kind.render(browser, url);
     times.push(performance.now() - t);
   }
   await browser.close();
@@ -127,8 +151,11 @@ async function status(statusUrl: string) {
 }
 
 /** Sub-resource latencies of the network-bound pages, and their floor's pages at once. */
-const NETWORK_LATENCIES_MS = [400, 1500];
+const NETWORK_LATENCIES_MS = (process.env.BENCH_NETWORK_MS ?? '400,1500').split(',').map(Number);
 const NETWORK_FLOOR_PAGES = [4, 8, 12, 16];
+/** The bare browser's pages at once: the simple page, the network-bound one. */
+const BARE_PAGES = [2, 3, 4];
+const BARE_NETWORK_PAGES = [4, 8, 12];
 const NETWORK_JOBS = Number(process.env.BENCH_NETWORK_JOBS ?? 64);
 
 /** CPU ticks so far of this process (emulator, API, mapping, bench client), the worker and its Chromium. */
@@ -193,10 +220,13 @@ async function pipelineBurst(stack: LocalStack, url: string, n: number): Promise
   };
 }
 
+/** BENCH_ONLY: `blocking` (about a minute), `throughput` (floors, bursts, single jobs), `cold` (packaging and cold starts). */
+const ONLY = process.env.BENCH_ONLY;
+const runs = (part: 'throughput' | 'blocking' | 'cold') => !ONLY || ONLY === part;
+
 async function main() {
   const executablePath = await resolveExecutable(process.env.CHROMIUM_PATH || undefined);
-  // BENCH_ONLY=blocking: only the blocking row (bench/blocking.ts).
-  if (process.env.BENCH_ONLY === 'blocking') {
+  if (ONLY === 'blocking') {
     const blocking = await blockingBench(executablePath, log);
     if (asJson) console.log(JSON.stringify({ blocking }, null, 2));
     else printRows(blockingRows(blocking));
@@ -210,11 +240,19 @@ async function main() {
   const netUrl = (ms: number) => `${pages.origin}/net${ms}/page`;
 
   // Each pipeline burst runs right after the floors it is compared with, and the single jobs right
-  // after the warm render: this machine's speed drifts by up to 15 % over minutes, and measured
+  // after the warm renders: this machine's speed drifts by up to 15 % over minutes, and measured
   // minutes apart a ratio showed the drift as much as the pipeline.
   process.env.URL2PNG_EGRESS_ALLOW = pages.hostPort;
   process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
   const stack = await startLocalStack({ port: 0, emulatorPort: 0 });
+  if (ONLY === 'cold') {
+    const coldStart = await coldStarts(url, stack, pages.hostPort);
+    await stack.stop();
+    await pages.close();
+    if (asJson) console.log(JSON.stringify({ coldStart: coldStart.cold, bundles: coldStart.bundles }, null, 2));
+    else printRows(coldRows(coldStart.cold, coldStart.bundles));
+    return;
+  }
   for (const u of await Promise.all(Array.from({ length: 6 }, () => post(stack.apiUrl, url)))) {
     while ((await status(u)).status === 'queued') await new Promise((r) => setTimeout(r, 20));
   }
@@ -225,6 +263,10 @@ async function main() {
   const floors: Record<string, number> = {};
   for (const c of [2, 3, 4]) floors[c] = await floor(executablePath, url, c, 60);
   const floorBest = Math.max(...Object.values(floors));
+  log(`bare floor: warm bare browser, ${BARE_PAGES.join('/')} pages at once...`);
+  const bareFloors: Record<string, number> = {};
+  for (const c of BARE_PAGES) bareFloors[c] = await floor(executablePath, url, c, 60, BARE);
+  const bareFloorBest = Math.max(...Object.values(bareFloors));
   log(`pipeline: local stack, ${N} jobs at once...`);
   const simple = await pipelineBurst(stack, url, N);
 
@@ -233,20 +275,28 @@ async function main() {
     log(`floor, network-bound page (6 sub-resources x ${ms} ms): ${NETWORK_FLOOR_PAGES.join('/')} pages at once...`);
     const netFloor: Record<string, number> = {};
     for (const c of NETWORK_FLOOR_PAGES) netFloor[c] = round(await floor(executablePath, netUrl(ms), c, NETWORK_JOBS), 2);
+    log(`bare floor, network-bound page (${ms} ms): ${BARE_NETWORK_PAGES.join('/')} pages at once...`);
+    const bareNet: Record<string, number> = {};
+    for (const c of BARE_NETWORK_PAGES) bareNet[c] = round(await floor(executablePath, netUrl(ms), c, NETWORK_JOBS, BARE), 2);
     log(`pipeline: network-bound page (${ms} ms), ${NETWORK_JOBS} jobs at once...`);
     const burst = await pipelineBurst(stack, netUrl(ms), NETWORK_JOBS);
     const best = Math.max(...Object.values(netFloor));
+    const bareBest = Math.max(...Object.values(bareNet));
     networkBound.push({
       latencyMs: ms,
       floor: netFloor,
       best,
+      bareFloor: bareNet,
+      bareBest,
       pipeline: burst,
       pipelineOverFloor: round(burst.screenshotsPerSecond / best, 2),
+      pipelineOverBareFloor: round(burst.screenshotsPerSecond / bareBest, 2),
     });
   }
 
-  log('one warm render, then single jobs through the pipeline at low load...');
+  log('one warm render (worker flags, bare browser), then single jobs through the pipeline at low load...');
   const warmMs = await warmRenderMs(executablePath, url);
+  const bareWarmMs = await warmRenderMs(executablePath, url, BARE);
   const latencies: number[] = [];
   for (let i = 0; i < 20; i++) {
     const t = Date.now();
@@ -261,15 +311,12 @@ async function main() {
     }
   }
 
-  log('blocking off vs on (bench/blocking.ts)...');
-  const blocking = await blockingBench(executablePath, log);
-
-  log('packaging (serverless package) for bundle sizes and cold starts...');
-  const pkg = await packageService('prod');
-  const cold = {
-    api: await coldStart(pkg.dir, 'api', apiGetEvent(), stack.emulator),
-    worker: await coldStart(pkg.dir, 'worker', workerEvent(url), stack.emulator, pages.hostPort),
-  };
+  let blocking: BlockingBench | undefined;
+  if (runs('blocking')) {
+    log('blocking off vs on (bench/blocking.ts)...');
+    blocking = await blockingBench(executablePath, log);
+  }
+  const cold = runs('cold') ? await coldStarts(url, stack, pages.hostPort) : undefined;
   await stack.stop();
   await pages.close();
 
@@ -280,21 +327,27 @@ async function main() {
       best: round(floorBest),
       warmRenderMsP50: round(warmMs),
     },
+    bareFloor: {
+      screenshotsPerSecond: Object.fromEntries(Object.entries(bareFloors).map(([k, v]) => [k, round(v)])),
+      best: round(bareFloorBest),
+      warmRenderMsP50: round(bareWarmMs),
+    },
     chapterModel: { screenshotsPerSecond: round(chapter, 2) },
     pipeline: {
       ...simple,
       singleJobLatencyMs: { p50: pct(latencies, 50), p95: pct(latencies, 95) },
       overheadOverWarmRenderMsP50: round(pct(latencies, 50) - warmMs),
+      overheadOverBareWarmRenderMsP50: round(pct(latencies, 50) - bareWarmMs),
     },
     networkBound,
     ratios: {
       pipelineOverFloor: round(simple.screenshotsPerSecond / floorBest, 2),
+      pipelineOverBareFloor: round(simple.screenshotsPerSecond / bareFloorBest, 2),
       pipelineOverChapter: round(simple.screenshotsPerSecond / chapter, 2),
       floorOverChapter: round(floorBest / chapter, 2),
     },
-    bundles: { apiZipKb: Math.round(pkg.artifacts['api.zip']! / 1024), workerZipKb: Math.round(pkg.artifacts['worker.zip']! / 1024) },
-    coldStart: cold,
-    blocking,
+    ...(cold ? { bundles: cold.bundles, coldStart: cold.cold } : {}),
+    ...(blocking ? { blocking } : {}),
   };
   if (asJson) {
     console.log(JSON.stringify(result, null, 2));
@@ -303,15 +356,26 @@ async function main() {
   }
 }
 
+async function coldStarts(url: string, stack: LocalStack, allow: string) {
+  log('packaging (serverless package) for bundle sizes and cold starts...');
+  const pkg = await packageService('prod');
+  const cold = {
+    api: await coldStart(pkg.dir, 'api', [apiGetEvent()], stack.emulator),
+    worker: await coldStart(pkg.dir, 'worker', [workerEvent(url, 1), workerEvent(url, 2)], stack.emulator, allow),
+  };
+  const bundles = { apiZipKb: Math.round(pkg.artifacts['api.zip']! / 1024), workerZipKb: Math.round(pkg.artifacts['worker.zip']! / 1024) };
+  return { cold, bundles };
+}
+
 function apiGetEvent() {
   return resolve('events/api-get.json');
 }
 
-function workerEvent(url: string): string {
+function workerEvent(url: string, n: number): string {
   const job = newJob(url, { width: 1280, height: 800, fullPage: false } as Parameters<typeof newJob>[1]);
-  const file = join(scratch, 'worker-event.json');
+  const file = join(scratch, `worker-event-${n}.json`);
   const record = {
-    messageId: 'bench-1',
+    messageId: `bench-${n}`,
     receiptHandle: 'r',
     body: encodeJob(job),
     attributes: { ApproximateReceiveCount: '1' },
@@ -332,28 +396,47 @@ function workerEvent(url: string): string {
 async function coldStart(
   dir: string,
   fn: string,
-  eventFile: string,
+  eventFiles: [string] | [string, string],
   emulator: Pick<Emulator, 'endpoint' | 'queueUrl' | 'bucket' | 'credentials'>,
   allow = '',
 ): Promise<ColdStart> {
   const root = join(scratch, `cold-${fn}`);
   mkdirSync(root);
   execFileSync('unzip', ['-q', join(dir, '.serverless', `${fn}.zip`), '-d', root]);
+  // The worker's Chromium is unpacked on its own first (the same call its first job makes, which then
+  // finds it in place), into a /tmp of its own: on a new Lambda instance /tmp is empty.
+  const chromiumEntry = join(root, 'node_modules', '@sparticuz', 'chromium', 'build', 'index.js');
+  const extract = fn === 'worker' && existsSync(chromiumEntry);
+  const tmp = join(root, 'tmp');
+  mkdirSync(tmp);
   const script = `
+    const { readFile } = await import('node:fs/promises');
+    const context = { functionName: 'bench', awsRequestId: 'bench', getRemainingTimeInMillis: () => 60000 };
+    const invoke = async (file) => mod.handler(JSON.parse(await readFile(file, 'utf8')), context);
     const t0 = performance.now();
     const mod = await import(${JSON.stringify(join(root, 'handlers', `${fn}.js`))});
     const t1 = performance.now();
-    const event = JSON.parse(await (await import('node:fs/promises')).readFile(${JSON.stringify(eventFile)}, 'utf8'));
-    const context = { functionName: 'bench', awsRequestId: 'bench', getRemainingTimeInMillis: () => 60000 };
-    const out = await mod.handler(event, context);
+    ${extract ? `await (await import(${JSON.stringify(chromiumEntry)})).default.executablePath();` : ''}
     const t2 = performance.now();
-    console.log(JSON.stringify({ importMs: t1 - t0, firstInvocationMs: t2 - t1, result: out.statusCode ?? out.batchItemFailures?.length }));
+    const out = await invoke(${JSON.stringify(eventFiles[0])});
+    const t3 = performance.now();
+    ${eventFiles[1] ? `await invoke(${JSON.stringify(eventFiles[1])});` : ''}
+    const t4 = performance.now();
+    console.log(JSON.stringify({
+      importMs: t1 - t0,
+      ${extract ? 'extractionMs: t2 - t1,' : ''}
+      firstInvocationMs: t3 - t2,
+      ${eventFiles[1] ? 'secondInvocationMs: t4 - t3,' : ''}
+      result: out.statusCode ?? out.batchItemFailures?.length,
+    }));
     process.exit(0);`;
   const run = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
     cwd: root,
     encoding: 'utf8',
     env: {
       ...process.env,
+      TMPDIR: tmp,
+      FONTCONFIG_PATH: '',
       CHROMIUM_PATH: '',
       URL2PNG_AWS_ENDPOINT: emulator.endpoint,
       URL2PNG_EMULATOR_SECRET: emulator.credentials.secretAccessKey,
@@ -369,11 +452,13 @@ async function coldStart(
   }));
   const line = run.stdout.trim().split('\n').pop() ?? '';
   try {
-    const parsed = JSON.parse(line) as { importMs: number; firstInvocationMs: number };
+    const parsed = JSON.parse(line) as { importMs: number; extractionMs?: number; firstInvocationMs: number; secondInvocationMs?: number };
     return {
       importMs: round(parsed.importMs),
+      ...(parsed.extractionMs !== undefined ? { extractionMs: round(parsed.extractionMs) } : {}),
       firstInvocationMs: round(parsed.firstInvocationMs),
-      totalMs: round(parsed.importMs + parsed.firstInvocationMs),
+      ...(parsed.secondInvocationMs !== undefined ? { secondInvocationMs: round(parsed.secondInvocationMs) } : {}),
+      totalMs: round(parsed.importMs + (parsed.extractionMs ?? 0) + parsed.firstInvocationMs),
     };
   } catch {
     return { error: (run.stderr || run.stdout).slice(-400) };
@@ -387,6 +472,11 @@ function printTable(r: BenchResult) {
       `${r.floor.screenshotsPerSecond[2]} | ${r.floor.screenshotsPerSecond[3]} | ${r.floor.screenshotsPerSecond[4]}  (best ${r.floor.best})`,
     ],
     ['one warm render, p50', `${r.floor.warmRenderMsP50} ms`],
+    [
+      'bare floor (bare browser), screenshots/s  2 | 3 | 4 pages',
+      `${BARE_PAGES.map((c) => r.bareFloor.screenshotsPerSecond[c]).join(' | ')}  (best ${r.bareFloor.best})`,
+    ],
+    ['one warm render on the bare browser, p50', `${r.bareFloor.warmRenderMsP50} ms`],
     ["chapter's model (launch/render/close), screenshots/s", `${r.chapterModel.screenshotsPerSecond}`],
     [
       `url2png pipeline, ${r.pipeline.jobs} jobs at once, screenshots/s`,
@@ -396,7 +486,7 @@ function printTable(r: BenchResult) {
     ['  CPU per job: worker | browser | local emulator+API+client', fmtCpu(r.pipeline)],
     [
       'single job at low load, POST -> done  p50 | p95',
-      `${r.pipeline.singleJobLatencyMs.p50} | ${r.pipeline.singleJobLatencyMs.p95} ms  (p50 = warm render + ${r.pipeline.overheadOverWarmRenderMsP50} ms)`,
+      `${r.pipeline.singleJobLatencyMs.p50} | ${r.pipeline.singleJobLatencyMs.p95} ms  (p50 = warm render + ${r.pipeline.overheadOverWarmRenderMsP50} ms, bare warm render + ${r.pipeline.overheadOverBareWarmRenderMsP50} ms)`,
     ],
     [
       'peak memory, worker + browser | browser (PSS)',
@@ -408,6 +498,7 @@ function printTable(r: BenchResult) {
           `network-bound page (6 x ${n.latencyMs} ms): floor ${Object.keys(n.floor).join(' | ')} pages`,
           `${Object.values(n.floor).join(' | ')}  (best ${n.best})`,
         ],
+        [`  bare floor ${Object.keys(n.bareFloor).join(' | ')} pages`, `${Object.values(n.bareFloor).join(' | ')}  (best ${n.bareBest})`],
         [
           `  pipeline, ${n.pipeline.jobs} jobs at once, screenshots/s`,
           `${n.pipeline.screenshotsPerSecond}  (${n.pipeline.burstSeconds} s, ${JSON.stringify(n.pipeline.outcomes)})`,
@@ -418,18 +509,16 @@ function printTable(r: BenchResult) {
           `${n.pipeline.peakMemoryMb.workerAndBrowser} | ${n.pipeline.peakMemoryMb.browser} MB`,
         ],
         ['  CPU per job: worker | browser | local emulator+API+client', fmtCpu(n.pipeline)],
-        ['  ratio pipeline / best floor', `${n.pipelineOverFloor}`],
+        ['  ratio pipeline / best floor | best bare floor', `${n.pipelineOverFloor} | ${n.pipelineOverBareFloor}`],
       ],
     ),
-    ['bundle size, api.zip | worker.zip', `${r.bundles.apiZipKb} | ${r.bundles.workerZipKb} KiB`],
-    ['cold start api: import + first invocation', fmtCold(r.coldStart.api)],
-    ['cold start worker: import + first invocation (browser launch)', fmtCold(r.coldStart.worker)],
-    ['ratio pipeline / floor (simple page)', `${r.ratios.pipelineOverFloor}`],
+    ...(r.coldStart && r.bundles ? coldRows(r.coldStart, r.bundles) : []),
+    ['ratio pipeline / floor | bare floor (simple page)', `${r.ratios.pipelineOverFloor} | ${r.ratios.pipelineOverBareFloor}`],
     ["ratio pipeline / chapter's model", `${r.ratios.pipelineOverChapter}`],
     // The pipeline renders with the floor's browser and a queue, a store and an API besides, on the
     // same cores: pipeline / chapter cannot exceed this on the machine that ran it.
     ["ceiling for that ratio: floor / chapter's model", `${r.ratios.floorOverChapter}`],
-    ...blockingRows(r.blocking),
+    ...(r.blocking ? blockingRows(r.blocking) : []),
   ];
   console.log(`url2png benchmark (${r.machine.cores} cores)`);
   printRows(rows);
@@ -444,8 +533,27 @@ function fmtCpu(b: Burst) {
   return `${b.cpuMsPerJob.worker} | ${b.cpuMsPerJob.browser} | ${b.cpuMsPerJob.localEmulatorApiAndClient} ms`;
 }
 
+function coldRows(cold: NonNullable<BenchResult['coldStart']>, bundles: NonNullable<BenchResult['bundles']>): Array<[string, string]> {
+  const w = cold.worker;
+  return [
+    ['bundle size, api.zip | worker.zip', `${bundles.apiZipKb} | ${bundles.workerZipKb} KiB`],
+    ['cold start api: import + first invocation', fmtCold(cold.api)],
+    ['cold start worker: import + Chromium extraction + first job (launch, render)', fmtCold(w)],
+    ...('error' in w || w.secondInvocationMs === undefined
+      ? []
+      : ([
+          [
+            '  second job (warm browser) | launch ~ first − second',
+            `${w.secondInvocationMs} | ${round(w.firstInvocationMs - w.secondInvocationMs)} ms`,
+          ],
+        ] as Array<[string, string]>)),
+  ];
+}
+
 function fmtCold(c: ColdStart) {
-  return 'error' in c ? `failed: ${c.error}` : `${c.importMs} + ${c.firstInvocationMs} = ${c.totalMs} ms`;
+  if ('error' in c) return `failed: ${c.error}`;
+  const parts = [c.importMs, ...(c.extractionMs !== undefined ? [c.extractionMs] : []), c.firstInvocationMs];
+  return `${parts.join(' + ')} = ${c.totalMs} ms`;
 }
 
 await main();

@@ -1,11 +1,12 @@
 // What blockAds, blockTrackers and blockCookieBanners remove, decided from lists that ship in npm
 // packages (nothing is downloaded at run time): Ghostery's tracker database (@ghostery/trackerdb),
 // whose filter text names each rule's category, matched with Ghostery's adblocker engine
-// (@ghostery/adblocker). The engines are parsed once per process, lazily, the first time a job
-// asks for blocking: jobs that do not block never load them. docs/blocking.md says what each
-// flag covers and how the lists are updated.
+// (@ghostery/adblocker). The engine's code is imported and the lists parsed once per process,
+// lazily, the first time a job asks for blocking: jobs that do not block never load either (the
+// import alone is ~120 KiB of the worker's bundle, paid at every cold start otherwise).
+// docs/blocking.md says what each flag covers and how the lists are updated.
 import { readFileSync } from 'node:fs';
-import { FiltersEngine, Request, type RequestType } from '@ghostery/adblocker';
+import type { FiltersEngine, Request, RequestType } from '@ghostery/adblocker';
 import { packageFile } from './package-file.js';
 
 export interface BlockingChoice {
@@ -69,6 +70,8 @@ export interface Engines {
   ads: FiltersEngine;
   analytics: FiltersEngine;
   consent: FiltersEngine;
+  /** The engine's request parser, from the same lazily imported module. */
+  request: typeof Request.fromRawDetails;
   /** How long reading and parsing the lists took, and the heap they added (for the logs). */
   loadMs: number;
   heapMb: number;
@@ -90,13 +93,21 @@ function splitTrackerDb(text: string): Record<ListName, string[]> {
   return lists;
 }
 
-let parsed: Engines | undefined;
+let parsed: Promise<Engines> | undefined;
 
-/** The engines, parsed on first use (about 0.2 s and 10 MB of heap: docs/blocking.md). */
-export function blockingEngines(): Engines {
-  if (parsed) return parsed;
+/** The engines, imported and parsed on first use (about 0.2 s and 10 MB of heap: docs/blocking.md). */
+export function blockingEngines(): Promise<Engines> {
+  parsed ??= parseEngines();
+  parsed.catch(() => {
+    parsed = undefined; // the next blocking job tries again
+  });
+  return parsed;
+}
+
+async function parseEngines(): Promise<Engines> {
   const heapBefore = process.memoryUsage().heapUsed;
   const started = performance.now();
+  const { FiltersEngine, Request } = await import('@ghostery/adblocker');
   const lists = splitTrackerDb(readFileSync(packageFile('@ghostery/trackerdb', 'dist/trackerdb.txt'), 'utf8'));
   const engine = (list: ListName) =>
     FiltersEngine.parse([...lists[list], ...EXTRA_RULES[list]].join('\n'), {
@@ -109,14 +120,14 @@ export function blockingEngines(): Engines {
   const ads = engine('ads');
   const analytics = engine('analytics');
   const consent = engine('consent');
-  parsed = {
+  return {
     ads,
     analytics,
     consent,
+    request: (details) => Request.fromRawDetails(details),
     loadMs: Math.round(performance.now() - started),
     heapMb: Math.round((process.memoryUsage().heapUsed - heapBefore) / 1e5) / 10,
   };
-  return parsed;
 }
 
 /** A paused request as DevTools describes it, and the page it was made for. */
@@ -134,7 +145,7 @@ export interface RequestFacts {
 export function blockingReason(o: BlockingChoice, r: RequestFacts, engines: Engines): 'blockAds' | 'blockTrackers' | undefined {
   const type = (r.resourceType === 'Document' ? (r.subFrame ? 'sub_frame' : 'main_frame') : r.resourceType.toLowerCase()) as RequestType;
   if (type === 'main_frame') return undefined;
-  const request = Request.fromRawDetails({ url: withoutPort(r.url), sourceUrl: originOf(r.pageUrl), type });
+  const request = engines.request({ url: withoutPort(r.url), sourceUrl: originOf(r.pageUrl), type });
   if (o.blockAds && engines.ads.match(request).match) return 'blockAds';
   if (o.blockTrackers) {
     if (engines.analytics.match(request).match) return 'blockTrackers';
@@ -165,7 +176,7 @@ export interface DomFacts {
 
 /** The CSS that hides what the chosen flags hide on this page: the lists' cosmetic rules for its host and DOM, and the ad slots. */
 export function hidingCss(o: BlockingChoice, pageUrl: string, dom: DomFacts, engines: Engines): string {
-  const { hostname, domain } = Request.fromRawDetails({ url: originOf(pageUrl) });
+  const { hostname, domain } = engines.request({ url: originOf(pageUrl) });
   const cosmetic = (engine: FiltersEngine) =>
     engine.getCosmeticsFilters({
       url: pageUrl,

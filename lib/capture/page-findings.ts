@@ -5,7 +5,7 @@
 // other in the page; bench/quality-cost.ts times each on its own.
 import { readFileSync } from 'node:fs';
 import type { HTTPResponse, Page } from 'puppeteer-core';
-import TurndownService from 'turndown';
+import type TurndownService from 'turndown';
 import { packageFile } from './package-file.js';
 import { EXTRACT_CAPS, type ExtractKind, type ExtractsDocument, type PageMetadata } from '../contract/findings.js';
 
@@ -191,8 +191,9 @@ export async function readPageFacts(page: Page, kinds: readonly ExtractKind[], p
 }
 
 let turndown: TurndownService | undefined;
-/** HTML to Markdown: ATX headings, fenced code, "-" bullets. */
-export function toMarkdown(title: string, html: string): string {
+/** HTML to Markdown: ATX headings, fenced code, "-" bullets. turndown (and its DOM) is imported on the first markdown extract. */
+export async function toMarkdown(title: string, html: string): Promise<string> {
+  const { default: TurndownService } = await import('turndown');
   turndown ??= new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-' }).remove([
     'script',
     'style',
@@ -205,11 +206,11 @@ export function toMarkdown(title: string, html: string): string {
 }
 
 /** The extracts document of a job: the kinds asked for, each text field cut at its cap (EXTRACT_CAPS). */
-export function extractsDocument(
+export async function extractsDocument(
   kinds: readonly ExtractKind[],
   facts: PageFacts,
   main: { finalUrl: string; document: HTTPResponse | undefined },
-): ExtractsDocument {
+): Promise<ExtractsDocument> {
   const doc: ExtractsDocument = {};
   const truncated: NonNullable<ExtractsDocument['truncated']> = [];
   const capped = (field: 'text' | 'markdown' | 'html', value: string) => {
@@ -233,7 +234,7 @@ export function extractsDocument(
   }
   if (kinds.includes('text') && facts.text !== undefined) doc.text = capped('text', facts.text);
   if (kinds.includes('markdown') && facts.article)
-    doc.markdown = capped('markdown', toMarkdown(facts.article.title, facts.article.content));
+    doc.markdown = capped('markdown', await toMarkdown(facts.article.title, facts.article.content));
   if (kinds.includes('html') && facts.html !== undefined) doc.html = capped('html', facts.html);
   if (truncated.length) doc.truncated = truncated;
   return doc;

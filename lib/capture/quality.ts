@@ -1,7 +1,6 @@
 // The quality report every done job carries: cheap checks of the image and of the page's facts
 // (lib/capture/page-findings.ts) that flag, with their numbers, what a person would call a bad
 // capture. docs/quality.md explains each threshold; bench/quality-cost.ts measures each check's cost.
-import sharp from 'sharp';
 import { PermanentFailure } from '../contract/failures.js';
 import type { QualityChecks, QualityFlag, QualityReport } from '../contract/findings.js';
 import { CAPTCHA_PAGE_TEXT, type PageFacts } from './page-findings.js';
@@ -38,6 +37,9 @@ const round4 = (n: number) => Math.round(n * 10_000) / 10_000;
 /** blank and tiny: on the encoded image (PNG, JPEG or WebP; a PDF has neither). */
 export async function imageChecks(bytes: Uint8Array, contentType: string): Promise<Pick<QualityChecks, 'blank' | 'tiny'>> {
   if (!contentType.startsWith('image/')) return {};
+  // Imported on the first image, not with the worker's bundle: sharp is a native module, and a
+  // cold start pays for nothing before its first job needs it.
+  const { default: sharp } = await import('sharp');
   const image = sharp(bytes, { limitInputPixels: false });
   const { width = 0, height = 0 } = await image.metadata();
   const pixels = width * height;

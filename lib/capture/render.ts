@@ -111,7 +111,7 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
   }
   if (input.html === undefined) await refuseUnreachableTarget(input.url, deps.guard);
   // The lists are parsed on the first job that blocks anything, never for the others.
-  const engines = options.blockAds || options.blockTrackers || options.blockCookieBanners ? blockingEngines() : undefined;
+  const engines = options.blockAds || options.blockTrackers || options.blockCookieBanners ? await blockingEngines() : undefined;
   const browser = await deps.browsers.get();
   // Single-process Chromium has no contexts, so no per-job proxy: its receipts name no addresses.
   const session = deps.proxy && !deps.browsers.singleProcess ? await deps.proxy.openSession() : undefined;
@@ -178,7 +178,7 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
       : undefined;
     if (quality) refuseQuality(quality, options.qualityFail);
     const extracts = options.extract.length
-      ? extractsDocument(options.extract, pageFacts, { finalUrl, document: watch.lastDocument() })
+      ? await extractsDocument(options.extract, pageFacts, { finalUrl, document: watch.lastDocument() })
       : undefined;
     const facts: CaptureFacts = {
       finalUrl,

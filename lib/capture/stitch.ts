@@ -1,9 +1,9 @@
 // Full-page captures of any height. Chromium captures at most 16384 image pixels in one go
 // (its largest compositor surface), so a taller page is captured in slices of at most that height
 // and the slices are stitched into one image with sharp (libvips, prebuilt for linux-x64). A page
-// that fits in one slice is captured directly, exactly as before: sharp only runs for tall pages.
+// that fits in one slice is captured directly, exactly as before: sharp only runs (and is only
+// imported) for tall pages.
 import type { Page } from 'puppeteer-core';
-import sharp from 'sharp';
 import { LIMITS, type ScreenshotOptions } from '../contract/request.js';
 import { captureImage, type ImageEncoding } from './page-capture.js';
 
@@ -37,6 +37,7 @@ export async function captureFullPage(
   if (cssHeight <= sliceCss) {
     return captureImage(page, encoding, until, { x: 0, y: 0, width, height: cssHeight });
   }
+  const { default: sharp } = await import('sharp');
   const slices: Array<{ input: Buffer; top: number; left: 0 }> = [];
   let top = 0;
   for (let y = 0; y < cssHeight; y += sliceCss) {

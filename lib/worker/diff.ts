@@ -11,8 +11,7 @@
 // common area (8 bytes a pixel): each band's diff is written back over the new image's pixels
 // once no later band reads them.
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import pixelmatch from 'pixelmatch';
-import sharp from 'sharp';
+// sharp (a native module) and pixelmatch are imported on the first diff: most jobs never compare.
 import { LIMITS } from '../contract/request.js';
 
 interface Size {
@@ -56,6 +55,7 @@ function pngSize(bytes: Uint8Array, which: string): Size {
 
 /** The top-left width x height of a PNG as RGBA bytes, decoded in libvips' threads. */
 async function decode(bytes: Uint8Array, size: Size, which: string): Promise<Buffer> {
+  const { default: sharp } = await import('sharp');
   try {
     let image = sharp(bytes, { limitInputPixels: false }).ensureAlpha();
     const { width, height } = pngSize(bytes, which);
@@ -77,6 +77,7 @@ export async function diffPngs(next: Uint8Array, previous: Uint8Array): Promise<
   const [a, b] = await Promise.all([decode(next, { width, height }, 'new'), decode(previous, { width, height }, 'earlier')]);
   const changedPixels = await bandedDiff(a, b, width, height);
   // `a` now holds the diff image.
+  const { default: sharp } = await import('sharp');
   const diffPng = await sharp(a, { raw: { width, height, channels: 4 }, limitInputPixels: false })
     .png({ compressionLevel: 6 })
     .toBuffer();
@@ -98,6 +99,7 @@ export async function diffPngs(next: Uint8Array, previous: Uint8Array): Promise<
  * band's own rows.
  */
 async function bandedDiff(a: Buffer, b: Buffer, width: number, height: number): Promise<number> {
+  const { default: pixelmatch } = await import('pixelmatch');
   const rowBytes = width * 4;
   const bandRows = Math.max(CONTEXT_ROWS + 1, Math.floor(BAND_PIXELS / Math.max(1, width)));
   // Two band buffers, taken in turn (one is written back while the other is diffed): no

@@ -1,8 +1,9 @@
 // docs/architecture.md stays true, and lib/'s import rules hold: every lib file is in the module
 // map, every route handlers/api.ts serves is in the route list, the API's bundle reaches no capture or
-// worker code (nor pixelmatch, pngjs, sharp or Chromium), lib/ imports nothing above it, and no
-// import cycle exists. Imports are read from the source text: every import in this project is a
-// static `import … from '…'` or `export … from '…'`.
+// worker code (nor pixelmatch, pngjs, sharp or Chromium), the worker loads its heavy optional
+// packages only when a job needs them, lib/ imports nothing above it, and no import cycle exists.
+// Imports are read from the source text: every import in this project is a static
+// `import … from '…'` or `export … from '…'`, or a lazy `import('…')` with a literal specifier.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +24,8 @@ interface Import {
   target: string;
   /** `import type`: erased at build time, never in a bundle. */
   typeOnly: boolean;
+  /** `import('…')`: in the bundle, but evaluated only when the code runs. */
+  lazy: boolean;
 }
 
 const IMPORT = /^\s*(import|export)\s+(type\s+)?[^;]*?\bfrom\s+'([^']+)'|^\s*import\s+'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/gm;
@@ -31,7 +34,7 @@ function importsOf(file: string): Import[] {
   return [...read(file).matchAll(IMPORT)].map((m) => {
     const spec = m[3] ?? m[4] ?? m[5] ?? '';
     const target = spec.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), spec)).replace(/\.js$/, '.ts') : spec;
-    return { target, typeOnly: Boolean(m[2]) };
+    return { target, typeOnly: Boolean(m[2]), lazy: m[5] !== undefined };
   });
 }
 
@@ -39,15 +42,15 @@ const LIB = tsFiles('lib').sort();
 const SOURCES = [...LIB, ...tsFiles('handlers'), ...tsFiles('local'), ...tsFiles('bin'), ...tsFiles('bench')];
 const GRAPH = new Map(SOURCES.map((f) => [f, importsOf(f)]));
 
-/** Every file and package `from` reaches through imports that stay in the bundle. */
-function runtimeClosure(from: string): Set<string> {
+/** Every file and package `from` reaches through imports that stay in the bundle (`eager`: only those evaluated when it loads). */
+function runtimeClosure(from: string, { eager = false } = {}): Set<string> {
   const seen = new Set<string>();
   const todo = [from];
   while (todo.length) {
     const file = todo.pop()!;
     if (seen.has(file)) continue;
     seen.add(file);
-    for (const i of GRAPH.get(file) ?? []) if (!i.typeOnly) todo.push(i.target);
+    for (const i of GRAPH.get(file) ?? []) if (!i.typeOnly && !(eager && i.lazy)) todo.push(i.target);
   }
   return seen;
 }
@@ -123,6 +126,16 @@ describe('import rules', () => {
         ['pixelmatch', 'pngjs', 'sharp', '@sparticuz/chromium', 'puppeteer-core'].includes(t),
     );
     expect(forbidden).toEqual([]);
+  });
+
+  it('the worker (handlers/worker.ts) loads the blocking engine, sharp, pixelmatch and turndown only when a job needs them', () => {
+    // A cold start pays for every module evaluated when the bundle loads (docs/benchmarks.md).
+    const heavy = ['@ghostery/adblocker', 'sharp', 'pixelmatch', 'pngjs', 'turndown', '@duckduckgo/autoconsent'];
+    const eager = runtimeClosure('handlers/worker.ts', { eager: true });
+    expect(heavy.filter((p) => eager.has(p))).toEqual([]);
+    // ...and still reaches them, lazily: the check reads the imports it means to.
+    const all = runtimeClosure('handlers/worker.ts');
+    expect(['@ghostery/adblocker', 'sharp', 'pixelmatch', 'turndown'].filter((p) => !all.has(p))).toEqual([]);
   });
 
   it('lib/contract/ imports no api, worker or capture code (types included)', () => {

@@ -5,7 +5,7 @@
 //   npm run bench:page [-- jobs]
 // It explains the ceiling `npm run bench` runs into: the pipeline cannot beat the floor, and the
 // floor is mostly the price of a fresh isolated page (see docs/benchmarks.md).
-import type { Browser, CDPSession } from 'puppeteer-core';
+import type { Browser, CDPSession, Page } from 'puppeteer-core';
 import { resolveExecutable } from '../lib/capture/browser.js';
 import { guardPage } from '../lib/capture/page-guard.js';
 import { servePages } from '../fixtures/pages.js';
@@ -47,6 +47,15 @@ interface Step {
 /** The page scripts the worker runs in every job beyond the floor's capture (lib/capture/render.ts). */
 const AT_REST_CHECK = '[(document.querySelector(\'meta[http-equiv="refresh" i]\') || {}).content ?? null, 0]';
 const QUALITY_PROBES = findingsScript([], Object.keys(PROBES) as Array<keyof typeof PROBES>);
+
+/** The floor's capture with the worker's page scripts (timer probe, one at-rest check); the PNG. */
+async function withPageScripts(p: Page): Promise<Uint8Array> {
+  await p.evaluateOnNewDocument(timerProbe);
+  await p.setViewport({ width: 1280, height: 800 });
+  await p.goto(url, { waitUntil: 'load' });
+  await p.evaluate(AT_REST_CHECK);
+  return p.screenshot({ type: 'png', optimizeForSpeed: true });
+}
 
 const STEPS: Step[] = [
   { name: 'bare browser: one job (puppeteer defaults, bench/page.ts)', bare: true, job: (b) => renderBare(b, url) },
@@ -103,22 +112,14 @@ const STEPS: Step[] = [
     name: "  + the worker's page scripts: timer probe, one at-rest check",
     job: (b) =>
       inIsolatedPage(b, async (p) => {
-        await p.evaluateOnNewDocument(timerProbe);
-        await p.setViewport({ width: 1280, height: 800 });
-        await p.goto(url, { waitUntil: 'load' });
-        await p.evaluate(AT_REST_CHECK);
-        await p.screenshot({ type: 'png', optimizeForSpeed: true });
+        await withPageScripts(p);
       }),
   },
   {
     name: '  + the quality probes in the page and the image checks (sharp)',
     job: (b) =>
       inIsolatedPage(b, async (p) => {
-        await p.evaluateOnNewDocument(timerProbe);
-        await p.setViewport({ width: 1280, height: 800 });
-        await p.goto(url, { waitUntil: 'load' });
-        await p.evaluate(AT_REST_CHECK);
-        const png = await p.screenshot({ type: 'png', optimizeForSpeed: true });
+        const png = await withPageScripts(p);
         await p.evaluate(QUALITY_PROBES);
         await imageChecks(png, 'image/png');
       }),

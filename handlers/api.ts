@@ -15,8 +15,8 @@ import { openApiDocument } from '../lib/contract/openapi.js';
 import type { ScreenshotStatus } from '../lib/contract/status.js';
 import { waitForSettled } from '../lib/api/sync-wait.js';
 import { MAX_WAIT_SECONDS, preferredWait, waitSchema } from '../lib/contract/wait.js';
-import { renderForLink } from '../lib/api/link-renders.js';
-import { type LinkSecrets, linkSecretsLoader, verifyRenderLink } from '../lib/api/render-links.js';
+import { redirectMaxAge, renderForLink } from '../lib/api/link-renders.js';
+import { type LinkSecrets, linkRequestFields, linkSecretsLoader, verifyRenderLink } from '../lib/api/render-links.js';
 import { publicPart } from '../lib/receipts/receipt-key.js';
 import {
   createApiDeps,
@@ -252,15 +252,9 @@ const getRender = async (event: Event, context: Context): Promise<APIGatewayProx
   });
   const verdict = verifyRenderLink(queryOf(event), secrets);
   if (!verdict.ok) throw new ApiError(403, verdict.refusal.code, verdict.refusal.message);
-  const fields = verdict.fields;
-  if (fields.callbackUrl !== undefined) throw new ApiError(400, 'invalid_request', 'callbackUrl is not available on render links; drop it');
-  if (fields.cache === false)
-    throw new ApiError(
-      400,
-      'invalid_request',
-      'render links are always cached: set cache to a number of seconds (the TTL) or leave it out',
-    );
-  const parsed = parseScreenshotRequest({ ...fields, cache: fields.cache ?? true }, allow);
+  const link = linkRequestFields(verdict.fields);
+  if (!link.ok) throw new ApiError(400, 'invalid_request', link.message);
+  const parsed = parseScreenshotRequest(link.fields, allow);
   if (!parsed.ok) throw new ApiError(400, parsed.problem.code, parsed.problem.message);
   const compareProblem = await refuseCompareTo(parsed.request, api);
   if (compareProblem) throw new ApiError(400, 'compare_unavailable', compareProblem);
@@ -269,10 +263,7 @@ const getRender = async (event: Event, context: Context): Promise<APIGatewayProx
   const result = await renderForLink(parsed.request, api, waitSeconds * 1000, () => context.getRemainingTimeInMillis());
   const base = baseUrl(event);
   if (result.kind === 'image') {
-    // The redirect may be reused while the image is fresh and the link valid (an hour at most:
-    // the target is signed with the API's credentials, which rotate).
-    const linkLeft = verdict.expires - Math.floor(Date.now() / 1000);
-    const maxAge = Math.max(0, Math.min(result.freshForSeconds, linkLeft, 3600));
+    const maxAge = redirectMaxAge(result.freshForSeconds, verdict.expires);
     return {
       statusCode: 302,
       headers: {

@@ -14,6 +14,14 @@ export const LINK_IMAGE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 /** A job older than this is not waited for again: it is re-submitted (it was lost, or dead-lettered). */
 const PENDING_MAX_AGE_MS = 10 * 60 * 1000;
 
+/**
+ * How long a redirect to the image may be reused: while the image is fresh and the link valid, an
+ * hour at most (the target is signed with the API's credentials, which rotate).
+ */
+export function redirectMaxAge(freshForSeconds: number, linkExpires: number, nowMs = Date.now()): number {
+  return Math.max(0, Math.min(freshForSeconds, linkExpires - Math.floor(nowMs / 1000), 3600));
+}
+
 type LinkDeps = ApiDeps & { s3: import('@aws-sdk/client-s3').S3Client; bucket: string };
 
 export type LinkRender =

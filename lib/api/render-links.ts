@@ -130,6 +130,21 @@ export function verifyRenderLink(
 }
 
 /**
+ * The screenshot request a verified link's fields stand for: a link is always served from the cache
+ * (its TTL, `cache` seconds, or the default) and announces nothing. Why a field cannot be used, else
+ * the fields to validate as a request.
+ */
+export function linkRequestFields(
+  fields: Record<string, unknown>,
+): { ok: true; fields: Record<string, unknown> } | { ok: false; message: string } {
+  if (fields.callbackUrl !== undefined) return { ok: false, message: 'callbackUrl is not available on render links; drop it' };
+  if (fields.cache === false) {
+    return { ok: false, message: 'render links are always cached: set cache to a number of seconds (the TTL) or leave it out' };
+  }
+  return { ok: true, fields: { ...fields, cache: fields.cache ?? true } };
+}
+
+/**
  * The deployment's link secrets: on AWS an SSM SecureString parameter holding `keyId:secret,...`
  * (URL2PNG_RENDER_LINK_SECRETS_PARAMETER), read once per container; locally the variable itself.
  * A failed read is not kept, so the next request tries again.

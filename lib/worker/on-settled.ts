@@ -1,5 +1,6 @@
-// What follows a settled job: a done job that asked for caching becomes the cache's answer for
-// its request, and a job with a callbackUrl gets its webhook. Errors here never fail the job.
+// What comes with a settled job: a done job that asked for caching becomes the cache's answer for
+// its request (before its status says done), and a job with a callbackUrl gets its webhook (after).
+// Errors here never fail the job.
 import { onBatchJobSettled, type BatchSettleDeps } from '../api/batches.js';
 import { cacheKey, type ResultCache } from '../storage/cache.js';
 import type { EgressGuard } from '../egress/egress.js';
@@ -33,16 +34,6 @@ export function onSettled(deps: OnSettledDeps) {
   // remainingMs: the invocation's time left; the webhook's total deadline stays inside it.
   return async (job: Job, settled: Settled, recordLog?: JobLog, remainingMs: () => number = () => Infinity): Promise<void> => {
     const log = deps.log ?? recordLog;
-    if (settled.status === 'done' && cacheTtlSeconds(job.options.cache) > 0) {
-      await deps.cache
-        .put(cacheKey(job.url, job.options, job.html?.sha256), {
-          id: job.id,
-          imageKey: settled.imageKey,
-          contentType: settled.contentType,
-          renderedAt: settled.at.toISOString(),
-        })
-        .catch((error: Error) => log?.('cache index not written', { jobId: job.id, reason: error.message }));
-    }
     await batchMemberSettled(deps)(job, log);
     const callbackUrl = job.options.callbackUrl;
     if (!callbackUrl) return;
@@ -72,6 +63,26 @@ export function onSettled(deps: OnSettledDeps) {
       totalMs,
     });
     log?.(result.delivered ? 'webhook delivered' : 'webhook not delivered', { jobId: job.id, ...result });
+  };
+}
+
+/**
+ * A done job that asked for caching becomes the cache's answer for its request. It runs before the
+ * status says done, so a client that has seen `done` gets a hit on the same request at once; an
+ * entry whose job is not done yet is no hit (lib/api/screenshots.ts reads the job's record too).
+ */
+export function indexCachedResult(deps: Pick<OnSettledDeps, 'cache' | 'log'>) {
+  return async (job: Job, settled: Settled, recordLog?: JobLog): Promise<void> => {
+    if (settled.status !== 'done' || cacheTtlSeconds(job.options.cache) === 0) return;
+    const log = deps.log ?? recordLog;
+    await deps.cache
+      .put(cacheKey(job.url, job.options, job.html?.sha256), {
+        id: job.id,
+        imageKey: settled.imageKey,
+        contentType: settled.contentType,
+        renderedAt: settled.at.toISOString(),
+      })
+      .catch((error: Error) => log?.('cache index not written', { jobId: job.id, reason: error.message }));
   };
 }
 

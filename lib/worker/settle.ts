@@ -35,7 +35,9 @@ export interface SettleDeps {
    * (its signed receipt). Its errors fail the job like a render error (classified the same way).
    */
   completeCapture?: (job: Job, image: RenderedImage) => Promise<DoneExtras>;
-  /** Once a job has its final status: the cache index and the webhook. Its errors never fail the job. */
+  /** A done job, once its image and extras are stored and before its status says done (the cache index). Its errors never fail the job. */
+  beforeDone?: (job: Job, settled: Settled, log?: JobLog) => Promise<void>;
+  /** Once a job has its final status: the batch check and the webhook. Its errors never fail the job. */
   onSettled?: (job: Job, settled: Settled, log?: JobLog) => Promise<void>;
   /** A redelivered job that was already done: what followed its settle may not have finished. */
   onAlreadyDone?: (job: Job, log?: JobLog) => Promise<void>;
@@ -97,6 +99,8 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<S
       ...(extracts ? { extractsKey: extracts } : {}),
     };
     const at = now();
+    const done: Settled = { status: 'done', imageKey: key, contentType: image.contentType, at, ...extras };
+    await deps.beforeDone?.(job, done, delivery.log).catch(() => undefined);
     await deps.store.putStatus({
       id: job.id,
       status: 'done',
@@ -108,7 +112,7 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<S
       ...extras,
       ...(image.truncated ? { truncated: true } : {}),
     });
-    await notifySettled(deps, job, { status: 'done', imageKey: key, contentType: image.contentType, at, ...extras }, delivery.log);
+    await notifySettled(deps, job, done, delivery.log);
     return { status: 'done', id: job.id, renderMs, sinceRequestMs: at.getTime() - Date.parse(job.requestedAt) };
   } catch (error) {
     const failure = pageBudgetSpent(classifyFailure(error), existing);

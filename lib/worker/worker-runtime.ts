@@ -16,7 +16,7 @@ import { S3Receipts } from '../receipts/receipts.js';
 import { S3ResultCache, type ResultCache } from '../storage/cache.js';
 import { useBundledFonts } from '../capture/fonts.js';
 import { S3HtmlInputs } from '../storage/html-inputs.js';
-import { batchMemberSettled, onSettled, type OnSettledDeps } from './on-settled.js';
+import { batchMemberSettled, indexCachedResult, onSettled, type OnSettledDeps } from './on-settled.js';
 import { retryAfter, retryDelaySeconds } from './retry.js';
 import { settleJob, type Delivery, type JobLog, type SettleOutcome, type Settled } from './settle.js';
 import { S3ScreenshotStore, type ScreenshotStore } from '../storage/store.js';
@@ -108,12 +108,13 @@ export async function createWorkerRuntime(
     },
     renderTimeoutMs: cfg.renderTimeoutMs,
     maxReceiveCount: cfg.maxReceiveCount,
+    beforeDone: indexCachedResult(settledDeps),
     onAlreadyDone: batchMemberSettled(settledDeps),
   };
   const sqs = new SQSClient(clientSettings(cfg));
   return {
     async settle(delivery) {
-      // The webhook and the cache index run after the job leaves its render slot: a slow
+      // The webhook and the batch check run after the job leaves its render slot: a slow
       // receiver never holds a page slot, and the invocation still waits for it (bounded by the
       // time it has left) because Lambda freezes whatever runs after it returns.
       let after: Promise<void> | undefined;

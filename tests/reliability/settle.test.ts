@@ -72,6 +72,21 @@ describe('settleJob', () => {
     expect(await settleJob(delivery(encodeJob(j), 2, 1500 + WRITE_MARGIN_MS), deps)).toMatchObject({ status: 'done' });
   });
 
+  it('beforeDone (the cache index) runs once the image is stored and before the status says done; a failure there still settles done', async () => {
+    const { deps, store } = setup();
+    const j = job();
+    const seen: string[] = [];
+    deps.beforeDone = async (settled, outcome) => {
+      seen.push(`before:${outcome.status}:${store.status.get(settled.id)?.status ?? 'none'}:${store.images.size}`);
+      throw new Error('cache index unavailable');
+    };
+    deps.onSettled = async (settled) => {
+      seen.push(`after:${store.status.get(settled.id)?.status}`);
+    };
+    expect(await settleJob(delivery(encodeJob(j)), deps)).toMatchObject({ status: 'done' });
+    expect(seen).toEqual(['before:done:none:1', 'after:done']);
+  });
+
   it('transient failure before the last receive: retried, status untouched; on the last receive: `failed` written and still retried (to the DLQ)', async () => {
     const { deps, store } = setup(async () => {
       throw new TransientFailure('browser_crashed', 'the browser went away');

@@ -2,8 +2,9 @@
 // page, size it, navigate and let it settle (lib/capture/navigation.ts), capture, close.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, BrowserContext, HTTPResponse, Page } from 'puppeteer-core';
+import { openIsolatedPage, type PageReserve } from './isolated-page.js';
 import type { BrowserHost } from './browser.js';
-import { egressRefusal, type EgressGuard, type EgressProxy, type EgressSession } from '../egress/egress.js';
+import { egressRefusal, type EgressGuard, type EgressProxy } from '../egress/egress.js';
 import { PermanentFailure, TransientFailure } from '../contract/failures.js';
 import { freezePage, stillForCapture } from './deterministic.js';
 import {
@@ -83,6 +84,8 @@ export interface RenderDeps {
   guard: EgressGuard;
   /** Gives each job's browser context a proxy port of its own, so its connections are its own. */
   proxy?: Pick<EgressProxy, 'openSession'>;
+  /** Pages opened ahead (with `proxy`'s sessions); without it each job opens its own. */
+  pages?: PageReserve;
 }
 
 interface RenderDeadlines {
@@ -113,20 +116,16 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
   // The lists are parsed on the first job that blocks anything, never for the others.
   const engines = options.blockAds || options.blockTrackers || options.blockCookieBanners ? await blockingEngines() : undefined;
   const browser = await deps.browsers.get();
-  // Single-process Chromium has no contexts, so no per-job proxy: its receipts name no addresses.
-  const session = deps.proxy && !deps.browsers.singleProcess ? await deps.proxy.openSession() : undefined;
+  const singleProcess = deps.browsers.singleProcess;
   // A wedged browser (single-process Chromium after a hung page) can stall even newPage(): bounded
   // too, and the browser killed so the next job gets a fresh one.
   // The bound is a hang detector, not the render deadline: a cold browser on a busy machine can
   // take a few seconds for its first page, and killing it then would only start the same over.
-  const { page, context } = await bounded(
-    openIsolatedPage(browser, deps.browsers.singleProcess, session),
+  const { page, context, session } = await bounded(
+    deps.pages && !singleProcess ? deps.pages.take(browser) : openIsolatedPage(browser, singleProcess, deps.proxy),
     Math.max(timeoutMs, OPEN_PAGE_HANG_MS),
     () => deps.browsers.kill('opening a page hung'),
-  ).catch(async (error: unknown) => {
-    await session?.close();
-    throw error;
-  });
+  );
   // Single-process: what the page's sites stored is cleared after the job (no context to drop).
   const origins = context ? undefined : trackOrigins(page);
   const seen: { truncated?: boolean } = {};
@@ -160,7 +159,11 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
       ).catch((error: unknown) => explainNavigationFailure(error, pageGuard, deps.guard)),
     );
     work.catch(() => undefined); // after a timeout its rejection (page closed under it) is expected
-    const { bytes, pageFacts } = await Promise.race([work, timer.promise, watch.crashed])
+    const {
+      bytes,
+      pageFacts,
+      imageChecks: checked,
+    } = await Promise.race([work, timer.promise, watch.crashed])
       .catch((error: unknown) => {
         // A capture bounded by the same deadline (lib/capture/page-capture.ts) may name it first:
         // either way the page outlived its deadline and is closed (or its browser killed) as such.
@@ -171,11 +174,7 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
     const capturedAt = new Date().toISOString();
     const finalUrl = page.url();
     const httpStatus = watch.lastDocument()?.status() ?? null;
-    const contentType = FORMAT_INFO[options.format].contentType;
-    // An image sharp cannot read is reported without blank and tiny, never a failed capture.
-    const quality = options.qualityChecks
-      ? qualityReport({ ...(await imageChecks(bytes, contentType).catch(() => ({}))), ...pageChecks(pageFacts, httpStatus) })
-      : undefined;
+    const quality = options.qualityChecks ? qualityReport({ ...checked, ...pageChecks(pageFacts, httpStatus) }) : undefined;
     if (quality) refuseQuality(quality, options.qualityFail);
     const extracts = options.extract.length
       ? await extractsDocument(options.extract, pageFacts, { finalUrl, document: watch.lastDocument() })
@@ -224,17 +223,6 @@ async function refuseUnreachableTarget(url: string, guard: EgressGuard): Promise
   throw new PermanentFailure(verdict.code, verdict.reason);
 }
 
-async function openIsolatedPage(browser: Browser, singleProcess: boolean, session?: EgressSession) {
-  // A context per job keeps cookies and storage apart; single-process Chromium cannot make one.
-  // With a session, the context's traffic goes to the job's own proxy port; the bypass list must
-  // be repeated (a context's proxy replaces the browser's), or loopback would go around the proxy.
-  const context: BrowserContext | undefined = singleProcess
-    ? undefined
-    : await browser.createBrowserContext(session ? { proxyServer: session.url, proxyBypassList: ['<-loopback>'] } : {});
-  const page = await (context ?? browser).newPage();
-  return { page, context };
-}
-
 // The capture, in the order the request's fields take effect. Every wait is bounded by the
 // render deadline (`until`), so a page can slow a job down but never hang it.
 async function capture(
@@ -246,7 +234,7 @@ async function capture(
   clock: number,
   seen: { truncated?: boolean },
   engines: Engines | undefined,
-): Promise<{ bytes: Uint8Array; pageFacts: PageFacts }> {
+): Promise<{ bytes: Uint8Array; pageFacts: PageFacts; imageChecks?: Awaited<ReturnType<typeof imageChecks>> }> {
   await page.setViewport(viewportFor(o));
   // The page's timers are counted from its first script on, so that a page at rest is seen to be
   // (before freezePage, which stops the clock the count is kept by).
@@ -294,7 +282,14 @@ async function capture(
     }
     // Nothing happened to the page while it was captured: the image shows where it ended.
     if (round >= CAPTURE_ROUNDS || (watch.hops === before.hops && watch.lastActivityAt === before.activityAt)) {
-      return { bytes, pageFacts: await readFindings(page, o) };
+      // The image's checks (sharp, on libuv's threads) run while the page answers its probes. An
+      // image sharp cannot read is reported without blank and tiny, never a failed capture.
+      const checked = o.qualityChecks ? imageChecks(bytes, FORMAT_INFO[o.format].contentType).catch(() => ({})) : undefined;
+      const pageFacts = await readFindings(page, o).catch(async (error: unknown) => {
+        await checked;
+        throw error;
+      });
+      return { bytes, pageFacts, imageChecks: await checked };
     }
     await settleAgain(watch, d);
   }

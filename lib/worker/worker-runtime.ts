@@ -5,6 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
 import { clientSettings } from '../storage/aws.js';
 import { AdaptiveLimit } from './adaptive-concurrency.js';
+import { PageReserve } from '../capture/isolated-page.js';
 import { BrowserHost, type BrowserSettings } from '../capture/browser.js';
 import type { Config } from '../contract/config.js';
 import { EgressGuard, startEgressProxy, type EgressProxy, type Resolver } from '../egress/egress.js';
@@ -72,6 +73,8 @@ export async function createWorkerRuntime(
     rendererHeapMb: cfg.rendererHeapMb,
     onEvent: overrides.onBrowserEvent,
   });
+  // Each job takes a page opened ahead of it (lib/capture/isolated-page.ts).
+  const pages = new PageReserve(proxy);
   // Pages at once: pinned by URL2PNG_RENDER_CONCURRENCY, else moved by the controller between
   // the CPU-derived floor and what the memory holds, following what the pages wait on.
   // Single-process Chromium has one cookie jar, cache and storage for all its pages: one page at a
@@ -98,7 +101,7 @@ export async function createWorkerRuntime(
     render: async (input: Parameters<typeof renderScreenshot>[0], job: Job) =>
       renderScreenshot(
         { ...input, requestedAt: job.requestedAt, html: job.html ? await inputs.get(job.html) : undefined },
-        { browsers, guard, proxy },
+        { browsers, guard, proxy, pages },
         { timeoutMs: cfg.renderTimeoutMs, loadTimeoutMs: cfg.loadTimeoutMs },
       ),
     completeCapture: async (job: Job, image: RenderedImage) => {
@@ -143,6 +146,7 @@ export async function createWorkerRuntime(
     async close() {
       limit.stop();
       sqs.destroy();
+      await pages.close();
       await browsers.close();
       await proxy.close();
     },

@@ -89,9 +89,10 @@ export const PROBES = {
         }
       }
     }
-    const canvas = document.createElement('canvas');
-    canvas.width = 48; canvas.height = 48;
-    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    // A page with no character to check (most pages in Latin script) makes no canvas at all.
+    const canvas = seen.size ? document.createElement('canvas') : null;
+    if (canvas) { canvas.width = 48; canvas.height = 48; }
+    const ctx = canvas && canvas.getContext('2d', { willReadFrequently: true });
     const draw = (font, ch) => { ctx.clearRect(0, 0, 48, 48); ctx.font = font; ctx.fillText(ch, 4, 36); return ctx.getImageData(0, 0, 48, 48).data; };
     const boxes = new Map();
     const missing = new Set(), checked = new Set();

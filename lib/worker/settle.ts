@@ -31,8 +31,8 @@ export interface SettleDeps {
   maxReceiveCount: number;
   now?: () => Date;
   /**
-   * After the image is stored and before the status says done: what a done job must also have
-   * (its signed receipt). Its errors fail the job like a render error (classified the same way).
+   * While the image is stored, and before the status says done: what a done job must also have
+   * (its signed receipt, its diff). Its errors fail the job like a render error (classified the same way).
    */
   completeCapture?: (job: Job, image: RenderedImage) => Promise<DoneExtras>;
   /** A done job, once its image and extras are stored and before its status says done (the cache index). Its errors never fail the job. */
@@ -90,10 +90,15 @@ export async function settleJob(delivery: Delivery, deps: SettleDeps): Promise<S
     const started = Date.now();
     const image = await deps.render({ url: job.url, options: job.options }, job);
     const renderMs = Date.now() - started;
-    const key = await deps.store.putImage(job.id, image.bytes, image.contentType, image.extension);
-    const extracts = image.extracts ? await deps.store.putExtracts(job.id, image.extracts) : undefined;
+    // The image, its extracts and its receipt are independent writes: at once, so a job is done one
+    // S3 round trip sooner. Only the status that says done waits for all of them.
+    const [key, extracts, completed] = await Promise.all([
+      deps.store.putImage(job.id, image.bytes, image.contentType, image.extension),
+      image.extracts ? deps.store.putExtracts(job.id, image.extracts) : undefined,
+      deps.completeCapture?.(job, image),
+    ]);
     const extras: DoneExtras = {
-      ...((await deps.completeCapture?.(job, image)) ?? {}),
+      ...(completed ?? {}),
       ...(image.quality ? { quality: image.quality } : {}),
       ...(image.extracts?.metadata ? { metadata: image.extracts.metadata } : {}),
       ...(extracts ? { extractsKey: extracts } : {}),

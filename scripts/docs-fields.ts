@@ -50,7 +50,7 @@ function limitsOf(s: JsonSchema): string[] {
   if (s.maxItems !== undefined) out.push(`at most ${s.maxItems} items`);
   if (s.items?.maxLength !== undefined) out.push(`each at most ${s.items.maxLength} characters`);
   if (s.properties) {
-    const required = new Set(s.properties && s.required);
+    const required = new Set(s.required);
     const fields = Object.entries(s.properties).map(([name, p]) => {
       const inner = limitsOf(p);
       return `${name}${required.has(name) ? '' : '?'}${inner.length ? ` (${inner.join('; ')})` : ''}`;
@@ -84,6 +84,7 @@ export function withFieldTable(text: string, table: string): string {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  writeFileSync(API_DOC, withFieldTable(readFileSync(API_DOC, 'utf8'), fieldTable()));
-  console.log(`docs/api.md: field table written (${fieldTable().split('\n').length - 2} fields)`);
+  const table = fieldTable();
+  writeFileSync(API_DOC, withFieldTable(readFileSync(API_DOC, 'utf8'), table));
+  console.log(`docs/api.md: field table written (${table.split('\n').length - 2} fields)`);
 }

@@ -97,9 +97,9 @@ let parsed: Promise<Engines> | undefined;
 
 /** The engines, imported and parsed on first use (about 0.2 s and 10 MB of heap: docs/blocking.md). */
 export function blockingEngines(): Promise<Engines> {
-  parsed ??= parseEngines();
-  parsed.catch(() => {
+  parsed ??= parseEngines().catch((error: unknown) => {
     parsed = undefined; // the next blocking job tries again
+    throw error;
   });
   return parsed;
 }

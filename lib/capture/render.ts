@@ -285,10 +285,7 @@ async function capture(
       // The image's checks (sharp, on libuv's threads) run while the page answers its probes. An
       // image sharp cannot read is reported without blank and tiny, never a failed capture.
       const checked = o.qualityChecks ? imageChecks(bytes, FORMAT_INFO[o.format].contentType).catch(() => ({})) : undefined;
-      const pageFacts = await readFindings(page, o).catch(async (error: unknown) => {
-        await checked;
-        throw error;
-      });
+      const pageFacts = await readFindings(page, o);
       return { bytes, pageFacts, imageChecks: await checked };
     }
     await settleAgain(watch, d);

@@ -31,13 +31,14 @@ type KeyPart = ((o: ScreenshotOptions, htmlSha256: string | undefined) => unknow
 
 const ifSet = <T>(v: T | undefined): T | undefined => v;
 const ifTrue = (v: boolean): true | undefined => v || undefined;
+const ifAny = <T>(list: readonly T[]): readonly T[] | undefined => (list.length ? list : undefined);
 
 /**
  * Every request field and its part of the cache key, in the key's order. A field missing here does
  * not compile; tests/unit/cache-key.test.ts sets each field to a value other than its default and
  * requires the key to change, unless the field says why it is not in the key.
  *
- * Fields added after the first release enter only when set (`ifSet`, `ifTrue`), so a request
+ * Fields added after the first release enter only when set (`ifSet`, `ifTrue`, `ifAny`), so a request
  * without them keeps the key it had before they existed. Credentials and cookie values enter only
  * hashed, with the rest. An html request is keyed by its document's digest.
  */
@@ -76,8 +77,8 @@ export const CACHE_KEY_FIELDS: Record<keyof ScreenshotOptions | 'html', KeyPart>
   locale: (o) => ifSet(o.locale),
   clip: (o) => ifSet(o.clip),
   omitBackground: (o) => ifTrue(o.omitBackground),
-  styles: (o) => (o.styles.length ? o.styles : undefined),
-  scripts: (o) => (o.scripts.length ? o.scripts : undefined),
+  styles: (o) => ifAny(o.styles),
+  scripts: (o) => ifAny(o.scripts),
   click: (o) => ifSet(o.click),
   scrollTo: (o) => ifSet(o.scrollTo),
   disableAnimations: (o) => ifTrue(o.disableAnimations),
@@ -86,8 +87,8 @@ export const CACHE_KEY_FIELDS: Record<keyof ScreenshotOptions | 'html', KeyPart>
   blockTrackers: (o) => ifTrue(o.blockTrackers),
   blockCookieBanners: (o) => ifTrue(o.blockCookieBanners),
   // The done status carries what extract asked for; qualityFail decides whether a capture is done at all.
-  extract: (o) => (o.extract.length ? [...o.extract].sort() : undefined),
-  qualityFail: (o) => (o.qualityFail.length ? [...o.qualityFail].sort() : undefined),
+  extract: (o) => ifAny([...o.extract].sort()),
+  qualityFail: (o) => ifAny([...o.qualityFail].sort()),
   // Only when off, so that the keys of every earlier request stay what they were.
   qualityChecks: (o) => (o.qualityChecks ? undefined : false),
   cache: { notInKey: 'how old a cached image may be, not what it shows' },

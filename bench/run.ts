@@ -111,6 +111,16 @@ async function floor(executablePath: string, url: string, concurrency: number, j
   return jobs / seconds;
 }
 
+/** The floor at each of `pageCounts` pages at once (screenshots/s), and the best of them. */
+async function floorsAt(executablePath: string, url: string, pageCounts: number[], jobs: number, kind: FloorKind = WORKER_FLAGS) {
+  const byPages: Record<string, number> = {};
+  for (const c of pageCounts) byPages[c] = await floor(executablePath, url, c, jobs, kind);
+  return { byPages, best: Math.max(...Object.values(byPages)) };
+}
+
+const roundValues = (byPages: Record<string, number>, d = 1) =>
+  Object.fromEntries(Object.entries(byPages).map(([k, v]) => [k, round(v, d)]));
+
 /** One warm render at a time: the latency floor of a single job. */
 async function warmRenderMs(executablePath: string, url: string, kind: FloorKind = WORKER_FLAGS, jobs = 20) {
   const browser = await kind.launch(executablePath);
@@ -154,6 +164,7 @@ async function status(statusUrl: string) {
 const NETWORK_LATENCIES_MS = (process.env.BENCH_NETWORK_MS ?? '400,1500').split(',').map(Number);
 const NETWORK_FLOOR_PAGES = [4, 8, 12, 16];
 /** The bare browser's pages at once: the simple page, the network-bound one. */
+const FLOOR_PAGES = [2, 3, 4];
 const BARE_PAGES = [2, 3, 4];
 const BARE_NETWORK_PAGES = [4, 8, 12];
 const NETWORK_JOBS = Number(process.env.BENCH_NETWORK_JOBS ?? 64);
@@ -259,34 +270,29 @@ async function main() {
 
   log('chapter model: launch, render, close...');
   const chapter = await chapterModel(executablePath, url);
-  log('floor: warm browser, 2/3/4 pages at once...');
-  const floors: Record<string, number> = {};
-  for (const c of [2, 3, 4]) floors[c] = await floor(executablePath, url, c, 60);
-  const floorBest = Math.max(...Object.values(floors));
+  log(`floor: warm browser, ${FLOOR_PAGES.join('/')} pages at once...`);
+  const floors = await floorsAt(executablePath, url, FLOOR_PAGES, 60);
   log(`bare floor: warm bare browser, ${BARE_PAGES.join('/')} pages at once...`);
-  const bareFloors: Record<string, number> = {};
-  for (const c of BARE_PAGES) bareFloors[c] = await floor(executablePath, url, c, 60, BARE);
-  const bareFloorBest = Math.max(...Object.values(bareFloors));
+  const bareFloors = await floorsAt(executablePath, url, BARE_PAGES, 60, BARE);
   log(`pipeline: local stack, ${N} jobs at once...`);
   const simple = await pipelineBurst(stack, url, N);
 
   const networkBound: NetworkBound[] = [];
   for (const ms of NETWORK_LATENCIES_MS) {
     log(`floor, network-bound page (6 sub-resources x ${ms} ms): ${NETWORK_FLOOR_PAGES.join('/')} pages at once...`);
-    const netFloor: Record<string, number> = {};
-    for (const c of NETWORK_FLOOR_PAGES) netFloor[c] = round(await floor(executablePath, netUrl(ms), c, NETWORK_JOBS), 2);
+    const netFloors = await floorsAt(executablePath, netUrl(ms), NETWORK_FLOOR_PAGES, NETWORK_JOBS);
     log(`bare floor, network-bound page (${ms} ms): ${BARE_NETWORK_PAGES.join('/')} pages at once...`);
-    const bareNet: Record<string, number> = {};
-    for (const c of BARE_NETWORK_PAGES) bareNet[c] = round(await floor(executablePath, netUrl(ms), c, NETWORK_JOBS, BARE), 2);
+    const bareNet = await floorsAt(executablePath, netUrl(ms), BARE_NETWORK_PAGES, NETWORK_JOBS, BARE);
     log(`pipeline: network-bound page (${ms} ms), ${NETWORK_JOBS} jobs at once...`);
     const burst = await pipelineBurst(stack, netUrl(ms), NETWORK_JOBS);
-    const best = Math.max(...Object.values(netFloor));
-    const bareBest = Math.max(...Object.values(bareNet));
+    // Rounded before the ratios, as they are shown (rounding keeps which is best).
+    const best = round(netFloors.best, 2);
+    const bareBest = round(bareNet.best, 2);
     networkBound.push({
       latencyMs: ms,
-      floor: netFloor,
+      floor: roundValues(netFloors.byPages, 2),
       best,
-      bareFloor: bareNet,
+      bareFloor: roundValues(bareNet.byPages, 2),
       bareBest,
       pipeline: burst,
       pipelineOverFloor: round(burst.screenshotsPerSecond / best, 2),
@@ -323,13 +329,13 @@ async function main() {
   const result: BenchResult = {
     machine: { cores: (await import('node:os')).cpus().length },
     floor: {
-      screenshotsPerSecond: Object.fromEntries(Object.entries(floors).map(([k, v]) => [k, round(v)])),
-      best: round(floorBest),
+      screenshotsPerSecond: roundValues(floors.byPages),
+      best: round(floors.best),
       warmRenderMsP50: round(warmMs),
     },
     bareFloor: {
-      screenshotsPerSecond: Object.fromEntries(Object.entries(bareFloors).map(([k, v]) => [k, round(v)])),
-      best: round(bareFloorBest),
+      screenshotsPerSecond: roundValues(bareFloors.byPages),
+      best: round(bareFloors.best),
       warmRenderMsP50: round(bareWarmMs),
     },
     chapterModel: { screenshotsPerSecond: round(chapter, 2) },
@@ -341,10 +347,10 @@ async function main() {
     },
     networkBound,
     ratios: {
-      pipelineOverFloor: round(simple.screenshotsPerSecond / floorBest, 2),
-      pipelineOverBareFloor: round(simple.screenshotsPerSecond / bareFloorBest, 2),
+      pipelineOverFloor: round(simple.screenshotsPerSecond / floors.best, 2),
+      pipelineOverBareFloor: round(simple.screenshotsPerSecond / bareFloors.best, 2),
       pipelineOverChapter: round(simple.screenshotsPerSecond / chapter, 2),
-      floorOverChapter: round(floorBest / chapter, 2),
+      floorOverChapter: round(floors.best / chapter, 2),
     },
     ...(cold ? { bundles: cold.bundles, coldStart: cold.cold } : {}),
     ...(blocking ? { blocking } : {}),
@@ -465,17 +471,19 @@ async function coldStart(
   }
 }
 
+/** A floor's row: screenshots/s at each page count, and the best. */
+function floorRow(name: string, f: BenchResult['floor'], pageCounts: number[]): [string, string] {
+  return [
+    `${name}, screenshots/s  ${pageCounts.join(' | ')} pages`,
+    `${pageCounts.map((c) => f.screenshotsPerSecond[c]).join(' | ')}  (best ${f.best})`,
+  ];
+}
+
 function printTable(r: BenchResult) {
   const rows: Array<[string, string]> = [
-    [
-      'raw floor (warm browser), screenshots/s  2 | 3 | 4 pages',
-      `${r.floor.screenshotsPerSecond[2]} | ${r.floor.screenshotsPerSecond[3]} | ${r.floor.screenshotsPerSecond[4]}  (best ${r.floor.best})`,
-    ],
+    floorRow('raw floor (warm browser)', r.floor, FLOOR_PAGES),
     ['one warm render, p50', `${r.floor.warmRenderMsP50} ms`],
-    [
-      'bare floor (bare browser), screenshots/s  2 | 3 | 4 pages',
-      `${BARE_PAGES.map((c) => r.bareFloor.screenshotsPerSecond[c]).join(' | ')}  (best ${r.bareFloor.best})`,
-    ],
+    floorRow('bare floor (bare browser)', r.bareFloor, BARE_PAGES),
     ['one warm render on the bare browser, p50', `${r.bareFloor.warmRenderMsP50} ms`],
     ["chapter's model (launch/render/close), screenshots/s", `${r.chapterModel.screenshotsPerSecond}`],
     [

@@ -84,7 +84,7 @@ export interface RenderDeps {
   guard: EgressGuard;
   /** Gives each job's browser context a proxy port of its own, so its connections are its own. */
   proxy?: Pick<EgressProxy, 'openSession'>;
-  /** Pages opened ahead (with `proxy`'s sessions); without it each job opens its own. */
+  /** Pages opened ahead (with `proxy`'s sessions; never for single-process Chromium); without it each job opens its own. */
   pages?: PageReserve;
 }
 
@@ -116,13 +116,12 @@ export async function renderScreenshot(input: RenderInput, deps: RenderDeps, dea
   // The lists are parsed on the first job that blocks anything, never for the others.
   const engines = options.blockAds || options.blockTrackers || options.blockCookieBanners ? await blockingEngines() : undefined;
   const browser = await deps.browsers.get();
-  const singleProcess = deps.browsers.singleProcess;
   // A wedged browser (single-process Chromium after a hung page) can stall even newPage(): bounded
   // too, and the browser killed so the next job gets a fresh one.
   // The bound is a hang detector, not the render deadline: a cold browser on a busy machine can
   // take a few seconds for its first page, and killing it then would only start the same over.
   const { page, context, session } = await bounded(
-    deps.pages && !singleProcess ? deps.pages.take(browser) : openIsolatedPage(browser, singleProcess, deps.proxy),
+    deps.pages ? deps.pages.take(browser) : openIsolatedPage(browser, deps.browsers.singleProcess, deps.proxy),
     Math.max(timeoutMs, OPEN_PAGE_HANG_MS),
     () => deps.browsers.kill('opening a page hung'),
   );

@@ -73,8 +73,9 @@ export async function createWorkerRuntime(
     rendererHeapMb: cfg.rendererHeapMb,
     onEvent: overrides.onBrowserEvent,
   });
-  // Each job takes a page opened ahead of it (lib/capture/isolated-page.ts).
-  const pages = new PageReserve(proxy);
+  // Each job takes a page opened ahead of it (lib/capture/isolated-page.ts); single-process
+  // Chromium has no contexts to open ahead, and opens each job's page when the job starts.
+  const pages = cfg.singleProcess ? undefined : new PageReserve(proxy);
   // Pages at once: pinned by URL2PNG_RENDER_CONCURRENCY, else moved by the controller between
   // the CPU-derived floor and what the memory holds, following what the pages wait on.
   // Single-process Chromium has one cookie jar, cache and storage for all its pages: one page at a
@@ -146,7 +147,7 @@ export async function createWorkerRuntime(
     async close() {
       limit.stop();
       sqs.destroy();
-      await pages.close();
+      await pages?.close();
       await browsers.close();
       await proxy.close();
     },

@@ -89,11 +89,19 @@ export function startLocalWorker(options: LocalWorkerOptions): LocalWorker {
       }
       reapBrowsers(procScratch);
     });
+    // A send to a process that died a moment ago fails on its pipe (EPIPE); that invocation is
+    // rejected in send's callback and the exit handler does the rest, so nothing else to do here.
+    proc.on('error', (error) => options.log?.(`worker process: ${error.message}`));
     return proc;
   }
 
   sweepStaleScratch(DEFAULT_SCRATCH_ROOT); // what crashed earlier runs left behind
-  const current = () => (child ??= spawn());
+  // A process already signalled (kill(), a timeout) or cut off may not have reported its exit
+  // yet; the next invocation must not be sent to it, so it gets a new one, as Lambda would.
+  const current = () => {
+    if (!child || child.killed || !child.connected) child = spawn();
+    return child;
+  };
   if (!stopped) current();
 
   return {
@@ -114,7 +122,12 @@ export function startLocalWorker(options: LocalWorkerOptions): LocalWorker {
           proc.kill('SIGKILL');
         }, options.timeoutMs + 1000);
         pending.set(id, Object.assign({ resolve, reject, timer }, { proc }));
-        proc.send({ type: 'invoke', id, event, timeoutMs: options.timeoutMs, memoryMb: options.memoryMb } satisfies ToChild);
+        const message = { type: 'invoke', id, event, timeoutMs: options.timeoutMs, memoryMb: options.memoryMb } satisfies ToChild;
+        proc.send(message, (error) => {
+          if (!error || !pending.delete(id)) return;
+          clearTimeout(timer);
+          reject(new Error(`the worker process could not take the invocation: ${error.message}`));
+        });
       });
     },
     kill(signal = 'SIGKILL') {

@@ -215,6 +215,17 @@ describe('fault matrix (visibility 8 s, maxReceiveCount 4, render timeout 4 s)',
     expect(inGroup(deadBrowser!)).toEqual([]);
   });
 
+  it('an invocation right after the worker process was killed goes to a new process, not to the dead one (no EPIPE)', async () => {
+    // The kill is sent at once but the exit is reported later: an invocation in between once went
+    // down the dead process's pipe (EPIPE, an uncaught error). Lambda gives it a new environment.
+    const startsBefore = h.stack.worker.starts;
+    const pidBefore = h.stack.worker.pid;
+    h.stack.worker.kill('SIGKILL');
+    await expect(h.stack.worker.invoke({ Records: [] })).resolves.toEqual({ batchItemFailures: [] });
+    expect(h.stack.worker.starts).toBe(startsBefore + 1);
+    expect(h.stack.worker.pid).not.toBe(pidBefore);
+  });
+
   it('poison message (its page kills the browser every time) -> failed (browser_crashed), in the DLQ; the next job still renders', async () => {
     const id = await post('/crash');
     ids.poison = id;

@@ -163,8 +163,9 @@ async function status(statusUrl: string) {
 /** Sub-resource latencies of the network-bound pages, and their floor's pages at once. */
 const NETWORK_LATENCIES_MS = (process.env.BENCH_NETWORK_MS ?? '400,1500').split(',').map(Number);
 const NETWORK_FLOOR_PAGES = [4, 8, 12, 16];
-/** The bare browser's pages at once: the simple page, the network-bound one. */
+/** The worker-flag floor's pages at once on the simple page. */
 const FLOOR_PAGES = [2, 3, 4];
+/** The bare browser's pages at once: the simple page, the network-bound one. */
 const BARE_PAGES = [2, 3, 4];
 const BARE_NETWORK_PAGES = [4, 8, 12];
 const NETWORK_JOBS = Number(process.env.BENCH_NETWORK_JOBS ?? 64);

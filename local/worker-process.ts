@@ -43,6 +43,8 @@ interface Pending {
   resolve: (r: SQSBatchResponse | undefined) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+  /** The process the invocation was sent to: its exit fails only its own invocations. */
+  proc: ChildProcess;
 }
 
 export function startLocalWorker(options: LocalWorkerOptions): LocalWorker {
@@ -53,6 +55,14 @@ export function startLocalWorker(options: LocalWorkerOptions): LocalWorker {
   let nextId = 0;
   let stopped = false;
   const pending = new Map<number, Pending>();
+  /** An invocation's callbacks, once: whichever of answer, exit or failed send comes first settles it. */
+  const settle = (id: number): Pending | undefined => {
+    const p = pending.get(id);
+    if (!p) return undefined;
+    pending.delete(id);
+    clearTimeout(p.timer);
+    return p;
+  };
 
   function spawn(): ChildProcess {
     starts++;
@@ -72,25 +82,20 @@ export function startLocalWorker(options: LocalWorkerOptions): LocalWorker {
     }
     proc.on('message', (message: FromChild) => {
       if (message.type === 'ready') return;
-      const p = pending.get(message.id);
+      const p = settle(message.id);
       if (!p) return;
-      pending.delete(message.id);
-      clearTimeout(p.timer);
       if (message.type === 'result') p.resolve(message.result as SQSBatchResponse | undefined);
       else p.reject(new Error(`worker invocation failed: ${message.message}`));
     });
     proc.once('exit', (code, signal) => {
       if (child === proc) child = undefined;
       for (const [id, p] of pending) {
-        if ((p as Pending & { proc?: ChildProcess }).proc !== proc) continue;
-        pending.delete(id);
-        clearTimeout(p.timer);
-        p.reject(new Error(`the worker process exited mid-invocation (${signal ?? `code ${code}`})`));
+        if (p.proc === proc) settle(id)?.reject(new Error(`the worker process exited mid-invocation (${signal ?? `code ${code}`})`));
       }
       reapBrowsers(procScratch);
     });
-    // A send to a process that died a moment ago fails on its pipe (EPIPE); that invocation is
-    // rejected in send's callback and the exit handler does the rest, so nothing else to do here.
+    // Invocations are sent with a callback, which gets their send errors; this is for the rest
+    // (the shutdown message, a failed kill), so that none is an uncaught exception.
     proc.on('error', (error) => options.log?.(`worker process: ${error.message}`));
     return proc;
   }
@@ -121,12 +126,11 @@ export function startLocalWorker(options: LocalWorkerOptions): LocalWorker {
           options.log?.(`worker invocation timed out after ${options.timeoutMs} ms; killing the worker process`);
           proc.kill('SIGKILL');
         }, options.timeoutMs + 1000);
-        pending.set(id, Object.assign({ resolve, reject, timer }, { proc }));
+        pending.set(id, { resolve, reject, timer, proc });
         const message = { type: 'invoke', id, event, timeoutMs: options.timeoutMs, memoryMb: options.memoryMb } satisfies ToChild;
+        // A process that died a moment ago fails the send on its pipe (EPIPE): only this invocation fails.
         proc.send(message, (error) => {
-          if (!error || !pending.delete(id)) return;
-          clearTimeout(timer);
-          reject(new Error(`the worker process could not take the invocation: ${error.message}`));
+          if (error) settle(id)?.reject(new Error(`the worker process could not take the invocation: ${error.message}`));
         });
       });
     },

@@ -34,8 +34,11 @@ const BLANK_SAMPLE_PIXELS = 250_000;
 
 const round4 = (n: number) => Math.round(n * 10_000) / 10_000;
 
+/** The checks made on the encoded image rather than on the page. */
+export type ImageChecks = Pick<QualityChecks, 'blank' | 'tiny'>;
+
 /** blank and tiny: on the encoded image (PNG, JPEG or WebP; a PDF has neither). */
-export async function imageChecks(bytes: Uint8Array, contentType: string): Promise<Pick<QualityChecks, 'blank' | 'tiny'>> {
+export async function imageChecks(bytes: Uint8Array, contentType: string): Promise<ImageChecks> {
   if (!contentType.startsWith('image/')) return {};
   // Imported on the first image, not with the worker's bundle: sharp is a native module, and a
   // cold start pays for nothing before its first job needs it.

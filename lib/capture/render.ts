@@ -25,7 +25,7 @@ import { explainNavigationFailure, guardPage } from './page-guard.js';
 import { printPdf } from './pdf.js';
 import { clearSiteState, trackOrigins } from './site-state.js';
 import { extractsDocument, readPageFacts, type PageFacts } from './page-findings.js';
-import { imageChecks, pageChecks, qualityReport, refuseQuality } from './quality.js';
+import { imageChecks, pageChecks, qualityReport, refuseQuality, type ImageChecks } from './quality.js';
 import type { ExtractsDocument, QualityReport } from '../contract/findings.js';
 import { captureImage } from './page-capture.js';
 import type { CaptureFacts } from '../receipts/receipt.js';
@@ -233,7 +233,7 @@ async function capture(
   clock: number,
   seen: { truncated?: boolean },
   engines: Engines | undefined,
-): Promise<{ bytes: Uint8Array; pageFacts: PageFacts; imageChecks?: Awaited<ReturnType<typeof imageChecks>> }> {
+): Promise<{ bytes: Uint8Array; pageFacts: PageFacts; imageChecks?: ImageChecks }> {
   await page.setViewport(viewportFor(o));
   // The page's timers are counted from its first script on, so that a page at rest is seen to be
   // (before freezePage, which stops the clock the count is kept by).
